@@ -1,0 +1,93 @@
+"""What every channel adapter is: a thin translator between one platform and
+our message model (`bot.messages`), in the spirit of opsdroid's `Connector`.
+
+An adapter
+- turns platform updates into `Inbound` and passes them to `handle`
+  (the dispatcher), then renders the returned replies;
+- declares its `Capabilities`, so flows never ask what a platform can do;
+- can `send` replies the bot starts itself (notifications, broadcasts,
+  officer relays), raising the delivery errors below so that callers can
+  retry, pause or mark the user unreachable without knowing the platform.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from bot.messages import Capabilities, Inbound, Reply
+
+Handler = Callable[[Inbound], Awaitable[list[Reply]]]
+
+
+class DeliveryError(Exception):
+    """A send failed; subclasses say what the caller should do."""
+
+
+class UserUnreachable(DeliveryError):
+    """The user blocked the bot or left: stop sending to them."""
+
+
+class RateLimited(DeliveryError):
+    """The platform asked us to slow down for `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limited") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientError(DeliveryError):
+    """A network or server error: retry later with backoff."""
+
+
+class Channel(ABC):
+    name: str
+    capabilities: Capabilities
+
+    def routes(self) -> list[Any]:
+        """Starlette routes (webhooks) to mount on the bot's ASGI app."""
+        return []
+
+    async def start(self, handle: Handler) -> None:
+        """Begin receiving (polling task or webhook registration)."""
+
+    async def stop(self) -> None:
+        """Stop receiving and release connections."""
+
+    @abstractmethod
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """Deliver replies the bot starts itself; raises `DeliveryError`s."""
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split `text` into chunks of at most `limit` characters, preferring
+    paragraph, then line, then word boundaries, so nothing is cut mid-word
+    unless a single word is longer than the limit."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), 0)
+        if cut < limit // 2:
+            cut = window.rfind("\n")
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not chunks:
+        chunks.append(rest)
+    return chunks
+
+
+def numbered_options(reply: Reply) -> str:
+    """Render a reply's buttons as numbered lines for channels without
+    buttons; the dispatcher maps a later "2" (or the words) back to the
+    second button's payload."""
+    buttons = reply.all_buttons
+    if not buttons:
+        return reply.text
+    lines = [f"{number}. {button.title}" for number, button in enumerate(buttons, start=1)]
+    return "\n".join(filter(None, [reply.text, "\n".join(lines)]))

@@ -1,0 +1,121 @@
+"""The storage port: everything the bot persists goes through `Storage`.
+
+One implementation (`storage.sql.SqlStorage`, SQLAlchemy 2 async) serves
+SQLite and PostgreSQL; `tests/storage/test_contract.py` runs the same suite
+against both. Records are plain dataclasses, so callers never touch ORM
+sessions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class User:
+    channel: str
+    user_id: str
+    chat_id: str
+    language: str | None = None  # "vi" / "en"; None until chosen or hinted
+    province_code: str | None = None  # one of the 34 current provinces
+    commune_code: str | None = None
+    consent_at: datetime | None = None  # PDPL consent; None = not given / withdrawn
+    announcements_opt_out: bool = False
+    unreachable: bool = False  # the platform said the user blocked us
+    source: str | None = None  # outreach deep-link payload they started from
+    created_at: datetime | None = None
+    last_seen_at: datetime | None = None
+
+
+@dataclass
+class Conversation:
+    """Where a user is in the dialogue: survives restarts."""
+
+    flow: str = "menu"
+    state: str = "start"
+    data: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable only
+    version: int = 0  # optimistic-concurrency counter, bumped on each save
+
+
+@dataclass
+class Subscriber:
+    channel: str
+    user_id: str
+    chat_id: str
+    language: str | None
+
+
+class Storage(ABC):
+    @abstractmethod
+    async def init(self) -> None:
+        """Create or migrate the schema (Alembic) and open connections."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- users -----------------------------------------------------------
+    @abstractmethod
+    async def get_or_create_user(self, channel: str, user_id: str, chat_id: str) -> User: ...
+
+    @abstractmethod
+    async def get_user(self, channel: str, user_id: str) -> User | None: ...
+
+    @abstractmethod
+    async def save_user(self, user: User) -> None: ...
+
+    @abstractmethod
+    async def forget_user(self, channel: str, user_id: str) -> None:
+        """Erase everything stored about the user (PDPL right to erasure):
+        profile, conversation, subscriptions, events; audit rows keep only
+        a one-way hash of the id."""
+
+    # --- conversation ----------------------------------------------------
+    @abstractmethod
+    async def load_conversation(self, channel: str, user_id: str) -> Conversation: ...
+
+    @abstractmethod
+    async def save_conversation(self, channel: str, user_id: str, conversation: Conversation) -> None: ...
+
+    # --- platform update de-duplication ----------------------------------
+    @abstractmethod
+    async def first_time_seen(self, channel: str, update_id: str) -> bool:
+        """Record an update id; False if it was already recorded."""
+
+    # --- status subscriptions --------------------------------------------
+    @abstractmethod
+    async def subscribe(self, channel: str, user_id: str, request_code: str) -> None: ...
+
+    @abstractmethod
+    async def unsubscribe(self, channel: str, user_id: str, request_code: str) -> None: ...
+
+    @abstractmethod
+    async def subscribers(self, request_code: str) -> list[Subscriber]: ...
+
+    # --- analytics and audit ---------------------------------------------
+    @abstractmethod
+    async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:
+        """Analytics event (intent seen, guide finished...): never personal numbers."""
+
+    @abstractmethod
+    async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None: ...
+
+    # --- ordering --------------------------------------------------------
+    @abstractmethod
+    def user_lock(self, channel: str, user_id: str) -> Any:
+        """An async context manager that serialises one user's messages:
+        a process-local lock on SQLite, a database advisory lock on
+        PostgreSQL so several workers keep the order too."""
+
+
+@asynccontextmanager
+async def opened(storage: Storage) -> AsyncIterator[Storage]:
+    await storage.init()
+    try:
+        yield storage
+    finally:
+        await storage.close()

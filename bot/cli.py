@@ -13,6 +13,14 @@ import logging
 import sys
 
 COMMAND_MODULES: list[str] = [
+    "bot.broadcast.cli",
+    "bot.admin_cli",
+    "bot.outreach.cli",
+    "bot.stats_cli",
+    "backend.cli",
+    "nlu.cli",
+    "flows.kb_cli",
+    "bot.run_cli",
 ]
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
@@ -44,6 +44,14 @@ class NluSettings(Section):
     ambiguity_threshold: float = Field(0.08, ge=0.0, le=1.0)
 
 
+class BackendFaultSettings(Section):
+    # Faults the mock injects into its citizen API for the whole run.
+    latency_ms: int = Field(0, ge=0, le=60000)
+    error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    timeout_rate: float = Field(0.0, ge=0.0, le=1.0)
+    down: bool = False
+
+
 class BackendSettings(Section):
     # Where the bot reaches the government service. Empty: start the mock
     # service in-process and use it (the offline demo).
@@ -52,10 +60,129 @@ class BackendSettings(Section):
     mock_port: int = Field(8090, ge=1, le=65535)
     mock_database: str = "var/mock-backend.sqlite3"
     timeout_seconds: float = Field(3.0, gt=0)
+    # Mock only: address of its pages (certificate links, payment page) as
+    # citizens' phones see it. Empty: http://<mock_host>:<port>.
+    mock_public_url: str = ""
+    clock_speed: float = Field(60.0, gt=0, le=100000)
+    token_ttl_days: int = Field(365, ge=1, le=3650)
+    # Where the mock POSTs signed status events. Empty: the bot's own
+    # /hooks/backend when started by `troly run`; none for `troly backend`.
+    webhook_url: str = ""
+    webhook_max_attempts: int = Field(6, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(2.0, gt=0, le=3600)
+    faults: BackendFaultSettings = BackendFaultSettings()
+
+
+class TelegramCommand(Section):
+    command: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    vi: str = Field(min_length=1, max_length=256)
+    en: str = Field(min_length=1, max_length=256)
 
 
 class TelegramSettings(Section):
     webhook_url: str = ""  # empty: long polling
+    webhook_path: str = Field("", pattern=r"^(/\S*)?$")  # where our app serves it; empty: the path of webhook_url
+    polling_timeout_seconds: int = Field(25, ge=0, le=50)
+    typing_delay_seconds: float = Field(0.5, ge=0)
+    commands: list[TelegramCommand] = [
+        TelegramCommand(command="start", vi="Bắt đầu", en="Start"),
+        TelegramCommand(command="menu", vi="Các việc tôi giúp được", en="What I can help with"),
+        TelegramCommand(command="help", vi="Hướng dẫn sử dụng", en="How to use"),
+        TelegramCommand(command="language", vi="Đổi ngôn ngữ", en="Change language"),
+        TelegramCommand(command="privacy", vi="Quyền riêng tư", en="Privacy"),
+        TelegramCommand(command="cancel", vi="Huỷ việc đang làm", en="Cancel"),
+        TelegramCommand(command="forget", vi="Xoá dữ liệu của tôi", en="Delete my data"),
+    ]
+
+
+class MediaSettings(Section):
+    # Pictures sent by URL (Zalo Bot, web chat) are served from /media/<token>.
+    directory: str = "var/media"
+    secret_file: str = "var/media-secret"  # used when TROLY_MEDIA_SECRET is unset
+    ttl_seconds: int = Field(86400, ge=60)
+    public_base_url: str = ""  # empty: web.public_base_url
+
+
+class ZaloBotSettings(Section):
+    base_url: str = "https://bot-api.zaloplatforms.com"  # ZALO_BOT_BASE_URL overrides
+    webhook_url: str = ""  # empty: polling with getUpdates; else served at this URL's path
+    poll_timeout_seconds: int = Field(30, ge=1, le=120)
+    request_timeout_seconds: float = Field(10.0, gt=0)
+    max_text_length: int = Field(2000, ge=100)
+
+
+class ZaloOaSettings(Section):
+    api_base_url: str = "https://openapi.zalo.me"  # ZALO_OA_API_BASE_URL overrides
+    oauth_base_url: str = "https://oauth.zaloapp.com"  # ZALO_OA_OAUTH_BASE_URL overrides
+    webhook_path: str = "/zalo/oa/webhook"
+    signature_window_seconds: int = Field(300, ge=10)
+    request_timeout_seconds: float = Field(10.0, gt=0)
+    max_text_length: int = Field(2000, ge=100)
+    max_buttons: int = Field(5, ge=1)
+    max_image_bytes: int = Field(1_000_000, ge=10_000)
+    refresh_margin_seconds: int = Field(600, ge=0)
+    free_window_hours: float = Field(48, gt=0)
+    paid_window_hours: float = Field(168, gt=0)
+    send_paid_messages: bool = False
+    paid_message_path: str = "/v3.0/oa/message/transaction"
+
+    @model_validator(mode="after")
+    def _paid_window_follows_free_window(self) -> ZaloOaSettings:
+        if self.paid_window_hours < self.free_window_hours:
+            raise ValueError("paid_window_hours must not be shorter than free_window_hours")
+        return self
+
+
+class ChannelRate(Section):
+    # A platform's flood limit for messages the bot starts itself.
+    per_second: float = Field(gt=0)
+    per_chat_per_second: float = Field(1.0, gt=0)
+    burst: float = Field(1.0, ge=1)  # messages that may go back to back after a quiet spell
+
+
+class BroadcastSettings(Section):
+    # Outbox rows a worker claims at a time, and sends in flight at once per channel.
+    batch_size: int = Field(100, ge=1, le=1000)
+    concurrency: int = Field(8, ge=1, le=64)
+    # A claimed row returns to the pool if its worker stops renewing it (crash).
+    lease_seconds: float = Field(60.0, ge=1)
+    # Network errors: retries with exponential backoff, then `failed`.
+    max_attempts: int = Field(6, ge=1)
+    retry_base_seconds: float = Field(5.0, gt=0)
+    retry_max_seconds: float = Field(600.0, gt=0)
+    # Fraction of each rate left unused. Not needed against jitter (the pacer
+    # counts a message as sent only once the platform answered it); for
+    # sharing a bot's limit with other senders.
+    headroom: float = Field(0.0, ge=0, lt=0.5)
+    poll_seconds: float = Field(1.0, gt=0)
+    rates: dict[str, ChannelRate] = {
+        "telegram": ChannelRate(per_second=30, per_chat_per_second=1),
+        "zalo_bot": ChannelRate(per_second=10, per_chat_per_second=1),
+        "zalo_oa": ChannelRate(per_second=10, per_chat_per_second=1),
+        "web": ChannelRate(per_second=100, per_chat_per_second=10),
+    }
+    default_rate: ChannelRate = ChannelRate(per_second=10, per_chat_per_second=1)
+
+    def rate_for(self, channel: str) -> ChannelRate:
+        return self.rates.get(channel, self.default_rate)
+
+
+# A person on a channel, as "<channel>:<user id>", e.g. "telegram:123456789".
+ChannelUser = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*:\S+$")]
+
+
+class RolesSettings(Section):
+    # `troly admin grant` adds more in the database.
+    admins: list[ChannelUser] = []
+    officers: list[ChannelUser] = []
+    outreach: list[ChannelUser] = []
+
+
+class OutreachSettings(Section):
+    # The Telegram bot's username (without @), for the posters' deep-link QR.
+    telegram_bot_username: str = ""
+    # The province's contact line printed on posters (who to call or visit).
+    contact_line: str = ""
 
 
 class Settings(Section):
@@ -64,6 +191,12 @@ class Settings(Section):
     nlu: NluSettings = NluSettings()
     backend: BackendSettings = BackendSettings()
     telegram: TelegramSettings = TelegramSettings()
+    media: MediaSettings = MediaSettings()
+    zalo_bot: ZaloBotSettings = ZaloBotSettings()
+    zalo_oa: ZaloOaSettings = ZaloOaSettings()
+    broadcast: BroadcastSettings = BroadcastSettings()
+    roles: RolesSettings = RolesSettings()
+    outreach: OutreachSettings = OutreachSettings()
 
     def path(self, relative: str) -> Path:
         """A configured path, relative to the project root unless absolute."""

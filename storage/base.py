@@ -42,6 +42,16 @@ class Conversation:
     version: int = 0  # optimistic-concurrency counter, bumped on each save
 
 
+class ConversationConflict(Exception):
+    """Another handler saved the conversation since it was loaded (its
+    version moved on): reload and handle the message again."""
+
+
+def user_actor(channel: str, user_id: str) -> str:
+    """The audit `actor` for a citizen; `forget_user` replaces it with a hash."""
+    return f"{channel}:{user_id}"
+
+
 @dataclass
 class Subscriber:
     channel: str
@@ -79,7 +89,9 @@ class Storage(ABC):
     async def load_conversation(self, channel: str, user_id: str) -> Conversation: ...
 
     @abstractmethod
-    async def save_conversation(self, channel: str, user_id: str, conversation: Conversation) -> None: ...
+    async def save_conversation(self, channel: str, user_id: str, conversation: Conversation) -> None:
+        """Save if nobody else saved since `conversation` was loaded, and bump
+        `conversation.version`; otherwise raise `ConversationConflict`."""
 
     # --- platform update de-duplication ----------------------------------
     @abstractmethod
@@ -94,7 +106,8 @@ class Storage(ABC):
     async def unsubscribe(self, channel: str, user_id: str, request_code: str) -> None: ...
 
     @abstractmethod
-    async def subscribers(self, request_code: str) -> list[Subscriber]: ...
+    async def subscribers(self, request_code: str) -> list[Subscriber]:
+        """Who to notify when the request changes (unreachable users left out)."""
 
     # --- analytics and audit ---------------------------------------------
     @abstractmethod
@@ -102,7 +115,14 @@ class Storage(ABC):
         """Analytics event (intent seen, guide finished...): never personal numbers."""
 
     @abstractmethod
-    async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None: ...
+    async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
+        """Append to the audit log. A citizen as actor is `user_actor(channel, user_id)`."""
+
+    # --- tables owned by other modules (roles, outbox, tokens...) --------
+    @abstractmethod
+    def transaction(self, write: bool = False) -> Any:
+        """An async context manager giving a SQLAlchemy `AsyncConnection` for
+        queries on `storage.schema` tables; `write=True` commits at exit."""
 
     # --- ordering --------------------------------------------------------
     @abstractmethod

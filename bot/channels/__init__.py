@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from storage.base import Storage
 
 CHANNEL_MODULES: list[str] = [
+    "bot.channels.telegram",
+    "bot.channels.zalo_bot",
+    "bot.channels.zalo_oa",
+    "bot.channels.web",
 ]
 
 

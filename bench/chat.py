@@ -1,0 +1,165 @@
+"""Throughput and latency of the dialogue: many concurrent simulated users
+through the core (dispatcher + flows + SQLite storage + embedded NLU +
+in-memory mock backend) and through the web chat's `POST /api/chat` (the
+whole app over HTTP, mock backend over HTTP).
+
+Prints one JSON object. Goal: >= 300 messages/s at p99 <= 50 ms through the
+core with SQLite.
+
+    .venv/bin/python bench/chat.py [--users 50] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+COMPLETED_CODE = "000.00.01.H01-261103-0012"
+LAN_ID = "001190004567"
+
+# One citizen's visit: the kinds of messages a real session mixes.
+SCRIPT = [
+    ("start", ""),
+    ("button", "onboarding:lang:vi"),
+    ("button", "onboarding:consent:yes"),
+    ("text", "Hà Nội"),
+    ("text", "lệ phí bao nhiêu"),
+    ("button", "fees:group:standard"),
+    ("text", "3"),
+    ("button", "menu:open:guide"),
+    ("button", "guide:step:1"),
+    ("button", "guide:step:2"),
+    ("text", "mất bao lâu thì có kết quả"),
+    ("button", "menu:open:status"),
+    ("text", COMPLETED_CODE),
+    ("text", LAN_ID),
+    ("text", "cảm ơn"),
+]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def summary(latencies: list[float], elapsed: float) -> dict:
+    return {
+        "messages": len(latencies),
+        "seconds": round(elapsed, 2),
+        "messages_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+    }
+
+
+async def bench_core(directory: Path, users: int, rounds: int) -> dict:
+    from backend.client import FakeBackendClient
+    from bot.config import load_settings
+    from bot.dispatcher import Dispatcher
+    from bot.messages import Inbound, InboundKind
+    from flows.base import Services
+    from flows.illustrations import step_image
+    from flows.knowledge import load_knowledge
+    from flows.texts import texts
+    from nlu import load_interpreter
+    from storage.sql import SqlStorage
+
+    storage = SqlStorage(f"sqlite+aiosqlite:///{directory / 'bench.sqlite3'}")
+    await storage.init()
+    services = Services(storage=storage, texts=texts(), nlu=load_interpreter(load_settings()),
+                        backend=FakeBackendClient(), knowledge=load_knowledge(), illustrations=step_image)
+    dispatcher = Dispatcher(services)
+    latencies: list[float] = []
+
+    async def user(number: int) -> None:
+        for round_ in range(rounds):
+            for step, (kind, value) in enumerate(SCRIPT):
+                inbound = Inbound("bench", f"u{number}", f"u{number}", kind=InboundKind(kind),
+                                  text=value if kind == "text" else "", payload=value if kind != "text" else "",
+                                  update_id=f"{number}-{round_}-{step}")
+                started = time.perf_counter()
+                await dispatcher.handle(inbound)
+                latencies.append(time.perf_counter() - started)
+
+    await user(-1)  # warm caches (NLU, knowledge, pictures)
+    latencies.clear()
+    started = time.perf_counter()
+    await asyncio.gather(*(user(n) for n in range(users)))
+    elapsed = time.perf_counter() - started
+    await storage.close()
+    return summary(latencies, elapsed)
+
+
+async def bench_http(directory: Path, users: int, rounds: int) -> dict:
+    import httpx
+
+    from backend.server import start_server
+    from bot.app import Runtime, create_app
+    from bot.config import Settings
+
+    settings = Settings.model_validate({
+        "storage": {"url": f"sqlite+aiosqlite:///{directory / 'bench-http.sqlite3'}"},
+        "backend": {"mock_database": str(directory / "mock.sqlite3")},
+        "media": {"directory": str(directory / "media")},
+    })
+    runtime = Runtime(settings, mock_port=0)
+    server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)
+    runtime.bound_to(server.url)
+    latencies: list[float] = []
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30,
+                                     limits=httpx.Limits(max_connections=users)) as client:
+            async def user(number: int) -> None:
+                for round_ in range(rounds):
+                    for kind, value in SCRIPT:
+                        started = time.perf_counter()
+                        response = await client.post("/api/chat", json={"user_id": f"h{number}", kind: value})
+                        response.raise_for_status()
+                        latencies.append(time.perf_counter() - started)
+
+            await user(-1)
+            latencies.clear()
+            started = time.perf_counter()
+            await asyncio.gather(*(user(n) for n in range(users)))
+            elapsed = time.perf_counter() - started
+    finally:
+        await server.stop()
+    return summary(latencies, elapsed)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        core = await bench_core(directory, args.users, args.rounds)
+        http = await bench_http(directory, args.users, args.rounds)
+    print(json.dumps({
+        "benchmark": "chat",
+        "users": args.users,
+        "messages_per_user": len(SCRIPT) * args.rounds,
+        "cpus": os.cpu_count(),
+        "core_sqlite": core,
+        "http_api_chat": http,
+        "goal": {"core_messages_per_second": 300, "core_p99_ms": 50},
+        "goal_met": core["messages_per_second"] >= 300 and core["p99_ms"] <= 50,
+    }, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main())

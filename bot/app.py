@@ -1,0 +1,218 @@
+"""Wiring: settings -> storage -> NLU -> backend client (and the in-process
+mock backend when `backend.url` is empty) -> knowledge -> dispatcher ->
+channels, all served by one Starlette ASGI app:
+
+- the web chat (`GET /`, `POST /api/chat`) and every configured channel's
+  webhook routes;
+- `GET /media/<token>`: signed, expiring image links (guide pictures, QR);
+- `POST /hooks/backend`: the backend's signed status events, relayed to the
+  users subscribed to that request through their own channel;
+- `GET /healthz`.
+
+`troly run` serves it with uvicorn; `troly chat` uses the same runtime from
+a terminal. With no tokens configured this is the complete offline demo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from bot.channels import ChannelContext, configured_channels
+from bot.channels.base import Channel, DeliveryError
+from bot.config import PROJECT_ROOT, Settings
+from bot.messages import Reply
+
+log = logging.getLogger(__name__)
+
+MAX_HOOK_BODY = 64 * 1024
+
+
+@dataclass
+class Runtime:
+    """Everything the bot runs on; `start()` opens it, `stop()` closes it."""
+
+    settings: Settings
+    mock_port: int | None = None  # None: backend.mock_port; 0: any free port
+    storage: Any = None
+    media: Any = None
+    dispatcher: Any = None
+    backend: Any = None
+    mock: Any = None  # backend.server.RunningServer when the mock runs in-process
+    webhook_secret: bytes = b""
+    channels: list[Channel] = field(default_factory=list)
+    console: Any = None
+
+    def __post_init__(self) -> None:
+        from bot.media import MediaStore
+        from storage import storage_from_settings
+
+        self.storage = storage_from_settings(self.settings)
+        self.media = MediaStore.from_settings(self.settings)
+        context = ChannelContext(self.settings, self.storage, self.media)
+        self.channels = configured_channels(context)
+
+    async def handle(self, inbound):
+        """The Handler channels call; ready once `start()` has run."""
+        if self.dispatcher is None:
+            raise RuntimeError("the bot is still starting")
+        return await self.dispatcher.handle(inbound)
+
+    async def start(self, start_channels: bool = True) -> None:
+        from bot.dispatcher import Dispatcher
+        from flows.base import Services
+        from flows.illustrations import step_image
+        from flows.knowledge import load_knowledge
+        from flows.texts import texts
+        from nlu import load_interpreter
+
+        await self.storage.init()
+        knowledge = load_knowledge()
+        interpreter = await asyncio.to_thread(load_interpreter, self.settings)
+        self.backend = await self._backend_client()
+        services = Services(
+            storage=self.storage,
+            texts=texts(),
+            nlu=interpreter,
+            backend=self.backend,
+            knowledge=knowledge,
+            illustrations=step_image,
+        )
+        self.dispatcher = Dispatcher(services, interceptors=[self._staff_commands().handle])
+        if start_channels:
+            for channel in self.channels:
+                await channel.start(self.handle)
+
+    def _staff_commands(self):
+        """Admin and outreach-staff commands in chat (`/broadcast`, `/roles`...)."""
+        from bot.broadcast.store import BroadcastStore
+        from bot.roles import Roles
+        from bot.staff_commands import StaffCommands
+
+        return StaffCommands(Roles(self.storage, self.settings.roles), BroadcastStore(self.storage))
+
+    async def _backend_client(self):
+        from backend.client import BackendClient
+        from backend.keys import WEBHOOK_SECRET_ENV, load_or_create_secret
+
+        config = self.settings.backend
+        if config.url:
+            self.webhook_secret = load_or_create_secret(WEBHOOK_SECRET_ENV, PROJECT_ROOT / "var" / "backend-webhook.key")
+            return BackendClient(config.url, timeout=config.timeout_seconds)
+        from backend.server import create_app, mock_settings_from_config, start_server
+
+        mock_settings = mock_settings_from_config(config, PROJECT_ROOT, str(self.settings.path(config.mock_database)))
+        if not mock_settings.webhook_url:
+            mock_settings.webhook_url = f"{self.public_base_url()}/hooks/backend"
+        self.webhook_secret = mock_settings.webhook_secret
+        port = config.mock_port if self.mock_port is None else self.mock_port
+        self.mock = await start_server(create_app(mock_settings), config.mock_host, port)
+        log.info("mock government backend (simulation) on %s", self.mock.url)
+        return BackendClient(self.mock.url, timeout=config.timeout_seconds)
+
+    def public_base_url(self) -> str:
+        from bot.media import public_base_url
+
+        return public_base_url(self.settings)
+
+    def bound_to(self, base_url: str) -> None:
+        """Tell the parts that link back to us where we really listen (port 0)."""
+        base_url = base_url.rstrip("/")
+        self.media.public_base_url = base_url
+        if self.mock is not None:
+            self.mock.service.settings.webhook_url = f"{base_url}/hooks/backend"
+
+    async def stop(self) -> None:
+        for channel in self.channels:
+            with contextlib.suppress(Exception):
+                await channel.stop()
+        if self.backend is not None:
+            with contextlib.suppress(Exception):
+                await self.backend.aclose()
+        if self.mock is not None:
+            await self.mock.stop()
+        await self.storage.close()
+
+    def channel(self, name: str) -> Channel | None:
+        return next((channel for channel in self.channels if channel.name == name), None)
+
+    # --- backend status events ------------------------------------------------
+    async def backend_hook(self, request: Request):
+        from backend.webhooks import verify_signature
+
+        body = await request.body()
+        if len(body) > MAX_HOOK_BODY:
+            return PlainTextResponse("body too large", status_code=413)
+        if not verify_signature(self.webhook_secret, body, request.headers):
+            return PlainTextResponse("bad signature", status_code=401)
+        try:
+            event = json.loads(body)
+            code = str(event["code"])
+            labels = {"vi": str(event.get("label_vi") or event["status"]), "en": str(event.get("label_en") or event["status"])}
+        except (ValueError, KeyError, TypeError):
+            return PlainTextResponse("malformed event", status_code=400)
+        if self.dispatcher is None:
+            return PlainTextResponse("starting", status_code=503)
+        delivered = await self.notify_subscribers(code, labels)
+        return JSONResponse({"ok": True, "notified": delivered})
+
+    async def notify_subscribers(self, code: str, labels: dict[str, str]) -> int:
+        texts = self.dispatcher.services.texts
+        delivered = 0
+        for subscriber in await self.storage.subscribers(code):
+            channel = self.channel(subscriber.channel)
+            if channel is None:
+                continue
+            lang = subscriber.language or "vi"
+            reply = Reply(
+                texts.get("status.changed", lang, code=code, label=labels[lang]),
+                buttons=((texts_button(texts, lang, "menu.status", "menu:open:status"),),),
+            )
+            try:
+                await channel.send(subscriber.chat_id, [reply])
+                delivered += 1
+            except DeliveryError as error:
+                log.warning("status notice not delivered on %s: %s", subscriber.channel, type(error).__name__)
+        return delivered
+
+
+def texts_button(texts, lang: str, key: str, payload: str):
+    from bot.messages import Button
+
+    return Button(texts.get(key, lang), payload)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
+    """The bot's ASGI app; its lifespan starts and stops the runtime."""
+    runtime = runtime or Runtime(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    async def healthz(request: Request):
+        return JSONResponse({"ok": runtime.dispatcher is not None})
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/hooks/backend", runtime.backend_hook, methods=["POST"]),
+        *runtime.media.routes(),
+    ]
+    for channel in runtime.channels:
+        routes.extend(channel.routes())
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,657 @@
+"""Telegram, through python-telegram-bot (v22): the adapter only translates.
+
+Inbound: a `telegram.Update` (long polling with `getUpdates`, or a webhook
+served by our own ASGI app, python-telegram-bot's custom-webhook pattern)
+becomes an `Inbound`; `/start <payload>` is a deep-link start; a button press
+is answered at once so its spinner stops.
+
+Outbound: each `Reply` becomes a message with an inline keyboard, a photo
+(uploaded once, then re-sent by `file_id`), or an edit of the message that
+carried the same `edit_key` when that message is still the one the user is
+looking at. Text goes out in HTML parse mode, escaped, split at 4,096
+characters (1,024 for a caption). "typing..." shows while a slow answer is
+being prepared.
+
+Errors: 403 marks the user unreachable (`UserUnreachable`), 429 waits
+`retry_after` (or raises `RateLimited` from `send`), network errors retry
+with backoff (then `TransientError`). A duplicated update is dropped here as
+well as in the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import logging
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaPhoto,
+    Message,
+    Update,
+)
+from telegram.constants import MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.channels.base import (
+    Channel,
+    DeliveryError,
+    Handler,
+    RateLimited,
+    TransientError,
+    UserUnreachable,
+    split_text,
+)
+from bot.config import TelegramSettings, secret
+from bot.messages import Capabilities, Image, Inbound, InboundKind, Reply
+
+if TYPE_CHECKING:
+    from bot.channels import ChannelContext
+    from storage.base import Storage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+NAME = "telegram"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+START_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
+CAPTION_LIMIT = MessageLimit.CAPTION_LENGTH  # 1024
+CALLBACK_DATA_LIMIT = 64  # bytes
+LONG_PAYLOAD_PREFIX = "~"
+TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing..." for about 5 s
+NETWORK_RETRIES = 3
+MAX_UPDATE_BYTES = 1_000_000  # updates are a few kB; anything bigger is not from Telegram
+RATE_LIMIT_RETRIES = 3
+APOLOGY = (
+    "Xin lỗi, trợ lý đang gặp sự cố. Bạn vui lòng thử lại sau ít phút.\n"
+    "Sorry, something went wrong on our side. Please try again in a few minutes."
+)
+EXPIRED_BUTTON = "Nút này đã hết hạn, bạn gõ /menu nhé. / This button has expired, please type /menu."
+
+
+def from_settings(context: ChannelContext) -> TelegramChannel | None:
+    """The Telegram channel when `TELEGRAM_BOT_TOKEN` is set, else None."""
+    token = secret("TELEGRAM_BOT_TOKEN")
+    if not token:
+        return None
+    return TelegramChannel(
+        token,
+        context.settings.telegram,
+        storage=context.storage,
+        base_url=secret("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
+        webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+    )
+
+
+def derived_webhook_secret(token: str) -> str:
+    """A stable webhook secret when none is configured: only someone who
+    knows the bot token can compute it (allowed characters: hex)."""
+    return hmac.new(token.encode(), b"troly telegram webhook", hashlib.sha256).hexdigest()
+
+
+def to_inbound(update: Update, resolve_payload: Callable[[str], str | None] = lambda data: data) -> Inbound | None:
+    """Translate an update into our message model; None for updates the bot
+    does not act on (edits, channel posts...)."""
+    if update.callback_query is not None:
+        query = update.callback_query
+        payload = resolve_payload(query.data or "")
+        if payload is None or query.message is None:
+            return None
+        return Inbound(
+            channel=NAME,
+            user_id=str(query.from_user.id),
+            chat_id=str(query.message.chat.id),
+            kind=InboundKind.BUTTON,
+            payload=payload,
+            locale=query.from_user.language_code,
+            update_id=str(update.update_id),
+        )
+    message = update.message
+    if message is None or message.from_user is None:
+        return None
+    common = {
+        "channel": NAME,
+        "user_id": str(message.from_user.id),
+        "chat_id": str(message.chat.id),
+        "locale": message.from_user.language_code,
+        "update_id": str(update.update_id),
+    }
+    if message.contact is not None:
+        return Inbound(kind=InboundKind.CONTACT, text=message.contact.phone_number, **common)
+    text = message.text or message.caption or ""
+    command, _, argument = text.partition(" ")
+    if command.split("@", 1)[0] == "/start":
+        payload = argument.strip()
+        return Inbound(kind=InboundKind.START, payload=payload if START_PAYLOAD.match(payload) else "", **common)
+    if text.startswith("/"):  # "/help@troly_bot" in a group -> "/help"
+        text = command.split("@", 1)[0] + (f" {argument}" if argument else "")
+    return Inbound(kind=InboundKind.TEXT, text=text, **common)
+
+
+def to_html(text: str) -> str:
+    """Escape for Telegram's HTML parse mode; `**bold**` becomes bold."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text, quote=False), flags=re.S)
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # v22 warns while `retry_after` is an int
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _link_as_button(url: str) -> bool:
+    """Telegram rejects URL buttons to local hosts or bare IP addresses;
+    those links go in the text instead."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and "." in host and not re.fullmatch(r"[\d.]+", host)
+
+
+class _RedactToken(logging.Filter):
+    """httpx logs every request URL at INFO, and Bot API URLs hold the token."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<TELEGRAM_BOT_TOKEN>"), ()
+        return True
+
+
+def _hide_token_in_logs(token: str) -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(item, _RedactToken) and item.token == token for item in logger.filters):
+        logger.addFilter(_RedactToken(token))
+
+
+class _Recent(OrderedDict):
+    """A bounded mapping that forgets its oldest entries."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class TelegramChannel(Channel):
+    name = NAME
+    capabilities = Capabilities(
+        buttons=True, max_text_length=TEXT_LIMIT, image_by="upload", deep_link_start=True, edit_messages=True
+    )
+
+    def __init__(
+        self,
+        token: str,
+        settings: TelegramSettings,
+        *,
+        storage: Storage | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        webhook_secret: str | None = None,
+        retry_delay: float = 0.5,
+        max_rate_limit_wait: float = 60.0,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.retry_delay = retry_delay
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.webhook_secret = webhook_secret or derived_webhook_secret(token)
+        _hide_token_in_logs(token)
+        base_file_url = base_url.removesuffix("/bot") + "/file/bot"
+        self.bot = Bot(
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            request=HTTPXRequest(connection_pool_size=32, media_write_timeout=30.0),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
+        self.ready = asyncio.Event()  # set once connected (commands set, webhook or polling on)
+        self.disabled_reason: str | None = None  # why the channel turned itself off, for health checks
+        self._handle: Handler | None = None
+        self._runner: asyncio.Task | None = None
+        self._offset: int | None = None
+        self._seen_updates = _Recent(4096)
+        self._chat_tails: dict[str, asyncio.Task] = {}  # per-chat queue: keeps each chat's order
+        self._in_flight: set[asyncio.Task] = set()
+        self._edit_targets = _Recent(10_000)  # (chat_id, edit_key) -> (message_id, is_photo)
+        self._latest_message = _Recent(10_000)  # chat_id -> newest message id seen in the chat
+        self._file_ids = _Recent(4096)  # Image.key -> Telegram file_id
+        self._long_payloads = _Recent(10_000)  # short callback_data -> payload over 64 bytes
+
+    # --- lifecycle -------------------------------------------------------
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.settings.webhook_url)
+
+    @property
+    def webhook_path(self) -> str:
+        return self.settings.webhook_path or urlsplit(self.settings.webhook_url).path or "/telegram/webhook"
+
+    def routes(self) -> list[Any]:
+        if not self.webhook_mode:
+            return []
+        return [Route(self.webhook_path, self._webhook, methods=["POST"])]
+
+    async def start(self, handle: Handler) -> None:
+        """Connect in the background (retrying while Telegram is unreachable),
+        then poll, or register the webhook."""
+        self._handle = handle
+        self._runner = asyncio.create_task(self._run(), name="telegram")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        await self.drain(timeout=10)
+        if self._offset is not None:  # confirm the last batch, so a restart does not replay it
+            try:
+                await self.bot.get_updates(offset=self._offset, limit=1, timeout=0)
+            except TelegramError:
+                log.warning("telegram: could not confirm the last updates")
+        await self.bot.shutdown()
+        self.ready.clear()
+
+    @property
+    def idle(self) -> bool:
+        """True when no received update is still being answered."""
+        return not self._in_flight
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait until every received update has been answered."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
+
+    async def _run(self) -> None:
+        if not await self._connect():
+            return
+        self.ready.set()
+        if not self.webhook_mode:
+            await self._poll()
+
+    async def _connect(self) -> bool:
+        delay = self.retry_delay
+        while True:
+            try:
+                await self.bot.initialize()
+                await self._set_commands()
+                if self.webhook_mode:
+                    if not self.settings.webhook_url.startswith("https://"):
+                        log.warning("telegram: Telegram only delivers webhooks to HTTPS URLs")
+                    await self.bot.set_webhook(
+                        self.settings.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+                    )
+                else:  # getUpdates fails while a webhook is registered
+                    await self.bot.delete_webhook()
+                log.info("telegram: connected (%s)", "webhook" if self.webhook_mode else "long polling")
+                return True
+            except InvalidToken:
+                self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
+                return False
+            except BadRequest as error:  # e.g. a webhook URL Telegram will not use
+                self._disable(f"the Bot API refused our settings ({error})")
+                return False
+            except RetryAfter as error:
+                await asyncio.sleep(_retry_seconds(error))
+            except TelegramError as error:
+                log.warning("telegram: cannot connect yet (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+
+    def _disable(self, reason: str) -> None:
+        self.disabled_reason = reason
+        self.ready.clear()
+        log.error("telegram: %s; Telegram is off", reason)
+
+    async def _set_commands(self) -> None:
+        commands = self.settings.commands
+        for language in ("vi", "en"):
+            menu = [BotCommand(item.command, getattr(item, language)) for item in commands]
+            await self.bot.set_my_commands(menu, language_code=language)
+        await self.bot.set_my_commands([BotCommand(item.command, item.vi) for item in commands])
+
+    async def _poll(self) -> None:
+        delay = self.retry_delay
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+                )
+            except InvalidToken:
+                self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
+                return
+            except RetryAfter as error:
+                await asyncio.sleep(_retry_seconds(error))
+                continue
+            except TelegramError as error:  # network trouble, or another instance polling (Conflict)
+                log.warning("telegram: getUpdates failed (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            delay = self.retry_delay
+            for update in updates:
+                self._offset = update.update_id + 1
+                self.submit(update)
+
+    # --- receiving -------------------------------------------------------
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if self._handle is None:
+            return JSONResponse({"error": "not ready"}, status_code=503)  # Telegram retries later
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return JSONResponse({"error": "too large"}, status_code=413)
+        try:
+            update = Update.de_json(json.loads(body), self.bot)
+        except Exception:  # not JSON, or not an update
+            return JSONResponse({"error": "not a Telegram update"}, status_code=400)
+        self.submit(update)
+        return Response(status_code=200)
+
+    def submit(self, update: Update) -> None:
+        """Queue an update for processing: once per update id, in order
+        within its chat, concurrently across chats."""
+        if update.update_id in self._seen_updates:
+            log.info("telegram: dropped a duplicated update")
+            return
+        self._seen_updates[update.update_id] = True
+        chat = update.effective_chat
+        key = str(chat.id) if chat else f"update:{update.update_id}"
+        previous = self._chat_tails.get(key)
+        task = asyncio.create_task(self._process_after(previous, update))
+        self._chat_tails[key] = task
+        self._in_flight.add(task)
+
+        def finished(done: asyncio.Task) -> None:
+            self._in_flight.discard(done)
+            if self._chat_tails.get(key) is done:
+                del self._chat_tails[key]
+
+        task.add_done_callback(finished)
+
+    async def _process_after(self, previous: asyncio.Task | None, update: Update) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        try:
+            await self._process(update)
+        except Exception:
+            log.exception("telegram: failed to process an update")
+
+    async def _process(self, update: Update) -> None:
+        query = update.callback_query
+        inbound = to_inbound(update, self._resolve_payload)
+        if query is not None:  # stop the button's spinner first
+            expired = inbound is None and query.message is not None
+            await self._quietly(query.answer(text=EXPIRED_BUTTON if expired else None))
+        elif update.message is not None:
+            self._latest_message[str(update.message.chat.id)] = update.message.message_id
+        if inbound is None or self._handle is None:
+            return
+        if inbound.kind is InboundKind.START:
+            await self._set_unreachable(inbound.user_id, False)  # they came back
+        try:
+            replies = await self._with_typing(inbound.chat_id, self._handle(inbound))
+        except Exception:
+            log.exception("telegram: the dispatcher failed")
+            replies = [Reply(text=APOLOGY)]
+        source = query.message.message_id if query is not None and query.message is not None else None
+        try:
+            await self._deliver(inbound.chat_id, replies, source_message_id=source, patient=True)
+        except DeliveryError as error:
+            log.warning("telegram: reply not delivered: %s", type(error).__name__)
+
+    async def _with_typing(self, chat_id: str, answer: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(answer)
+        done, _ = await asyncio.wait({task}, timeout=self.settings.typing_delay_seconds)
+        while not done:
+            await self._quietly(self.bot.send_chat_action(chat_id, "typing"))
+            done, _ = await asyncio.wait({task}, timeout=TYPING_REFRESH_SECONDS)
+        return task.result()
+
+    async def _quietly(self, call: Awaitable[Any]) -> None:
+        """Best-effort calls (typing, answering a button): never fail a reply."""
+        try:
+            await call
+        except TelegramError as error:
+            log.debug("telegram: best-effort call failed: %s", error)
+
+    # --- sending ---------------------------------------------------------
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """Deliver replies the bot starts itself; a 429 raises `RateLimited`
+        so the caller (broadcast) paces itself."""
+        await self._deliver(chat_id, replies, source_message_id=None, patient=False)
+
+    async def _deliver(
+        self, chat_id: str, replies: Sequence[Reply], *, source_message_id: int | None, patient: bool
+    ) -> None:
+        for reply in replies:
+            await self._deliver_one(chat_id, reply, source_message_id, patient)
+
+    async def _deliver_one(self, chat_id: str, reply: Reply, source_message_id: int | None, patient: bool) -> None:
+        text, rows = reply.text, [
+            [InlineKeyboardButton(button.title, callback_data=self._callback_data(button.payload)) for button in row]
+            for row in reply.buttons
+        ]
+        if reply.link is not None:
+            if _link_as_button(reply.link.url):
+                rows.append([InlineKeyboardButton(reply.link.title, url=reply.link.url)])
+                text = text or reply.link.title
+            else:
+                text = "\n\n".join(filter(None, [text, f"{reply.link.title}: {reply.link.url}"]))
+        keyboard = InlineKeyboardMarkup(rows) if rows else None
+        if reply.image is None and not text.strip():
+            if keyboard is None:
+                return
+            text = "👇"  # Telegram needs some text to carry the buttons
+        if reply.image is not None and len(text) <= CAPTION_LIMIT:
+            caption, chunks = text, []  # one photo message with its caption
+        else:
+            caption, chunks = "", split_text(text, TEXT_LIMIT)
+        one_message = (reply.image is None) == (len(chunks) == 1)
+        edit_target = self._edit_target(chat_id, reply, source_message_id) if one_message else None
+        if edit_target is not None:
+            new_text = caption if reply.image is not None else chunks[0]
+            if await self._edit(chat_id, edit_target, reply.image, new_text, keyboard, patient):
+                return
+
+        sent: Message | None = None
+        if reply.image is not None:
+            sent = await self._send_photo(chat_id, reply.image, caption, None if chunks else keyboard, patient)
+        for number, chunk in enumerate(chunks, start=1):
+            sent = await self._api(
+                chat_id,
+                lambda chunk=chunk, last=number == len(chunks): self.bot.send_message(
+                    chat_id, to_html(chunk), parse_mode=ParseMode.HTML, reply_markup=keyboard if last else None
+                ),
+                patient=patient,
+            )
+        if sent is not None:
+            self._latest_message[chat_id] = sent.message_id
+            if reply.edit_key:
+                is_photo = reply.image is not None and not chunks
+                self._edit_targets[(chat_id, reply.edit_key)] = (sent.message_id, is_photo)
+
+    def _edit_target(self, chat_id: str, reply: Reply, source_message_id: int | None) -> int | None:
+        """The message to edit in place: the one that last carried this
+        `edit_key`, if the user pressed a button on it or nothing has been
+        written in the chat since; and only like for like (text/photo)."""
+        if not reply.edit_key:
+            return None
+        target = self._edit_targets.get((chat_id, reply.edit_key))
+        if target is None:
+            return None
+        message_id, is_photo = target
+        if is_photo != (reply.image is not None):
+            return None
+        if message_id in (source_message_id, self._latest_message.get(chat_id)):
+            return message_id
+        return None
+
+    async def _edit(
+        self,
+        chat_id: str,
+        message_id: int,
+        image: Image | None,
+        text: str,
+        keyboard: InlineKeyboardMarkup | None,
+        patient: bool,
+    ) -> bool:
+        """Edit a message in place; False when Telegram refuses (too old,
+        deleted), so the caller sends a new one."""
+        try:
+            if image is None:
+                await self._api(
+                    chat_id,
+                    lambda: self.bot.edit_message_text(
+                        to_html(text), chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard
+                    ),
+                    patient=patient,
+                )
+            else:
+                await self._with_photo(
+                    chat_id,
+                    image,
+                    lambda photo: self.bot.edit_message_media(
+                        InputMediaPhoto(photo, caption=to_html(text) or None, parse_mode=ParseMode.HTML),
+                        chat_id,
+                        message_id,
+                        reply_markup=keyboard,
+                    ),
+                    patient,
+                    attach=True,
+                )
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return True  # the same step again: already on screen
+            log.info("telegram: edit refused (%s); sending a new message", error)
+            return False
+        return True
+
+    async def _send_photo(
+        self, chat_id: str, image: Image, caption: str, keyboard: InlineKeyboardMarkup | None, patient: bool
+    ) -> Message:
+        return await self._with_photo(
+            chat_id,
+            image,
+            lambda photo: self.bot.send_photo(
+                chat_id, photo, caption=to_html(caption) or None, parse_mode=ParseMode.HTML, reply_markup=keyboard
+            ),
+            patient,
+        )
+
+    async def _with_photo(
+        self,
+        chat_id: str,
+        image: Image,
+        call: Callable[[Any], Awaitable[Message | bool]],
+        patient: bool,
+        attach: bool = False,
+    ) -> Any:
+        """Run a photo call with the cached `file_id` for `image.key`, or an
+        upload (whose `file_id` is then cached); re-upload if Telegram no
+        longer knows the cached one. Uploads inside `InputMedia` go as
+        `attach://` parts."""
+        file_id = self._file_ids.get(image.key)
+        if file_id is not None:
+            try:
+                return await self._api(chat_id, lambda: call(file_id), patient=patient)
+            except BadRequest as error:
+                if "file" not in str(error).lower():
+                    raise
+                del self._file_ids[image.key]
+        filename = re.sub(r"[^A-Za-z0-9_-]+", "-", image.key).strip("-") + ".png"
+        upload = InputFile(image.png, filename=filename, attach=attach)
+        result = await self._api(chat_id, lambda: call(upload), patient=patient)
+        if isinstance(result, Message) and result.photo:
+            self._file_ids[image.key] = result.photo[-1].file_id
+        return result
+
+    async def _api(self, chat_id: str, call: Callable[[], Awaitable[T]], *, patient: bool) -> T:
+        """One Bot API call with the platform's error policy (see module doc)."""
+        network_failures = rate_waits = 0
+        while True:
+            try:
+                return await call()
+            except RetryAfter as error:
+                seconds = _retry_seconds(error)
+                if not patient or rate_waits >= RATE_LIMIT_RETRIES or seconds > self.max_rate_limit_wait:
+                    raise RateLimited(seconds) from error
+                rate_waits += 1
+                log.info("telegram: rate limited, waiting %.0f s", seconds)
+                await asyncio.sleep(seconds)
+            except Forbidden as error:
+                await self._set_unreachable(chat_id, True)
+                raise UserUnreachable(str(error)) from error
+            except BadRequest as error:
+                if "chat not found" in str(error).lower():
+                    await self._set_unreachable(chat_id, True)
+                    raise UserUnreachable(str(error)) from error
+                raise
+            except NetworkError as error:  # timeouts, connection errors, 5xx
+                network_failures += 1
+                if network_failures > NETWORK_RETRIES:
+                    raise TransientError(str(error)) from error
+                await asyncio.sleep(self.retry_delay * 2 ** (network_failures - 1))
+            except TelegramError as error:
+                raise DeliveryError(str(error)) from error
+
+    async def _set_unreachable(self, user_id: str, unreachable: bool) -> None:
+        """Record that the user blocked the bot (or came back); in private
+        chats the chat id is the user id."""
+        if self.storage is None:
+            return
+        try:
+            user = await self.storage.get_user(self.name, user_id)
+            if user is not None and user.unreachable != unreachable:
+                user.unreachable = unreachable
+                await self.storage.save_user(user)
+        except Exception:
+            log.exception("telegram: could not update the user's reachability")
+
+    # --- button payloads -------------------------------------------------
+    def _callback_data(self, payload: str) -> str:
+        """Telegram's callback_data holds 64 bytes; longer payloads travel
+        as a short digest remembered here."""
+        if 0 < len(payload.encode()) <= CALLBACK_DATA_LIMIT and not payload.startswith(LONG_PAYLOAD_PREFIX):
+            return payload
+        digest = LONG_PAYLOAD_PREFIX + hashlib.sha256(payload.encode()).hexdigest()[:32]
+        self._long_payloads[digest] = payload
+        return digest
+
+    def _resolve_payload(self, data: str) -> str | None:
+        """The payload behind callback_data; None for a digest forgotten
+        since (restart): the button has expired."""
+        if data.startswith(LONG_PAYLOAD_PREFIX):
+            return self._long_payloads.get(data)
+        return data

@@ -1,0 +1,162 @@
+"""The web chat: a mobile-first, Telegram-like page served by our own app,
+working offline (no CDN: the page, its style and script are one file), and
+the JSON API it talks to, usable as an embeddable widget:
+
+    POST /api/chat  {"user_id": "...", "text": "..."}
+                    {"user_id": "...", "button": "<payload>"}
+                    {"user_id": "...", "start": "<deep-link payload>"}
+    -> {"replies": [{"text", "buttons": [{"title", "payload"}], "rows": [[...]],
+                     "image_url", "image_alt", "link": {"title", "url"}, "edit_key"}]}
+    GET  /api/chat/updates?user_id=...  -> {"replies": [...]}  (notifications)
+
+Bad requests get a 4xx with a bilingual message, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from bot.channels.base import Channel, Handler
+from bot.messages import Capabilities, Inbound, InboundKind, Reply
+
+log = logging.getLogger(__name__)
+
+PAGE_FILE = Path(__file__).with_name("web_page.html")
+MAX_BODY = 32 * 1024
+MAX_TEXT = 10_000  # the dispatcher politely refuses anything over its own limit
+MAX_PAYLOAD = 200
+PENDING_PER_USER = 50
+_USER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def _refuse(status: int, vietnamese: str, english: str) -> JSONResponse:
+    return JSONResponse({"error": english, "message_vi": vietnamese, "message_en": english}, status_code=status)
+
+
+class WebChannel(Channel):
+    name = "web"
+    capabilities = Capabilities(buttons=True, max_text_length=4000, image_by="url", edit_messages=True)
+
+    def __init__(self, media: Any = None) -> None:
+        self.media = media
+        self._handle: Handler | None = None
+        # Notifications wait here until the page polls for them.
+        self._pending: dict[str, deque[dict]] = defaultdict(lambda: deque(maxlen=PENDING_PER_USER))
+        self._page = PAGE_FILE.read_text(encoding="utf-8")
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.page, methods=["GET"]),
+            Route("/api/chat", self.chat, methods=["POST"]),
+            Route("/api/chat/updates", self.updates, methods=["GET"]),
+        ]
+
+    async def start(self, handle: Handler) -> None:
+        self._handle = handle
+
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        for reply in replies:
+            self._pending[chat_id].append(self.render(reply))
+
+    # --- HTTP -------------------------------------------------------------------
+    async def page(self, request: Request) -> Response:
+        return HTMLResponse(
+            self._page,
+            headers={
+                "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; "
+                "script-src 'unsafe-inline'; connect-src 'self'",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    async def chat(self, request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _refuse(413, "Tin nhắn quá dài.", "Message too large.")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _refuse(400, "Dữ liệu không phải JSON.", "The body is not JSON.")
+        if not isinstance(data, dict):
+            return _refuse(400, "Dữ liệu không đúng dạng.", "Expected a JSON object.")
+        inbound = self._inbound(data)
+        if isinstance(inbound, JSONResponse):
+            return inbound
+        if self._handle is None:
+            return _refuse(503, "Trợ lý đang khởi động, bạn thử lại sau giây lát.", "Starting up, try again shortly.")
+        replies = await self._handle(inbound)
+        return JSONResponse({"replies": [self.render(reply) for reply in replies]})
+
+    def _inbound(self, data: dict) -> Inbound | JSONResponse:
+        user_id = data.get("user_id")
+        if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+            return _refuse(400, "Thiếu hoặc sai user_id.", "user_id is missing or not valid (1-64 of A-Z a-z 0-9 _ -).")
+        message_id = data.get("message_id")
+        if message_id is not None and (not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id)):
+            return _refuse(400, "message_id không hợp lệ.", "message_id is not valid.")
+        common = {"channel": self.name, "user_id": user_id, "chat_id": user_id,
+                  "update_id": message_id, "locale": _locale(data.get("locale"))}
+        kinds = [key for key in ("text", "button", "start") if key in data]
+        if len(kinds) != 1:
+            return _refuse(400, "Gửi đúng một trong: text, button, start.", "Send exactly one of: text, button, start.")
+        value = data[kinds[0]]
+        if not isinstance(value, str):
+            return _refuse(400, "Nội dung phải là chuỗi.", f"{kinds[0]} must be a string.")
+        if kinds[0] == "text":
+            if len(value) > MAX_TEXT:
+                return _refuse(413, "Tin nhắn quá dài.", f"text is longer than {MAX_TEXT} characters.")
+            return Inbound(kind=InboundKind.TEXT, text=value, **common)
+        if len(value) > MAX_PAYLOAD:
+            return _refuse(400, "Nút không hợp lệ.", "The payload is too long.")
+        kind = InboundKind.BUTTON if kinds[0] == "button" else InboundKind.START
+        return Inbound(kind=kind, payload=value, **common)
+
+    async def updates(self, request: Request) -> Response:
+        user_id = request.query_params.get("user_id", "")
+        if not _USER_ID.match(user_id):
+            return _refuse(400, "Thiếu hoặc sai user_id.", "user_id is missing or not valid.")
+        pending = self._pending.pop(user_id, ())
+        return JSONResponse({"replies": list(pending)})
+
+    # --- rendering ----------------------------------------------------------------
+    def render(self, reply: Reply) -> dict:
+        rows = [[{"title": b.title, "payload": b.payload} for b in row] for row in reply.buttons]
+        rendered: dict[str, Any] = {
+            "text": reply.text,
+            "buttons": [button for row in rows for button in row],
+            "rows": rows,
+            "image_url": None,
+            "image_alt": None,
+            "link": {"title": reply.link.title, "url": reply.link.url} if reply.link else None,
+            "edit_key": reply.edit_key,
+        }
+        if reply.image is not None:
+            rendered["image_url"] = self.image_url(reply)
+            rendered["image_alt"] = reply.image.alt
+        return rendered
+
+    def image_url(self, reply: Reply) -> str:
+        """A same-origin path to the picture, so the page works on any address."""
+        url = self.media.url_for(reply.image)
+        base = self.media.public_base_url
+        return url[len(base):] if url.startswith(base) else url
+
+
+def _locale(value: Any) -> str | None:
+    return value[:16] if isinstance(value, str) else None
+
+
+def from_settings(context) -> WebChannel:
+    """The web chat is always on: it is the offline demo."""
+    return WebChannel(context.media)

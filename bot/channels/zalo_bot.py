@@ -1,0 +1,369 @@
+"""Zalo Bot Platform adapter: a Telegram-like Bot API with text and photos
+by URL, and no buttons.
+
+- API: `<base>/bot<TOKEN>/<method>`, JSON in, `{ok, result, error_code,
+  description}` out. The base URL comes from `ZALO_BOT_BASE_URL` or
+  `zalo_bot.base_url`, so tests and demos point it at a loopback fake.
+- Receiving: `getUpdates` polling (one update per call; error 408 means
+  nothing new), or a webhook registered with `setWebhook` whose requests must
+  carry our secret in `X-Bot-Api-Secret-Token` (checked in constant time).
+- Buttons become numbered options (`numbered_options`); the dispatcher maps a
+  later "2" or the option's words back to its payload.
+- Pictures go out with `sendPhoto` as signed, expiring links to our own media
+  route (`bot.media.MediaStore`).
+- Duplicate deliveries are recognised by the dispatcher through `update_id`
+  (event name + message id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.channels.base import (
+    Channel,
+    DeliveryError,
+    Handler,
+    RateLimited,
+    TransientError,
+    UserUnreachable,
+    numbered_options,
+    split_text,
+)
+from bot.config import secret
+from bot.messages import Capabilities, Inbound, InboundKind, Reply
+
+if TYPE_CHECKING:
+    from bot.channels import ChannelContext
+    from bot.config import ZaloBotSettings
+    from bot.media import MediaStore
+
+log = logging.getLogger(__name__)
+
+NAME = "zalo_bot"
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+TEXT_EVENT = "message.text.received"
+NOTHING_NEW = 408
+
+
+
+class ChatOrderedTasks:
+    """Runs each incoming update in the background, one chat's updates one
+    after another in arrival order, different chats side by side. Shared
+    with the Zalo OA adapter."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, asyncio.Task] = {}
+        self._running: set[asyncio.Task] = set()
+
+    def submit(self, chat_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._after(self._last.get(chat_id), work))
+        self._last[chat_id] = task
+        self._running.add(task)
+
+        def forget(done: asyncio.Task) -> None:
+            self._running.discard(done)
+            if self._last.get(chat_id) is done:
+                del self._last[chat_id]
+
+        task.add_done_callback(forget)
+
+    @staticmethod
+    async def _after(previous: asyncio.Task | None, work: Coroutine[Any, Any, None]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        await work
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait (up to `timeout` seconds) until everything submitted is done."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._running and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(set(self._running), timeout=left)
+
+
+def render_text(reply: Reply) -> str:
+    """A reply as plain text: buttons as numbered options, link appended."""
+    text = numbered_options(reply)
+    if reply.link:
+        text = "\n".join(filter(None, [text, f"{reply.link.title}: {reply.link.url}"]))
+    return text
+
+
+class ZaloBotChannel(Channel):
+    name = NAME
+
+    def __init__(
+        self,
+        token: str,
+        settings: ZaloBotSettings,
+        media: MediaStore | None,
+        base_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        self._token = token
+        _hide_token_in_logs()
+        self._settings = settings
+        self._media = media
+        self._base_url = (base_url or settings.base_url).rstrip("/")
+        self._webhook_secret = webhook_secret or _derived_webhook_secret(token)
+        self.capabilities = Capabilities(buttons=False, max_text_length=settings.max_text_length, image_by="url")
+        self._client: httpx.AsyncClient | None = None
+        self._handle: Handler | None = None
+        self._poller: asyncio.Task | None = None
+        self._work = ChatOrderedTasks()
+
+    # --- lifecycle ------------------------------------------------------------
+    @property
+    def uses_webhook(self) -> bool:
+        return bool(self._settings.webhook_url)
+
+    def routes(self) -> list[Route]:
+        if not self.uses_webhook:
+            return []
+        path = urlsplit(self._settings.webhook_url).path or "/"
+        return [Route(path, self._webhook, methods=["POST"], name="zalo_bot_webhook")]
+
+    async def start(self, handle: Handler) -> None:
+        self._handle = handle
+        try:
+            if self.uses_webhook:
+                await self._call("setWebhook", url=self._settings.webhook_url, secret_token=self._webhook_secret)
+            else:
+                await self._call("deleteWebhook")  # getUpdates is refused while a webhook is set
+        except DeliveryError as error:
+            # Do not take the other channels down: polling retries by itself;
+            # a webhook needs `troly run` restarted once Zalo is reachable.
+            log.error("zalo_bot: could not %s the webhook: %s", "set" if self.uses_webhook else "delete", error)
+        if not self.uses_webhook:
+            self._poller = asyncio.create_task(self._poll(), name="zalo_bot-poll")
+        log.info("zalo_bot: receiving by %s", "webhook" if self.uses_webhook else "polling")
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait until every update received so far has been answered."""
+        await self._work.drain(timeout)
+
+    async def stop(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        await self.drain()
+        if self._client:
+            await self._client.aclose()
+            self._client = None
+
+    # --- receiving ------------------------------------------------------------
+    async def _poll(self) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                update = await self._call("getUpdates", timeout=str(self._settings.poll_timeout_seconds))
+            except _NothingNew:
+                backoff = 1.0
+                continue
+            except DeliveryError as error:
+                log.warning("zalo_bot: getUpdates failed (%s); retrying in %.0f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            if isinstance(update, dict):
+                self._process_soon(update)
+
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode("utf-8"), self._webhook_secret.encode("utf-8")):
+            return JSONResponse({"ok": False, "description": "unauthorized"}, status_code=401)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return JSONResponse({"ok": False, "description": "body is not JSON"}, status_code=400)
+        if not isinstance(body, dict):
+            return JSONResponse({"ok": False, "description": "body is not an object"}, status_code=400)
+        # Webhook bodies come wrapped like getUpdates replies ({ok, result}) or bare.
+        update = body.get("result", body)
+        if isinstance(update, dict):
+            self._process_soon(update)
+        return JSONResponse({"ok": True})
+
+    def _process_soon(self, update: dict[str, Any]) -> None:
+        """Handle an update in the background, so the webhook answers at once
+        and a slow user never holds up the others."""
+        self._work.submit(_chat_id(update), self._process(update))
+
+    async def _process(self, update: dict[str, Any]) -> None:
+        inbound = self.to_inbound(update)
+        if inbound is None:
+            return
+        assert self._handle is not None, "start() was not called"
+        await self._typing(inbound.chat_id)
+        try:
+            replies = await self._handle(inbound)
+        except Exception:
+            log.exception("zalo_bot: the dispatcher failed on an update")
+            return
+        await self._deliver_quietly(inbound.chat_id, replies)
+
+    @staticmethod
+    def to_inbound(update: dict[str, Any]) -> Inbound | None:
+        """A platform update as an `Inbound`. A sticker or picture becomes an
+        empty text, which the dispatcher answers with "please type" in the
+        user's language; updates without a message are ignored (None)."""
+        message = update.get("message")
+        if not isinstance(message, dict):
+            return None
+        event = str(update.get("event_name") or TEXT_EVENT)
+        text = message.get("text") if event == TEXT_EVENT else ""
+        user_id, chat_id = _str_id(message.get("from")), _chat_id(update)
+        if not isinstance(text, str) or not user_id or not chat_id:
+            return None
+        message_id = message.get("message_id")
+        update_id = f"{event}:{message_id}" if message_id else None
+        kind, payload = InboundKind.TEXT, ""
+        command, _, rest = text.strip().partition(" ")
+        if command.lower() == "/start":
+            kind, payload = InboundKind.START, rest.strip()
+        return Inbound(
+            channel=NAME,
+            user_id=user_id,
+            chat_id=chat_id,
+            kind=kind,
+            text=text,
+            payload=payload,
+            update_id=update_id,
+        )
+
+    # --- sending --------------------------------------------------------------
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        limit = self.capabilities.max_text_length
+        for reply in replies:
+            text = render_text(reply)
+            if reply.image is not None:
+                if self._media is None:
+                    text = "\n".join(filter(None, [reply.image.alt, text]))
+                else:
+                    photo = self._media.url_for(reply.image)
+                    caption_fits = 0 < len(text) <= limit
+                    caption = text if caption_fits else reply.image.alt
+                    await self._call("sendPhoto", chat_id=chat_id, photo=photo, caption=caption)
+                    if caption_fits:
+                        continue
+            if text:
+                for chunk in split_text(text, limit):
+                    await self._call("sendMessage", chat_id=chat_id, text=chunk)
+
+    async def _deliver_quietly(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """Answer a user; failures are logged, since nobody waits on them."""
+        try:
+            await self.send(chat_id, replies)
+        except DeliveryError as error:
+            log.warning("zalo_bot: could not answer a user: %s", error)
+
+    async def _typing(self, chat_id: str) -> None:
+        try:
+            await self._call("sendChatAction", chat_id=chat_id, action="typing")
+        except DeliveryError:
+            pass  # a missing "typing…" is not worth failing the answer for
+
+    # --- the API --------------------------------------------------------------
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            timeout = self._settings.request_timeout_seconds + self._settings.poll_timeout_seconds
+            self._client = httpx.AsyncClient(timeout=timeout)
+        return self._client
+
+    async def _call(self, method: str, **params: Any) -> Any:
+        """Call a Bot API method; its `result`, or a `DeliveryError` saying
+        what the caller should do. The token never appears in errors."""
+        url = f"{self._base_url}/bot{self._token}/{method}"
+        try:
+            response = await self._http().post(url, json=params)
+        except httpx.HTTPError as error:
+            raise TransientError(f"{method}: {type(error).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.is_success and body.get("ok"):
+            return body.get("result")
+        code = body.get("error_code") or response.status_code
+        description = str(body.get("description") or response.reason_phrase)
+        if code == NOTHING_NEW:
+            raise _NothingNew()
+        if code == 429:
+            raise RateLimited(float(response.headers.get("Retry-After") or 1), f"{method}: {description}")
+        if code in (403, 404):
+            raise UserUnreachable(f"{method}: {description}")
+        if code >= 500:
+            raise TransientError(f"{method}: {code} {description}")
+        raise DeliveryError(f"{method}: {code} {description}")
+
+
+class _HideBotToken(logging.Filter):
+    """httpx logs every request URL at INFO, and Bot API URLs hold the token."""
+
+    _TOKEN_IN_PATH = re.compile(r"/bot[^/\s]+/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/bot" in message:
+            record.msg, record.args = self._TOKEN_IN_PATH.sub("/bot<ZALO_BOT_TOKEN>/", message), ()
+        return True
+
+
+def _hide_token_in_logs() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(item, _HideBotToken) for item in logger.filters):
+        logger.addFilter(_HideBotToken())
+
+
+class _NothingNew(DeliveryError):
+    """getUpdates timed out with no update: poll again."""
+
+
+def _str_id(holder: Any) -> str:
+    value = holder.get("id") if isinstance(holder, dict) else None
+    return str(value) if value not in (None, "") else ""
+
+
+def _chat_id(update: dict[str, Any]) -> str:
+    message = update.get("message")
+    if not isinstance(message, dict):
+        return ""
+    return _str_id(message.get("chat")) or _str_id(message.get("from"))
+
+
+def _derived_webhook_secret(token: str) -> str:
+    """A stable webhook secret when ZALO_BOT_WEBHOOK_SECRET is unset: derived
+    from the token, so it survives restarts and reveals nothing about it."""
+    return hmac.new(token.encode("utf-8"), b"troly-zalo-bot-webhook", hashlib.sha256).hexdigest()[:48]
+
+
+def from_settings(context: ChannelContext) -> ZaloBotChannel | None:
+    """The Zalo Bot channel when ZALO_BOT_TOKEN is set, else None."""
+    token = secret("ZALO_BOT_TOKEN")
+    if not token:
+        return None
+    media = context.media
+    if media is not None and not media.public_base_url.startswith("https://"):
+        log.warning("zalo_bot: pictures are sent as links to %s, which Zalo cannot fetch; "
+                    "set web.public_base_url to the bot's public HTTPS address", media.public_base_url)
+    return ZaloBotChannel(
+        token=token,
+        settings=context.settings.zalo_bot,
+        media=context.media,
+        base_url=secret("ZALO_BOT_BASE_URL"),
+        webhook_secret=secret("ZALO_BOT_WEBHOOK_SECRET"),
+    )

@@ -1,0 +1,667 @@
+"""Zalo Official Account adapter (Open API v3, OAuth v4).
+
+- Receiving: Zalo posts events to our webhook. `X-ZEvent-Signature` must be
+  `mac=` + sha256(app_id + raw body + timestamp + OA secret key), computed over
+  the raw bytes, with the timestamp inside a freshness window (no replays).
+  `user_send_text` goes to the dispatcher (a button press arrives as text
+  carrying our payload prefix); `follow` starts the conversation; `unfollow`
+  marks the user unreachable; pictures, stickers and the like reach the
+  dispatcher as an empty text (it asks the user to type); everything else is
+  acknowledged and ignored.
+- Sending: `/v3.0/oa/message/cs` with text, a button template for our buttons,
+  or a media template for a picture uploaded to `/v2.0/oa/upload/image`
+  (at most 1 MB: bigger pictures are downscaled and compressed first).
+- Tokens: the access token is refreshed before it expires or when Zalo says
+  it is invalid (-216). The refresh token is single-use, so a refresh is
+  written ahead in the database before it is spent and the new pair is saved
+  with the mark cleared in one transaction (`OaTokenStore`).
+- Reply window: messages the bot starts itself (`send`) follow a configured
+  policy: free within 48 h of the user's last interaction, paid up to 7 days
+  (only if the agency allows it), refused after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import select, update
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.channels.base import (
+    Channel,
+    DeliveryError,
+    Handler,
+    RateLimited,
+    TransientError,
+    UserUnreachable,
+    split_text,
+)
+from bot.channels.zalo_bot import ChatOrderedTasks, render_text
+from bot.config import secret
+from bot.messages import Capabilities, Image, Inbound, InboundKind, Reply
+
+if TYPE_CHECKING:
+    from bot.channels import ChannelContext
+    from bot.config import ZaloOaSettings
+    from storage.base import Storage
+
+log = logging.getLogger(__name__)
+
+NAME = "zalo_oa"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+BUTTON_PREFIX = "#troly:"  # a pressed button comes back as a text with this prefix
+ACCESS_TOKEN_INVALID = -216
+ACCESS_TOKEN_EXPIRED = -124
+RATE_LIMITED = -32
+# Zalo's "user has not followed the OA / has not interacted for too long".
+USER_UNREACHABLE_ERRORS = {-213, -230}
+UNREADABLE_EVENTS = {
+    "user_send_image", "user_send_sticker", "user_send_gif", "user_send_audio", "user_send_video",
+    "user_send_file", "user_send_location", "user_send_link", "user_send_business_card",
+}
+
+
+# --- the reply window ------------------------------------------------------------
+class Window(StrEnum):
+    FREE = "free"
+    PAID = "paid"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class ReplyWindowPolicy:
+    """How long after a user's last interaction the OA may write first."""
+
+    free: timedelta = timedelta(hours=48)
+    paid: timedelta = timedelta(days=7)
+    send_paid: bool = False  # the agency pays for messages in the paid window
+
+    def classify(self, last_interaction: datetime | None, now: datetime) -> Window:
+        if last_interaction is None:
+            return Window.CLOSED
+        age = now - last_interaction
+        if age <= self.free:
+            return Window.FREE
+        if age <= self.paid:
+            return Window.PAID
+        return Window.CLOSED
+
+
+class ReplyWindowClosed(DeliveryError):
+    """The user has not written for too long (or the agency does not pay for
+    messages in the paid window): do not send until they write again."""
+
+    def __init__(self, window: Window) -> None:
+        super().__init__(f"outside the reply window ({window})")
+        self.window = window
+
+
+# --- OAuth tokens ----------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_started_at: datetime | None = None
+
+
+class ReauthorisationNeeded(DeliveryError):
+    """Zalo refused our refresh token: an officer must authorise the OA again
+    and set a new ZALO_OA_REFRESH_TOKEN (see README, "Zalo")."""
+
+
+def fingerprint(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class OaTokenStore:
+    """The OA's token pair in the bot's database (`oauth_tokens`), written so
+    that the single-use refresh token is never lost:
+
+    1. `begin_refresh` marks the row (write-ahead) before the token is spent;
+       only one worker can hold the mark, so a token is never spent twice;
+    2. `finish_refresh` saves the new pair and clears the mark in one
+       transaction, before the new access token is used anywhere.
+
+    A crash before 2 leaves the old, consistent pair with the mark set; the
+    next start sees the interrupted refresh and retries it."""
+
+    def __init__(self, storage: Storage, account: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        from storage.schema import oauth_tokens
+
+        self._storage = storage
+        self._table = oauth_tokens
+        self.account = account
+        self._clock = clock
+
+    async def load(self) -> TokenPair | None:
+        table = self._table
+        async with self._storage.transaction() as conn:
+            row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
+        if row is None:
+            return None
+        return TokenPair(row.access_token, row.access_expires_at, row.refresh_token, row.refresh_started_at)
+
+    async def seed(self, pair: TokenPair) -> TokenPair:
+        """Adopt the operator's tokens (environment) if the account has none,
+        or if the operator gave a refresh token never seen before (they
+        authorised the OA again). Returns the pair in force."""
+        table, now = self._table, self._clock()
+        seed = fingerprint(pair.refresh_token)
+        values = {
+            "access_token": pair.access_token,
+            "access_expires_at": pair.access_expires_at,
+            "refresh_token": pair.refresh_token,
+            "seed_fingerprint": seed,
+            "refresh_started_at": None,
+            "updated_at": now,
+        }
+        async with self._storage.transaction(write=True) as conn:
+            row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
+            if row is None:
+                await conn.execute(table.insert().values(account=self.account, **values))
+            elif row.seed_fingerprint != seed:
+                await conn.execute(update(table).where(table.c.account == self.account).values(**values))
+                log.info("zalo_oa: adopted newly configured OA tokens")
+        loaded = await self.load()
+        assert loaded is not None
+        return loaded
+
+    async def begin_refresh(self, refresh_token: str, lease: timedelta) -> bool:
+        """Take the right to spend `refresh_token`: False if the stored token
+        is another one (someone refreshed already) or another worker's mark
+        is younger than `lease`."""
+        table, now = self._table, self._clock()
+        async with self._storage.transaction(write=True) as conn:
+            result = await conn.execute(
+                update(table)
+                .where(
+                    table.c.account == self.account,
+                    table.c.refresh_token == refresh_token,
+                    (table.c.refresh_started_at.is_(None)) | (table.c.refresh_started_at < now - lease),
+                )
+                .values(refresh_started_at=now)
+            )
+        return result.rowcount == 1
+
+    async def finish_refresh(self, spent_refresh_token: str, new: TokenPair) -> None:
+        """Save the new pair and clear the mark, atomically."""
+        table = self._table
+        async with self._storage.transaction(write=True) as conn:
+            result = await conn.execute(
+                update(table)
+                .where(table.c.account == self.account, table.c.refresh_token == spent_refresh_token)
+                .values(
+                    access_token=new.access_token,
+                    access_expires_at=new.access_expires_at,
+                    refresh_token=new.refresh_token,
+                    refresh_started_at=None,
+                    updated_at=self._clock(),
+                )
+            )
+        if result.rowcount != 1:
+            raise RuntimeError("the OA token row changed during a refresh")
+
+    async def abandon_refresh(self, refresh_token: str) -> None:
+        """Clear our mark when the token was certainly not spent."""
+        table = self._table
+        async with self._storage.transaction(write=True) as conn:
+            await conn.execute(
+                update(table)
+                .where(table.c.account == self.account, table.c.refresh_token == refresh_token)
+                .values(refresh_started_at=None)
+            )
+
+
+class OaTokens:
+    """Hands out a valid access token, refreshing through OAuth v4 when it is
+    about to expire or Zalo called it invalid."""
+
+    def __init__(
+        self,
+        store: OaTokenStore,
+        oauth_base_url: str,
+        app_id: str,
+        app_secret: str | None,
+        refresh_margin: timedelta,
+        lease: timedelta = timedelta(seconds=60),
+        timeout_seconds: float = 10.0,
+        seed: TokenPair | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._seed = seed  # the operator's tokens, adopted at first use (OaTokenStore.seed)
+        self._client: httpx.AsyncClient | None = None
+        self._timeout = timeout_seconds
+        self._url = oauth_base_url.rstrip("/") + "/v4/oa/access_token"
+        self._app_id = app_id
+        self._app_secret = app_secret
+        self._margin = refresh_margin
+        self._lease = lease
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        # A new pair Zalo gave us that the database refused to save (yet):
+        # (spent refresh token, new pair). Saved again at every use.
+        self._unsaved: tuple[str, TokenPair] | None = None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def access_token(self) -> str:
+        if self._seed is not None:
+            seed, self._seed = self._seed, None
+            await self.store.seed(seed)
+        if self._unsaved is not None:
+            async with self._lock:
+                if self._unsaved is not None and not await self._save(*self._unsaved, attempts=1):
+                    return self._unsaved[1].access_token
+        pair = await self.store.load()
+        if pair is None:
+            raise ReauthorisationNeeded("no OA tokens: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
+        if not self._fresh(pair):
+            pair = await self.refresh(pair.access_token)
+        return pair.access_token
+
+    def _fresh(self, pair: TokenPair) -> bool:
+        return pair.access_expires_at - self._margin > self._clock()
+
+    async def refresh(self, rejected_access_token: str | None = None) -> TokenPair:
+        """Refresh once, even when many callers ask at the same time; a caller
+        whose token was already replaced gets the new one without spending."""
+        async with self._lock:
+            for _ in range(50):
+                pair = await self.store.load()
+                assert pair is not None
+                if self._fresh(pair) and pair.access_token != rejected_access_token:
+                    return pair  # still good, or someone (maybe another worker) refreshed already
+                if await self.store.begin_refresh(pair.refresh_token, self._lease):
+                    return await self._spend(pair)
+                await asyncio.sleep(0.1)  # another worker is refreshing: wait for its result
+            raise TransientError("the OA token refresh is taking too long")
+
+    async def _spend(self, pair: TokenPair) -> TokenPair:
+        if not self._app_secret:
+            await self.store.abandon_refresh(pair.refresh_token)
+            raise ReauthorisationNeeded("ZALO_OA_APP_SECRET is not set: the OA token cannot be refreshed")
+        if pair.refresh_started_at is not None:
+            log.warning("zalo_oa: an interrupted token refresh is being retried")
+        try:
+            if self._client is None:
+                self._client = httpx.AsyncClient(timeout=self._timeout)
+            response = await self._client.post(
+                self._url,
+                headers={"secret_key": self._app_secret},
+                data={"refresh_token": pair.refresh_token, "app_id": self._app_id, "grant_type": "refresh_token"},
+            )
+        except httpx.ConnectError:
+            await self.store.abandon_refresh(pair.refresh_token)  # never reached Zalo: nothing spent
+            raise TransientError("the Zalo OAuth server is unreachable") from None
+        except httpx.HTTPError:
+            # Maybe spent, maybe not: keep the mark, the next attempt retries.
+            raise TransientError("the OA token refresh was interrupted") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not (isinstance(body, dict) and body.get("access_token") and body.get("refresh_token")):
+            await self.store.abandon_refresh(pair.refresh_token)
+            if response.status_code >= 500:
+                raise TransientError(f"the Zalo OAuth server answered {response.status_code}")
+            code = body.get("error") if isinstance(body, dict) else None
+            log.error("zalo_oa: Zalo refused the refresh token (error %s); the OA must be authorised again", code)
+            raise ReauthorisationNeeded(f"Zalo refused the refresh token (error {code})")
+        # From here the old refresh token is spent: nothing may raise before the save.
+        new = TokenPair(
+            access_token=str(body["access_token"]),
+            access_expires_at=self._clock() + timedelta(seconds=_seconds(body.get("expires_in"))),
+            refresh_token=str(body["refresh_token"]),
+        )
+        await self._save(pair.refresh_token, new)
+        log.info("zalo_oa: access token refreshed")
+        return new
+
+    async def _save(self, spent: str, new: TokenPair, attempts: int = 4) -> bool:
+        """Persist a new pair; while the database refuses, keep it in memory
+        (the spent token is gone for good, so this pair is the only key left)."""
+        for attempt in range(attempts):
+            try:
+                await self.store.finish_refresh(spent, new)
+            except Exception:
+                if attempt < attempts - 1:
+                    await asyncio.sleep(0.2 * 2**attempt)
+                continue
+            self._unsaved = None
+            return True
+        log.critical("zalo_oa: the refreshed OA tokens could not be saved; keeping them in memory and retrying")
+        self._unsaved = (spent, new)
+        return False
+
+
+def _seconds(value: Any, default: int = 3600) -> int:
+    """Zalo sends `expires_in` as a string of seconds; be lenient."""
+    try:
+        return max(60, int(float(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+# --- webhook signature -------------------------------------------------------------
+def event_signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
+    """Zalo's `X-ZEvent-Signature` value for one webhook request."""
+    digest = hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+    return f"mac={digest}"
+
+
+# --- pictures -------------------------------------------------------------------------
+def fit_image(png: bytes, max_bytes: int) -> tuple[bytes, str, str]:
+    """The picture as (bytes, filename, content type) within `max_bytes`:
+    unchanged if it fits, else JPEG, smaller and smaller until it does."""
+    if len(png) <= max_bytes:
+        return png, "image.png", "image/png"
+    from PIL import Image as PILImage
+
+    picture = PILImage.open(io.BytesIO(png)).convert("RGB")
+    quality = 85
+    while True:
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=quality, optimize=True)
+        if buffer.tell() <= max_bytes or min(picture.size) <= 64:
+            return buffer.getvalue(), "image.jpg", "image/jpeg"
+        if quality > 60:
+            quality -= 10
+        else:
+            picture = picture.resize((max(1, picture.width * 3 // 4), max(1, picture.height * 3 // 4)))
+
+
+# --- the channel ---------------------------------------------------------------------
+class ZaloOaChannel(Channel):
+    name = NAME
+
+    def __init__(
+        self,
+        settings: ZaloOaSettings,
+        storage: Storage,
+        app_id: str,
+        oa_secret_key: str,
+        tokens: OaTokens,
+        api_base_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._storage = storage
+        self._app_id = app_id
+        self._oa_secret_key = oa_secret_key
+        self.tokens = tokens
+        self._api = (api_base_url or settings.api_base_url).rstrip("/")
+        self._clock = clock
+        self.policy = ReplyWindowPolicy(
+            free=timedelta(hours=settings.free_window_hours),
+            paid=timedelta(hours=settings.paid_window_hours),
+            send_paid=settings.send_paid_messages,
+        )
+        self.capabilities = Capabilities(buttons=True, max_text_length=settings.max_text_length, image_by="upload")
+        self._client: httpx.AsyncClient | None = None
+        self._handle: Handler | None = None
+        self._work = ChatOrderedTasks()
+        self._attachments: dict[bytes, str] = {}  # sha256 of the picture -> Zalo attachment id
+
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._settings.request_timeout_seconds)
+        return self._client
+
+    # --- lifecycle ------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [Route(self._settings.webhook_path, self._webhook, methods=["POST"], name="zalo_oa_webhook")]
+
+    async def start(self, handle: Handler) -> None:
+        self._handle = handle
+        try:
+            await self.tokens.access_token()  # adopt the configured tokens; refresh if due
+        except DeliveryError as error:
+            # Keep serving the webhook: answers fail (logged) until tokens work.
+            log.error("zalo_oa: no usable OA token at start: %s", error)
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait until every update received so far has been answered."""
+        await self._work.drain(timeout)
+
+    async def stop(self) -> None:
+        await self.drain()
+        if self._client:
+            await self._client.aclose()
+            self._client = None
+        await self.tokens.aclose()
+
+    # --- receiving --------------------------------------------------------------------
+    async def _webhook(self, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            return _refuse(400, "body is not a JSON object")
+        problem = self._verify(raw, event, request.headers.get(SIGNATURE_HEADER, ""))
+        if problem:
+            log.warning("zalo_oa: webhook request refused: %s", problem)
+            return _refuse(401, problem)
+        self._work.submit(_user_id(event), self._process(event))  # answer Zalo at once
+        return JSONResponse({"error": 0, "message": "Success"})
+
+    def _verify(self, raw: bytes, event: dict[str, Any], signature: str) -> str | None:
+        """Why the request is not from Zalo, or None when it is."""
+        timestamp = str(event.get("timestamp", ""))
+        expected = event_signature(self._app_id, raw, timestamp, self._oa_secret_key)
+        if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+            return "bad signature"
+        if str(event.get("app_id", self._app_id)) != self._app_id:
+            return "another app's event"
+        try:
+            age = abs(self._clock() - int(timestamp) / 1000)
+        except ValueError:
+            return "bad timestamp"
+        if age > self._settings.signature_window_seconds:
+            return "stale event"
+        return None
+
+    async def _process(self, event: dict[str, Any]) -> None:
+        name = event.get("event_name")
+        user_id = _user_id(event)
+        if not user_id:
+            return
+        try:
+            if name == "unfollow":
+                await self._set_following(user_id, False)
+                return
+            inbound = self.to_inbound(event)
+            if inbound is None:
+                return  # other events (seen, delivered, OA-side messages): nothing to answer
+            if name == "follow":
+                await self._set_following(user_id, True)
+            assert self._handle is not None, "start() was not called"
+            replies = await self._handle(inbound)
+            await self._reply(user_id, replies)
+        except Exception:
+            log.exception("zalo_oa: failed to handle a %s event", name)
+
+    @staticmethod
+    def to_inbound(event: dict[str, Any]) -> Inbound | None:
+        """A webhook event as an `Inbound`, or None if it is not for the dialogue."""
+        name, user_id = event.get("event_name"), _user_id(event)
+        if name == "follow":
+            update_id = f"follow:{user_id}:{event.get('timestamp')}"
+            return Inbound(NAME, user_id, user_id, kind=InboundKind.START, update_id=update_id)
+        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        message_id = message.get("msg_id")
+        update_id = f"{name}:{message_id}" if message_id else None
+        if name in UNREADABLE_EVENTS:
+            # The dispatcher answers an empty text with "please type", in the user's language.
+            return Inbound(NAME, user_id, user_id, text="", update_id=update_id)
+        if name != "user_send_text" or not isinstance(message.get("text"), str):
+            return None
+        text = message["text"]
+        if text.startswith(BUTTON_PREFIX):
+            return Inbound(NAME, user_id, user_id, kind=InboundKind.BUTTON, payload=text[len(BUTTON_PREFIX):],
+                           update_id=update_id)
+        return Inbound(NAME, user_id, user_id, text=text, update_id=update_id)
+
+    async def _set_following(self, user_id: str, following: bool) -> None:
+        """A follower is reachable; someone who unfollowed is not (broadcasts
+        and notifications skip them until they follow again)."""
+        if following:
+            user = await self._storage.get_or_create_user(NAME, user_id, user_id)
+        else:
+            user = await self._storage.get_user(NAME, user_id)
+        if user is not None and user.unreachable == following:
+            user.unreachable = not following
+            await self._storage.save_user(user)
+
+    async def _reply(self, user_id: str, replies: Sequence[Reply]) -> None:
+        try:
+            await self._deliver(user_id, replies, self._api + "/v3.0/oa/message/cs")
+        except DeliveryError as error:
+            log.warning("zalo_oa: could not answer a user: %s", error)
+
+    # --- sending ----------------------------------------------------------------------
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """Messages the bot starts itself, within the reply window policy."""
+        user = await self._storage.get_user(NAME, chat_id)
+        if user is not None and user.unreachable:
+            raise UserUnreachable("the user unfollowed the OA")
+        window = self.policy.classify(user.last_seen_at if user else None, datetime.now(UTC))
+        if window == Window.CLOSED or (window == Window.PAID and not self.policy.send_paid):
+            raise ReplyWindowClosed(window)
+        path = "/v3.0/oa/message/cs" if window == Window.FREE else self._settings.paid_message_path
+        await self._deliver(chat_id, replies, self._api + path)
+
+    async def _deliver(self, user_id: str, replies: Sequence[Reply], url: str) -> None:
+        for reply in replies:
+            for message in await self._messages(reply):
+                await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+
+    async def _messages(self, reply: Reply) -> list[dict[str, Any]]:
+        """One reply as OA message bodies: the picture, then the text in
+        chunks; the buttons ride on the last chunk as a template, and when
+        there are more than one template holds, the rest follow in groups."""
+        limit, per_message = self.capabilities.max_text_length, self._settings.max_buttons
+        messages: list[dict[str, Any]] = []
+        if reply.image is not None:
+            attachment_id = await self._upload(reply.image)
+            messages.append({"attachment": {"type": "template", "payload": {
+                "template_type": "media", "elements": [{"media_type": "image", "attachment_id": attachment_id}]}}})
+        text = render_text(Reply(text=reply.text, link=reply.link))
+        chunks = split_text(text, limit) if text else []
+        buttons = reply.all_buttons
+        groups = [buttons[start:start + per_message] for start in range(0, len(buttons), per_message)]
+        if groups and not chunks:
+            chunks = ["👇"]  # a button template needs some text
+        chunks += ["⋯"] * (len(groups) - 1)  # one message for each further group
+        first_with_buttons = len(chunks) - len(groups)
+        for index, chunk in enumerate(chunks):
+            message: dict[str, Any] = {"text": chunk}
+            if index >= first_with_buttons:
+                message["attachment"] = {"type": "template", "payload": {"buttons": [
+                    {"title": button.title[:100], "type": "oa.query.hide", "payload": BUTTON_PREFIX + button.payload}
+                    for button in groups[index - first_with_buttons]]}}
+            messages.append(message)
+        return messages
+
+    async def _upload(self, image: Image) -> str:
+        digest = hashlib.sha256(image.png).digest()
+        if digest not in self._attachments:
+            content, filename, content_type = fit_image(image.png, self._settings.max_image_bytes)
+            result = await self._call(
+                self._api + "/v2.0/oa/upload/image", files={"file": (filename, content, content_type)}
+            )
+            attachment_id = (result or {}).get("attachment_id")
+            if not attachment_id:
+                raise TransientError("image upload returned no attachment id")
+            self._attachments[digest] = str(attachment_id)
+        return self._attachments[digest]
+
+    async def _call(self, url: str, *, json_body: Any = None, files: Any = None) -> Any:
+        """POST to the OA API with a valid access token; refreshes it once if
+        Zalo calls it invalid. Returns `data`, or raises a `DeliveryError`."""
+        for attempt in range(2):
+            token = await self.tokens.access_token()
+            try:
+                response = await self.http().post(url, json=json_body, files=files, headers={"access_token": token})
+            except httpx.HTTPError as error:
+                raise TransientError(f"Zalo OA API: {type(error).__name__}") from None
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            code = body.get("error") if isinstance(body, dict) else None
+            if response.is_success and code == 0:
+                return body.get("data")
+            if code in (ACCESS_TOKEN_INVALID, ACCESS_TOKEN_EXPIRED) and attempt == 0:
+                await self.tokens.refresh(rejected_access_token=token)
+                continue
+            message = str(body.get("message", "")) if isinstance(body, dict) else ""
+            if code == RATE_LIMITED or response.status_code == 429:
+                raise RateLimited(float(response.headers.get("Retry-After") or 1), f"Zalo OA: {message}")
+            if code in USER_UNREACHABLE_ERRORS:
+                raise UserUnreachable(f"Zalo OA error {code}: {message}")
+            if response.status_code >= 500 or code is None:
+                raise TransientError(f"Zalo OA API answered {response.status_code}")
+            raise DeliveryError(f"Zalo OA error {code}: {message}")
+        raise TransientError("Zalo OA kept rejecting a fresh access token")
+
+
+def _user_id(event: dict[str, Any]) -> str:
+    for key in ("sender", "follower", "user"):
+        holder = event.get(key)
+        if isinstance(holder, dict) and holder.get("id"):
+            return str(holder["id"])
+    return ""
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": status, "message": reason}, status_code=status)
+
+
+def from_settings(context: ChannelContext) -> ZaloOaChannel | None:
+    """The OA channel when ZALO_OA_APP_ID, ZALO_OA_SECRET_KEY and
+    ZALO_OA_REFRESH_TOKEN are set, else None."""
+    app_id, oa_secret_key = secret("ZALO_OA_APP_ID"), secret("ZALO_OA_SECRET_KEY")
+    access_token, refresh_token = secret("ZALO_OA_ACCESS_TOKEN"), secret("ZALO_OA_REFRESH_TOKEN")
+    if not (app_id and oa_secret_key and refresh_token):
+        return None
+    settings = context.settings.zalo_oa
+    margin = timedelta(seconds=settings.refresh_margin_seconds)
+    tokens = OaTokens(
+        OaTokenStore(context.storage, account=f"zalo_oa:{app_id}"),
+        oauth_base_url=secret("ZALO_OA_OAUTH_BASE_URL") or settings.oauth_base_url,
+        app_id=app_id,
+        app_secret=secret("ZALO_OA_APP_SECRET"),
+        refresh_margin=margin,
+        timeout_seconds=settings.request_timeout_seconds,
+        # The expiry of a configured access token is unknown: use it for a
+        # minute, then refresh (a -216 before that refreshes at once).
+        seed=TokenPair(
+            access_token=access_token or "",
+            access_expires_at=datetime.now(UTC) + margin + timedelta(minutes=1) if access_token else datetime.now(UTC),
+            refresh_token=refresh_token,
+        ),
+    )
+    return ZaloOaChannel(
+        settings, context.storage, app_id, oa_secret_key, tokens, api_base_url=secret("ZALO_OA_API_BASE_URL")
+    )

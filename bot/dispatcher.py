@@ -1,0 +1,251 @@
+"""The channel-neutral dialogue core: one `Inbound` in, a list of `Reply` out.
+
+For each message the dispatcher
+1. drops a platform update it has already seen (storage's duplicate guard);
+2. takes the user's lock, so one user's messages are handled in order;
+3. loads the user and their conversation;
+4. turns a typed option ("2", or the option's words) back into the offered
+   button's payload, for channels without buttons;
+5. stops anything that looks like a password/passcode/OTP (safety);
+6. runs a global command (start, help, menu, cancel, language, privacy,
+   forget-me) in any state;
+7. gives the message to the flow its button names, or to the active flow;
+   if that flow says it is not an answer, routes the text by intent (NLU);
+8. saves the conversation and user, and records analytics events (names
+   and small labels only: never message text, codes, id or phone numbers).
+
+Message text is never logged here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections import OrderedDict
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from bot.messages import Inbound, InboundKind, Reply
+from flows.base import Context, Flow, Services, Turn
+from flows.fallback import IntentRouter
+from flows.registry import all_flows
+from flows.safety import looks_like_secret, mentions_app_install
+from nlu.normalize import fold_diacritics
+from storage.base import Conversation, ConversationConflict
+
+log = logging.getLogger(__name__)
+
+CONVERSATION_CACHE = 10_000  # recent users whose conversation stays in memory
+MAX_TEXT = 1000  # longer messages get a polite request to shorten them
+COMMANDS = ("start", "help", "menu", "cancel", "language", "privacy", "forget")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u2028-\u202e\ufeff]")
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def _key(text: str) -> str:
+    """Comparable form of typed words: no diacritics, case or punctuation."""
+    return " ".join(_NON_WORD.sub(" ", fold_diacritics(text).lower()).split())
+
+
+# Handlers that may claim a message before the dialogue sees it (staff
+# commands): they return replies, or None to let the dialogue handle it.
+Interceptor = Callable[[Inbound], Awaitable[list[Reply] | None]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        services: Services,
+        flows: dict[str, Flow] | None = None,
+        interceptors: Sequence[Interceptor] = (),
+    ) -> None:
+        self.services = services
+        self.flows = flows or all_flows()
+        self.interceptors = list(interceptors)
+        # The last saved conversation of recent users, to skip a read per
+        # message. Safe with several workers: a stale copy fails the
+        # optimistic version check on save, and the message is redone fresh.
+        self._conversations: OrderedDict[tuple[str, str], Conversation] = OrderedDict()
+        self.router: IntentRouter = self.flows["intent"]  # type: ignore[assignment]
+        self._command_words = self._load_command_words()
+
+    def _load_command_words(self) -> dict[str, str]:
+        words: dict[str, str] = {}
+        for command in COMMANDS:
+            for lang in ("vi", "en"):
+                for word in self.services.texts.get(f"command.{command}", lang).split("|"):
+                    words[_key(word)] = command
+        return words
+
+    # --- entry point --------------------------------------------------------
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Handle one message; the Handler every channel calls."""
+        storage = self.services.storage
+        started = time.perf_counter()
+        if inbound.update_id and not await storage.first_time_seen(inbound.channel, inbound.update_id):
+            log.info("duplicate update ignored on %s", inbound.channel)
+            return []
+        async with storage.user_lock(inbound.channel, inbound.user_id):
+            for interceptor in self.interceptors:
+                claimed = await interceptor(inbound)
+                if claimed is not None:
+                    return claimed
+            for attempt in range(3):
+                try:
+                    replies = await self._handle_locked(inbound)
+                    break
+                except ConversationConflict:
+                    # Another worker saved in between: handle it again on fresh state.
+                    self._conversations.pop((inbound.channel, inbound.user_id), None)
+                    if attempt == 2:
+                        raise
+        log.debug("handled %s message in %.1f ms", inbound.channel, (time.perf_counter() - started) * 1000)
+        return replies
+
+    async def _handle_locked(self, inbound: Inbound) -> list[Reply]:
+        storage = self.services.storage
+        user = await storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
+        user_before = dataclasses.replace(user)
+        key = (inbound.channel, inbound.user_id)
+        cached = self._conversations.get(key)
+        conversation = copy.deepcopy(cached) if cached else await storage.load_conversation(*key)
+        ctx = Context(self.services, user, conversation, self.flows)
+        turn = self._turn(ctx, inbound)
+        try:
+            replies = await self._route(ctx, turn)
+        except Exception:
+            # A bug must not leave the user stranded: apologise, go to the menu.
+            log.exception("flow %s/%s failed", conversation.flow, conversation.state)
+            ctx.events.append(("error", {"flow": conversation.flow, "state": conversation.state}))
+            replies = [Reply(ctx.t("error.generic")), *await ctx.start("menu")]
+        if ctx.forgotten:
+            self._conversations.pop(key, None)
+            return replies
+        self._remember_offered(ctx, replies)
+        await storage.save_conversation(inbound.channel, inbound.user_id, conversation)
+        self._conversations[key] = copy.deepcopy(conversation)
+        self._conversations.move_to_end(key)
+        if len(self._conversations) > CONVERSATION_CACHE:
+            self._conversations.popitem(last=False)
+        if user != user_before:
+            await storage.save_user(user)
+        for name, props in ctx.events:
+            await storage.record_event(inbound.channel, inbound.user_id, name, props)
+        return replies
+
+    # --- input normalisation --------------------------------------------------
+    def _turn(self, ctx: Context, inbound: Inbound) -> Turn:
+        text = _CONTROL.sub("", inbound.text or "").strip()
+        if inbound.kind in (InboundKind.BUTTON, InboundKind.START):
+            return Turn(inbound.kind, text, (inbound.payload or "")[:200], inbound)
+        payload = self._offered_payload(ctx, text)
+        if payload:
+            return Turn(InboundKind.BUTTON, text, payload, inbound)
+        return Turn(InboundKind.TEXT, text, "", inbound)
+
+    def _offered_payload(self, ctx: Context, text: str) -> str | None:
+        """The payload of the offered button the user typed, by number or words."""
+        offered: list[list[str]] = ctx.conversation.data.get("offered") or []
+        if not offered or not text or len(text) > 80:
+            return None
+        typed = _key(text)
+        for title, payload in offered:
+            if _key(title) == typed:
+                return payload
+        flow = self.flows.get(ctx.conversation.flow)
+        numeric_question = flow is not None and ctx.state in flow.numeric_states
+        if typed.isdigit() and not numeric_question and 1 <= int(typed) <= len(offered):
+            return offered[int(typed) - 1][1]
+        return None
+
+    def _remember_offered(self, ctx: Context, replies: list[Reply]) -> None:
+        with_buttons = [reply for reply in replies if reply.buttons]
+        if with_buttons:
+            buttons = with_buttons[-1].all_buttons
+            ctx.conversation.data["offered"] = [[b.title, b.payload] for b in buttons]
+        else:
+            ctx.conversation.data.pop("offered", None)
+
+    # --- routing ------------------------------------------------------------
+    async def _route(self, ctx: Context, turn: Turn) -> list[Reply]:
+        if turn.kind == InboundKind.TEXT:
+            if len(turn.text) > MAX_TEXT:
+                return [Reply(ctx.t("input.too_long", max=MAX_TEXT), buttons=(ctx.menu_row(),))]
+            if looks_like_secret(turn.text):
+                ctx.event("secret_blocked")
+                warning = self.services.knowledge.secret_warning(ctx.lang, ctx.today)
+                return [Reply(warning, buttons=(ctx.menu_row(),))]
+        command = self._command(turn)
+        if command:
+            return await self._command_replies(ctx, command, turn)
+        if self._is_new(ctx) and turn.kind != InboundKind.BUTTON:
+            return await ctx.start("onboarding", turn.payload if turn.kind == InboundKind.START else "")
+        if turn.kind == InboundKind.BUTTON:
+            return await self._button(ctx, turn)
+        if turn.kind == InboundKind.START:
+            return await self._command_replies(ctx, "start", turn)
+        if not turn.text:
+            return [Reply(ctx.t("input.empty"), buttons=(ctx.menu_row(),))]
+        active = self.flows.get(ctx.conversation.flow)
+        if active is not None:
+            replies = await active.on_input(ctx, turn)
+            if replies is not None:
+                return replies
+        return await self._by_intent(ctx, turn)
+
+    def _is_new(self, ctx: Context) -> bool:
+        return ctx.conversation.version == 0 and not ctx.memory.get("onboarded") and ctx.conversation.flow != "onboarding"
+
+    def _command(self, turn: Turn) -> str | None:
+        if turn.kind == InboundKind.BUTTON and turn.payload.startswith("cmd:"):
+            name = turn.payload[4:]
+            return name if name in COMMANDS else None
+        if turn.kind == InboundKind.START:
+            return None
+        return self._command_words.get(_key(turn.text)) if turn.text and len(turn.text) <= 40 else None
+
+    async def _command_replies(self, ctx: Context, command: str, turn: Turn) -> list[Reply]:
+        from flows import menu
+
+        ctx.event("command", command=command)
+        match command:
+            case "start":
+                if self._is_new(ctx) or not ctx.memory.get("onboarded"):
+                    return await ctx.start("onboarding", turn.payload if turn.kind == InboundKind.START else "")
+                return [Reply(ctx.t("smalltalk.welcome_back")), *await ctx.start("menu")]
+            case "help":
+                return await self.flows["menu"].help(ctx)  # type: ignore[attr-defined]
+            case "menu":
+                return await ctx.start("menu")
+            case "cancel":
+                return [Reply(ctx.t("menu.cancelled")), *await ctx.start("menu")]
+            case "language":
+                return menu.language_choice(ctx)
+            case "privacy":
+                return menu.privacy(ctx)
+            case "forget":
+                return menu.forget_confirmation(ctx)
+        return await ctx.start("menu")
+
+    async def _button(self, ctx: Context, turn: Turn) -> list[Reply]:
+        flow = self.flows.get(turn.payload.split(":", 1)[0])
+        if flow is not None:
+            replies = await flow.on_input(ctx, turn)
+            if replies is not None:
+                return replies
+        ctx.event("stale_button")
+        return [Reply(ctx.t("input.stale_button")), *await ctx.start("menu")]
+
+    async def _by_intent(self, ctx: Context, turn: Turn) -> list[Reply]:
+        parse: dict[str, Any] = await self.services.nlu.parse(turn.text)
+        intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+        ctx.event("intent", intent=intent, confidence=round(confidence, 2))
+        replies = await self.router.route(ctx, intent, parse)
+        if mentions_app_install(turn.text):
+            advice = self.services.knowledge.safety(ctx.lang, ctx.today)
+            replies.insert(0, Reply(advice.text))
+        return replies

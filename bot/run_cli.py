@@ -1,0 +1,67 @@
+"""`troly run` (serve everything configured; with nothing configured, the
+offline demo) and `troly chat` (talk to the bot in the terminal)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="serve the bot: web chat, configured channels, mock backend if no backend.url")
+    run.add_argument("--host", help="address to listen on (default: web.host)")
+    run.add_argument("--port", type=int, help="port (default: web.port)")
+    run.set_defaults(handler=serve_command)
+    chat = subparsers.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", default="console", help="console user id (default: console)")
+    chat.set_defaults(handler=chat_command)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+
+    settings = load_settings(args.config)
+    host = args.host or settings.web.host
+    port = settings.web.port if args.port is None else args.port
+    if not 0 <= port <= 65535:
+        print("troly run: --port must be between 0 and 65535")
+        return 2
+    return asyncio.run(serve(settings, host, port))
+
+
+async def serve(settings, host: str, port: int) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    print(f"Trợ lý LLTP: web chat on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
+    await server.serve()
+    return 0
+
+
+def chat_command(args: argparse.Namespace) -> int:
+    from bot.config import load_settings
+
+    return asyncio.run(chat(load_settings(args.config), args.user))
+
+
+async def chat(settings, user_id: str) -> int:
+    from bot.app import Runtime
+    from bot.channels.console import ConsoleChannel, run_console
+
+    runtime = Runtime(settings, mock_port=0)
+    await runtime.start(start_channels=False)
+    console = ConsoleChannel(picture_dir=settings.path("var/console"))
+    runtime.channels.append(console)
+    print("Gõ tin nhắn; /quit để thoát. Type a message; /quit to leave.\n")
+    try:
+        await run_console(runtime.handle, console, user_id=user_id)
+    finally:
+        await runtime.stop()
+    return 0

@@ -1,0 +1,134 @@
+"""What every flow is, and the context a flow works in.
+
+A flow is a small state machine over the message model: `start` opens it,
+`on_input` answers the user's next message while the flow is active, and
+returns None when the message is not an answer to its current question (the
+dispatcher then routes it by intent). Flows keep their state in
+`Conversation.flow/state/data`, which storage persists after every turn, so a
+restart never loses a user's place.
+
+Button payloads are `<flow>:<action>[:<argument>]`; a pressed button always
+reaches the flow named in its payload, even from an older message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bot.messages import Button, Inbound, InboundKind, Reply
+
+if TYPE_CHECKING:
+    from flows.texts import Texts
+    from storage.base import Conversation, Storage, User
+
+
+@dataclass
+class Services:
+    """Everything flows use besides the conversation itself."""
+
+    storage: Storage
+    texts: Texts
+    nlu: Any  # nlu Interpreter: async parse(text) -> Rasa-shaped dict
+    backend: Any  # backend.client.BackendClient (or its fake)
+    knowledge: Any  # flows.knowledge.KnowledgeBase
+    today: Callable[[], date] = date.today
+    illustrations: Any = None  # callable(index, lang) -> PNG bytes
+    status_attempt_limit: int = 3
+    status_lock_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user message as flows see it."""
+
+    kind: InboundKind
+    text: str = ""
+    payload: str = ""  # button or start payload
+    inbound: Inbound | None = None
+
+    @property
+    def action(self) -> list[str]:
+        """'fees:group:reduced' -> ['fees', 'group', 'reduced']."""
+        return self.payload.split(":") if self.kind == InboundKind.BUTTON else []
+
+
+@dataclass
+class Context:
+    services: Services
+    user: User
+    conversation: Conversation
+    flows: dict[str, Flow]
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Set by forget-me: nothing about this user may be written back.
+    forgotten: bool = False
+
+    # --- language and words ----------------------------------------------
+    @property
+    def lang(self) -> str:
+        return self.user.language or "vi"
+
+    def t(self, key: str, **values: object) -> str:
+        return self.services.texts.get(key, self.lang, **values)
+
+    def button(self, key: str, payload: str, **values: object) -> Button:
+        return Button(self.t(key, **values), payload)
+
+    def menu_row(self) -> tuple[Button, ...]:
+        return (self.button("button.menu", "menu:show"),)
+
+    # --- state ------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self.conversation.state
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The active flow's own data (reset when another flow starts)."""
+        return self.conversation.data.setdefault("flow_data", {})
+
+    @property
+    def memory(self) -> dict[str, Any]:
+        """Data that outlives a flow (fallback misses, lookup lock-out)."""
+        return self.conversation.data.setdefault("memory", {})
+
+    def goto(self, flow: str, state: str, **data: Any) -> None:
+        """Enter `flow` at `state` with fresh flow data."""
+        self.conversation.flow = flow
+        self.conversation.state = state
+        self.conversation.data["flow_data"] = dict(data)
+
+    def set_state(self, state: str) -> None:
+        self.conversation.state = state
+
+    async def start(self, flow: str, arg: str = "") -> list[Reply]:
+        """Hand the conversation to another flow."""
+        return await self.flows[flow].start(self, arg)
+
+    def event(self, name: str, **props: Any) -> None:
+        """An analytics event; never put codes, id or phone numbers here."""
+        self.events.append((name, props))
+
+    @property
+    def today(self) -> date:
+        return self.services.today()
+
+
+class Flow:
+    name: ClassVar[str]
+    # States whose question takes a typed number (copies, dates): there "2"
+    # is the answer itself, not the second offered button.
+    numeric_states: ClassVar[frozenset[str]] = frozenset()
+
+    async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        raise NotImplementedError
+
+    async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        """Answer `turn` in the current state, or None if it is not an answer."""
+        return None
+
+
+def rows(*rows_of_buttons: tuple[Button, ...] | list[Button]) -> tuple[tuple[Button, ...], ...]:
+    return tuple(tuple(row) for row in rows_of_buttons if row)

@@ -1,0 +1,106 @@
+"""Free text routed by intent, and the fallback when the NLU is unsure.
+
+A confident intent starts its flow or answer. An unsure guess (Rasa's
+`nlu_fallback`) is never answered blindly: the user confirms one of the top
+two intents with a button. After two misses in a row the bot offers the menu
+and a human.
+
+```mermaid
+stateDiagram-v2
+    [*] --> ROUTED: confident intent -> its flow or answer
+    [*] --> CONFIRM: unsure -> buttons for the top two intents
+    CONFIRM --> ROUTED: a guess pressed (intent:<name>)
+    CONFIRM --> CONFIRM: still unsure (1 miss)
+    CONFIRM --> MENU_AND_HUMAN: second miss in a row
+    MENU_AND_HUMAN --> [*]
+```
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from bot.messages import Reply
+from flows.answers import ANSWER_TOPICS
+from flows.base import Context, Flow, Turn, rows
+
+INTENT_FLOWS = {
+    "request_guide": "guide",
+    "fee_info": "fees",
+    "human_handoff": "handoff",
+}
+SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
+# Intents a user can be offered as a guess (they all lead somewhere useful).
+OFFERABLE = set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate"}
+MISSES_BEFORE_HUMAN = 2
+
+
+class State(StrEnum):
+    CONFIRM = "confirm"
+
+
+def request_code_of(parse: dict[str, Any]) -> str:
+    for entity in parse.get("entities") or []:
+        if entity.get("entity") == "request_code":
+            return str(entity.get("value") or "")
+    return ""
+
+
+class IntentRouter(Flow):
+    """Payloads `intent:<name>` (a confirmed guess) land here too."""
+
+    name = "intent"
+
+    async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        return await self.route(ctx, arg, {})
+
+    async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        action = turn.action[1:]
+        if len(action) == 1 and (action[0] in OFFERABLE or action[0] in SMALL_TALK):
+            ctx.event("guess_confirmed", intent=action[0])
+            return await self.route(ctx, action[0], {})
+        return None
+
+    async def route(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
+        if intent in ("nlu_fallback", "out_of_scope", ""):
+            return self.miss(ctx, parse, intent)
+        ctx.memory["misses"] = 0
+        code = request_code_of(parse)
+        if intent in INTENT_FLOWS:
+            return await ctx.start(INTENT_FLOWS[intent])
+        if intent in ANSWER_TOPICS:
+            return await ctx.start("answers", intent)
+        if intent == "check_status":
+            return await ctx.start("status", f"status|{code}")
+        if intent == "get_certificate":
+            return await ctx.start("certificate", code)
+        if intent in SMALL_TALK:
+            reply = Reply(ctx.t(f"smalltalk.{intent}"))
+            return [reply, *await ctx.start("menu")] if intent in ("greet", "affirm", "deny") else [reply]
+        return self.miss(ctx, parse, "out_of_scope")
+
+    def miss(self, ctx: Context, parse: dict[str, Any], intent: str) -> list[Reply]:
+        misses = int(ctx.memory.get("misses", 0)) + 1
+        ctx.memory["misses"] = misses
+        ctx.event("fallback", kind=intent or "nlu_fallback", misses=misses)
+        if misses >= MISSES_BEFORE_HUMAN:
+            ctx.memory["misses"] = 0
+            ctx.goto("menu", "main")
+            return [
+                Reply(
+                    ctx.t("fallback.menu_and_human"),
+                    buttons=rows(
+                        (ctx.button("button.menu", "menu:show"), ctx.button("menu.handoff", "menu:open:handoff")),
+                    ),
+                )
+            ]
+        guesses = [
+            item["name"]
+            for item in parse.get("intent_ranking") or []
+            if item.get("name") in OFFERABLE
+        ][:2]
+        if intent == "out_of_scope" or not guesses:
+            return [Reply(ctx.t("fallback.out_of_scope"), buttons=rows(ctx.menu_row()))]
+        buttons = [(ctx.button(f"intent.{name}", f"intent:{name}"),) for name in guesses]
+        return [Reply(ctx.t("fallback.did_you_mean"), buttons=rows(*buttons, ctx.menu_row()))]

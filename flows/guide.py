@@ -1,0 +1,100 @@
+"""Request guide: the VNeID path step by step, with Back/Next, a picture drawn
+by the project for each step, and the common problems at each step.
+
+Steps, their pictures and their problems come from the knowledge base
+(`flows/knowledge`), so content authors edit them without touching code.
+Every step's reply shares one `edit_key`, so channels that can edit messages
+turn the pages in place.
+
+```mermaid
+stateDiagram-v2
+    [*] --> STEP: guide (step 1)
+    STEP --> STEP: Next / Back
+    STEP --> PROBLEMS: Common problems
+    PROBLEMS --> STEP: Back to the step
+    STEP --> [*]: Done (last step) -> menu
+```
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from bot.messages import Image, Reply
+from flows.base import Context, Flow, Turn, rows
+
+
+class State(StrEnum):
+    STEP = "step"
+    PROBLEMS = "problems"
+
+
+EDIT_KEY = "guide"
+
+
+class Guide(Flow):
+    name = "guide"
+
+    async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        ctx.goto(self.name, State.STEP, index=0)
+        ctx.event("guide_started")
+        return [self.step_reply(ctx, 0)]
+
+    async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        action = turn.action[1:]
+        steps = ctx.services.knowledge.guide_steps(ctx.lang)
+        if ctx.conversation.flow != self.name:  # a button from an older guide message
+            ctx.goto(self.name, State.STEP, index=0)
+        index = int(ctx.data.get("index", 0))
+        match action:
+            case ["step", number] if number.isdigit():
+                index = min(max(int(number), 0), len(steps) - 1)
+            case ["problems", number] if number.isdigit():
+                index = min(max(int(number), 0), len(steps) - 1)
+                ctx.data["index"] = index
+                ctx.set_state(State.PROBLEMS)
+                return [self.problems_reply(ctx, index)]
+            case ["done"]:
+                ctx.event("guide_finished")
+                return [Reply(ctx.t("guide.done")), *await ctx.start("menu")]
+            case _:
+                return None
+        ctx.data["index"] = index
+        ctx.set_state(State.STEP)
+        if index == len(steps) - 1:
+            ctx.event("guide_last_step")
+        return [self.step_reply(ctx, index)]
+
+    def step_reply(self, ctx: Context, index: int) -> Reply:
+        steps = ctx.services.knowledge.guide_steps(ctx.lang)
+        step = steps[index]
+        navigation = []
+        if index > 0:
+            navigation.append(ctx.button("button.back", f"guide:step:{index - 1}"))
+        if index < len(steps) - 1:
+            navigation.append(ctx.button("button.next", f"guide:step:{index + 1}"))
+        else:
+            navigation.append(ctx.button("guide.finish", "guide:done"))
+        extra = [ctx.button("guide.problems", f"guide:problems:{index}")] if step.problems else []
+        header = ctx.t("guide.step_header", number=index + 1, total=len(steps), title=step.title)
+        return Reply(
+            f"{header}\n\n{step.body}",
+            buttons=rows(navigation, extra, ctx.menu_row()),
+            image=self.picture(ctx, index, step.title),
+            edit_key=EDIT_KEY,
+        )
+
+    def problems_reply(self, ctx: Context, index: int) -> Reply:
+        step = ctx.services.knowledge.guide_steps(ctx.lang)[index]
+        problems = "\n\n".join(f"• {problem}" for problem in step.problems)
+        return Reply(
+            f"{ctx.t('guide.problems_header', number=index + 1, title=step.title)}\n\n{problems}",
+            buttons=rows((ctx.button("guide.back_to_step", f"guide:step:{index}"),), ctx.menu_row()),
+            edit_key=EDIT_KEY,
+        )
+
+    def picture(self, ctx: Context, index: int, title: str) -> Image | None:
+        draw = ctx.services.illustrations
+        if draw is None:
+            return None
+        return Image(png=draw(index, ctx.lang), alt=title, key=f"guide/{ctx.lang}/step-{index + 1}")

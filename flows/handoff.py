@@ -1,0 +1,67 @@
+"""Handoff to people: the sourced contacts (the national VNeID hotline for
+account problems, the province police where the knowledge base has them),
+and a way to leave a question for an officer.
+
+A left question is kept in the audit log, with long digit runs (id and phone
+numbers) masked, and only with the user's consent: an officer answers it
+through the bot later.
+
+```mermaid
+stateDiagram-v2
+    [*] --> CONTACTS: human handoff / fallback after two misses
+    CONTACTS --> ASK_QUESTION: leave a question
+    ASK_QUESTION --> ASK_QUESTION: empty / too long
+    ASK_QUESTION --> [*]: question saved -> menu
+    CONTACTS --> [*]: menu
+```
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from bot.messages import Reply
+from flows.answers import fact_reply
+from flows.base import Context, Flow, Turn, rows
+from flows.safety import mask_numbers
+
+
+class State(StrEnum):
+    CONTACTS = "contacts"
+    ASK_QUESTION = "ask_question"
+
+
+MAX_QUESTION = 1000
+_MEANINGFUL = re.compile(r"\w", re.UNICODE)
+
+
+class Handoff(Flow):
+    name = "handoff"
+
+    async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        ctx.goto(self.name, State.CONTACTS)
+        ctx.event("handoff_shown", province=ctx.user.province_code)
+        contacts = ctx.services.knowledge.contacts(ctx.user.province_code, ctx.lang)
+        buttons = rows((ctx.button("handoff.leave_question", "handoff:ask"),), ctx.menu_row())
+        return [fact_reply(ctx, contacts.text, list(contacts.sources), contacts.as_of, buttons)]
+
+    async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        if turn.action[1:] == ["ask"]:
+            if ctx.user.consent_at is None:
+                return [Reply(ctx.t("handoff.needs_consent"), buttons=rows(
+                    (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]
+            ctx.goto(self.name, State.ASK_QUESTION)
+            return [Reply(ctx.t("handoff.ask_question"), buttons=rows(ctx.menu_row()))]
+        if ctx.conversation.flow != self.name or ctx.state != State.ASK_QUESTION or not turn.text:
+            return None
+        question = turn.text.strip()
+        if not _MEANINGFUL.search(question) or len(question) > MAX_QUESTION:
+            return [Reply(ctx.t("handoff.question_invalid", max=MAX_QUESTION), buttons=rows(ctx.menu_row()))]
+        await ctx.services.storage.audit(
+            f"{ctx.user.channel}:{ctx.user.user_id}",
+            "officer_question",
+            {"question": mask_numbers(question), "province": ctx.user.province_code, "language": ctx.lang},
+        )
+        ctx.event("officer_question_left")
+        return [Reply(ctx.t("handoff.question_saved")), *await ctx.start("menu")]

@@ -1,0 +1,240 @@
+"""Status lookup: the request code (taken from the message or asked for),
+proof of ownership, then the stage in plain words with the due date and what
+happens next; an offer to be notified on change; limited failed attempts; and
+the last known status, with its age, when the backend is down.
+
+The proof (the full 12-digit id number, or its last 4 digits plus the date of
+birth) goes to the backend and nowhere else: it is never stored, logged, or
+put into conversation data or events.
+
+```mermaid
+stateDiagram-v2
+    [*] --> ASK_CODE: check status (no code in the message)
+    [*] --> ASK_PROOF: check status with a code
+    ASK_CODE --> ASK_CODE: not a code
+    ASK_CODE --> ASK_PROOF: code
+    ASK_PROOF --> ASK_PROOF: malformed proof / wrong code or proof (attempts left)
+    ASK_PROOF --> LOCKED: too many failed attempts
+    ASK_PROOF --> SHOWN: found (COMPLETED: + QR code)
+    ASK_PROOF --> SHOWN: backend down (last known status and its age)
+    SHOWN --> SHOWN: notify me on change
+    SHOWN --> [*]
+    LOCKED --> [*]: wait, or ask an officer
+```
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+from bot.messages import Link, Reply
+from flows.base import Context, Flow, Turn, rows
+from flows.certificate import certificate_replies
+from flows.fee_calculator import parse_date
+
+log = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    ASK_CODE = "ask_code"
+    ASK_PROOF = "ask_proof"
+    SHOWN = "shown"
+    LOCKED = "locked"
+
+
+_LAST4_AND_DATE = re.compile(r"^\s*(\d{4})\s*[,;\s]\s*(\S+)\s*$")
+_DIGITS_ONLY = re.compile(r"[\s.\-]")
+
+
+def find_code(text: str) -> str | None:
+    from nlu.entities import find_request_code
+
+    return find_request_code(text)
+
+
+def parse_proof(text: str, today: date):
+    """An OwnershipProof from 'ID NUMBER' or 'LAST4 DD/MM/YYYY', else None."""
+    from backend.domain import OwnershipProof
+    from nlu.idnumber import parse_id_number
+
+    compact = _DIGITS_ONLY.sub("", text)
+    if compact.isdigit() and len(compact) == 12:
+        return OwnershipProof(id_number=compact) if parse_id_number(compact, today=today) else None
+    match = _LAST4_AND_DATE.match(text)
+    if match:
+        born = parse_date(match[2])
+        if born is not None and born < today:
+            return OwnershipProof(id_last4=match[1], birth_date=born)
+    return None
+
+
+class StatusLookup(Flow):
+    name = "status"
+
+    async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        """`arg`: 'certificate' when the user wants the certificate, and/or a
+        request code found in their message: '<goal>|<code>', both optional."""
+        goal, _, code = arg.partition("|")
+        goal = goal or "status"
+        ctx.goto(self.name, State.ASK_CODE, goal=goal)
+        ctx.event("status_started", goal=goal)
+        if locked := self.locked_reply(ctx):
+            return locked
+        if code:
+            return self.ask_proof(ctx, code)
+        return [Reply(ctx.t("status.ask_code"), buttons=rows(ctx.menu_row()))]
+
+    async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        action = turn.action[1:]
+        if action[:1] == ["notify"] and len(action) == 2:
+            return await self.subscribe(ctx, action[1])
+        if action == ["retry"]:
+            return await self.start(ctx, f"{ctx.data.get('goal', '')}|{ctx.data.get('code', '')}")
+        if action or ctx.conversation.flow != self.name or not turn.text:
+            return None
+        if ctx.state == State.ASK_CODE:
+            code = find_code(turn.text)
+            if code is None and not any(char.isdigit() for char in turn.text):
+                return None  # a question, not a code: routed by intent
+            if code is None:
+                return [Reply(ctx.t("status.code_invalid"), buttons=rows(ctx.menu_row()))]
+            return self.ask_proof(ctx, code)
+        if ctx.state == State.ASK_PROOF:
+            if locked := self.locked_reply(ctx):
+                return locked
+            proof = parse_proof(turn.text, ctx.today)
+            if proof is None:
+                return [Reply(ctx.t("status.proof_invalid"), buttons=rows(ctx.menu_row()))]
+            return await self.lookup(ctx, ctx.data["code"], proof)
+        if ctx.state == State.SHOWN and (code := find_code(turn.text)):
+            return self.ask_proof(ctx, code)
+        return None
+
+    def ask_proof(self, ctx: Context, code: str) -> list[Reply]:
+        ctx.data["code"] = code
+        ctx.set_state(State.ASK_PROOF)
+        return [Reply(ctx.t("status.ask_proof", code=code), buttons=rows(ctx.menu_row()))]
+
+    # --- failed attempts ----------------------------------------------------
+    def locked_reply(self, ctx: Context) -> list[Reply] | None:
+        until = ctx.memory.get("lookup_locked_until")
+        if not until:
+            return None
+        until_at = datetime.fromisoformat(until)
+        now = datetime.now(UTC)
+        if now >= until_at:
+            ctx.memory.pop("lookup_locked_until", None)
+            ctx.memory["lookup_failures"] = 0
+            return None
+        ctx.set_state(State.LOCKED)
+        minutes = max(1, int((until_at - now).total_seconds() // 60) + 1)
+        return [Reply(ctx.t("status.locked", minutes=minutes), buttons=rows(
+            (ctx.button("menu.handoff", "menu:open:handoff"),), ctx.menu_row()))]
+
+    def failed_attempt(self, ctx: Context) -> list[Reply]:
+        failures = int(ctx.memory.get("lookup_failures", 0)) + 1
+        ctx.memory["lookup_failures"] = failures
+        ctx.event("status_lookup", result="not_found")
+        limit = ctx.services.status_attempt_limit
+        if failures >= limit:
+            until = datetime.now(UTC) + timedelta(minutes=ctx.services.status_lock_minutes)
+            ctx.memory["lookup_locked_until"] = until.isoformat()
+            return self.locked_reply(ctx) or []
+        ctx.set_state(State.ASK_CODE)
+        ctx.data.pop("code", None)
+        return [Reply(ctx.t("status.not_found", left=limit - failures), buttons=rows(ctx.menu_row()))]
+
+    # --- the lookup -----------------------------------------------------------
+    async def lookup(self, ctx: Context, code: str, proof) -> list[Reply]:
+        from backend.client import BackendUnavailable, InvalidRequest, RequestNotFound
+
+        try:
+            view = await ctx.services.backend.lookup(code, proof)
+        except RequestNotFound:
+            return self.failed_attempt(ctx)
+        except InvalidRequest:
+            ctx.set_state(State.ASK_PROOF)
+            return [Reply(ctx.t("status.proof_invalid"), buttons=rows(ctx.menu_row()))]
+        except BackendUnavailable as error:
+            ctx.event("status_lookup", result="backend_down")
+            last_known = getattr(error, "last_known", None)
+            ctx.set_state(State.SHOWN)
+            retry = rows((ctx.button("status.retry", "status:retry"),), ctx.menu_row())
+            if last_known is None:
+                return [Reply(ctx.t("status.backend_down"), buttons=retry)]
+            replies = self.status_replies(ctx, last_known)
+            return [Reply(ctx.t("status.stale", age=format_age(ctx, last_known.age_seconds)), buttons=retry), *replies]
+        ctx.memory["lookup_failures"] = 0
+        ctx.event("status_lookup", result="found", status=str(view.status))
+        if str(view.status) == "AWAITING_PAYMENT" and not (view.payment and view.payment.pay_url):
+            view = await self.with_payment_link(ctx, view, proof)
+        ctx.set_state(State.SHOWN)
+        ctx.data.pop("code", None)
+        return self.status_replies(ctx, view)
+
+    async def with_payment_link(self, ctx: Context, view, proof):
+        """An unpaid request: open a payment so the user gets a link to pay."""
+        import dataclasses
+
+        from backend.client import BackendError
+
+        try:
+            payment = await ctx.services.backend.create_payment(view.code, proof)
+        except BackendError:
+            return view
+        return dataclasses.replace(view, payment=payment)
+
+    def status_replies(self, ctx: Context, view) -> list[Reply]:
+        status = str(view.status)
+        label = view.label_vi if ctx.lang == "vi" else view.label_en
+        lines = [ctx.t("status.header", code=view.code), ctx.t("status.stage", label=label)]
+        explanation = ctx.services.knowledge.status_explanation(status, ctx.lang, ctx.today)
+        lines.extend(part for part in (explanation.plain, explanation.next_step) if part)
+        if view.due_date and status not in ("COMPLETED", "REJECTED", "CANCELLED"):
+            key = "status.due_extended" if getattr(view, "extended", False) else "status.due"
+            lines.append(ctx.t(key, date=view.due_date.strftime("%d/%m/%Y")))
+        if getattr(view, "agency_name", None):
+            lines.append(ctx.t("status.agency", agency=view.agency_name))
+        buttons = []
+        if status not in ("COMPLETED", "REJECTED", "CANCELLED"):
+            buttons.append((ctx.button("status.notify", f"status:notify:{view.code}"),))
+        link = None
+        payment = getattr(view, "payment", None)
+        if status == "AWAITING_PAYMENT" and payment is not None and getattr(payment, "pay_url", None):
+            lines.append(ctx.t("status.pay_amount", amount=_vnd(payment.amount_vnd)))
+            link = Link(ctx.t("status.pay_link"), payment.pay_url)
+        replies = [Reply("\n".join(lines), buttons=rows(*buttons, ctx.menu_row()), link=link)]
+        if status == "COMPLETED" and getattr(view, "certificate", None) is not None:
+            ctx.event("certificate_sent")
+            replies.extend(certificate_replies(ctx, view))
+        elif ctx.data.get("goal") == "certificate":
+            replies.append(Reply(ctx.t("certificate.not_ready")))
+        return replies
+
+    async def subscribe(self, ctx: Context, code: str) -> list[Reply]:
+        if ctx.user.consent_at is None:
+            return [Reply(ctx.t("status.notify_needs_consent"), buttons=rows(
+                (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]
+        if find_code(code) != code:
+            return None
+        await ctx.services.storage.subscribe(ctx.user.channel, ctx.user.user_id, code)
+        ctx.event("status_subscribed")
+        return [Reply(ctx.t("status.notify_on", code=code), buttons=rows(ctx.menu_row()))]
+
+
+def _vnd(amount: int) -> str:
+    from flows.fees import format_vnd
+
+    return format_vnd(amount)
+
+
+def format_age(ctx: Context, seconds: float | None) -> str:
+    seconds = int(seconds or 0)
+    if seconds < 3600:
+        return ctx.t("time.minutes", n=max(1, seconds // 60))
+    if seconds < 86400:
+        return ctx.t("time.hours", n=seconds // 3600)
+    return ctx.t("time.days", n=seconds // 86400)

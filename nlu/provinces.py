@@ -1,0 +1,267 @@
+"""The gazetteer: Vietnam's 34 provinces and their communes since 1 July 2025.
+
+Data, not code: the admin-units snapshot in `nlu/data/admin_units/` (MIT,
+thanglequoc/vietnamese-provinces-database; replace the JSON file with a newer
+snapshot and nothing else changes), the pre-2025 province names in
+`nlu/data/provinces-2025.csv` and the common abbreviations in
+`nlu/data/province_aliases.yml`.
+
+A pre-2025 province name is mapped to the province that covers it now, with
+`former_name` set. A former district is not a unit any more: it is matched
+through the communes and wards that carry its name, and every candidate
+province is returned so the dialogue can ask which one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from nlu.normalize import clean, fold_diacritics, nfc
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+ADMIN_UNITS_DIR = DATA_DIR / "admin_units"
+ID_CODES_FILE = DATA_DIR / "provinces-2025.csv"
+ALIASES_FILE = DATA_DIR / "province_aliases.yml"
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_MAX_NGRAM = 6
+# Words that introduce a unit name; a former district ("huyện", "quận",
+# "thị xã") is only a hint, never a current unit.
+_UNIT_WORDS = {"tinh", "thanh pho", "tp", "xa", "phuong", "dac khu", "huyen", "quan", "thi xa", "thi tran"}
+_FORMER_DISTRICT_WORDS = {"huyen", "quan", "thi xa", "thi tran"}
+
+
+@dataclass(frozen=True)
+class Commune:
+    """A commune (xã), ward (phường) or special zone (đặc khu)."""
+
+    code: str
+    name: str
+    full_name: str
+    name_en: str
+    kind: str  # "Xã", "Phường", "Đặc khu"
+    province_code: str
+
+
+@dataclass(frozen=True)
+class Province:
+    """A current (post-2025) province or centrally-run city."""
+
+    code: str  # 2-digit statistical code
+    name: str
+    full_name: str
+    name_en: str
+    communes: tuple[Commune, ...] = field(repr=False, default=())
+
+
+@dataclass(frozen=True)
+class ProvinceMatch:
+    province: Province
+    text: str  # as the user wrote it
+    start: int
+    end: int
+    former_name: str | None = None  # the pre-2025 province name the user wrote
+
+
+@dataclass(frozen=True)
+class CommuneMatch:
+    commune: Commune
+    province: Province
+    text: str
+    start: int
+    end: int
+    after_district_word: bool = False  # the user wrote "huyện/quận X": X is a former district
+
+
+def _key(text: str) -> str:
+    """Lower-case, folded, punctuation-free key: "TP. Hồ Chí Minh" -> "tp ho chi minh"."""
+    return " ".join(_TOKEN.findall(fold_diacritics(clean(text)).lower()))
+
+
+def _snapshot_file() -> Path:
+    files = sorted(ADMIN_UNITS_DIR.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no admin-units snapshot (*.json) in {ADMIN_UNITS_DIR}")
+    return files[-1]
+
+
+@lru_cache(maxsize=1)
+def all_provinces() -> list[Province]:
+    """The current provinces, from the admin-units snapshot."""
+    raw = json.loads(_snapshot_file().read_text(encoding="utf-8"))
+    provinces = []
+    for item in raw:
+        communes = tuple(
+            Commune(
+                code=ward["Code"],
+                name=clean(ward["Name"]),
+                full_name=clean(ward["FullName"]),
+                name_en=ward.get("NameEn") or "",
+                kind=ward.get("AdministrativeUnitShortName") or "",
+                province_code=item["Code"],
+            )
+            for ward in item.get("Wards") or ()
+        )
+        provinces.append(
+            Province(
+                code=item["Code"],
+                name=clean(item["Name"]),
+                full_name=clean(item["FullName"]),
+                name_en=item.get("NameEn") or "",
+                communes=communes,
+            )
+        )
+    return provinces
+
+
+def province_by_code(code: str) -> Province | None:
+    """The province with this 2-digit statistical code ("79" or "079")."""
+    code = str(code).strip()
+    for province in all_provinces():
+        if province.code == code or province.code == code.lstrip("0").zfill(2):
+            return province
+    return None
+
+
+def _bare(key: str) -> str:
+    for prefix in ("thanh pho ", "tp ", "tinh "):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+@lru_cache(maxsize=1)
+def _province_keys() -> tuple[dict[str, Province], dict[str, tuple[Province, str]]]:
+    """(current-name keys, former-name keys -> (province, former name))."""
+    by_bare = {_bare(_key(p.name)): p for p in all_provinces()}
+    current: dict[str, Province] = {}
+    for province in all_provinces():
+        for name in (province.name, province.full_name, province.name_en):
+            bare = _bare(_key(name))
+            for key in (_key(name), bare, f"tp {bare}", f"tinh {bare}"):
+                current[key] = province
+    aliases = yaml.safe_load(ALIASES_FILE.read_text(encoding="utf-8")) or {}
+    exact: dict[str, Province] = {}
+    for code, forms in (aliases.get("provinces") or {}).items():
+        province = province_by_code(str(code))
+        if province is None:
+            continue
+        for alias in forms.get("folded") or ():
+            current[_key(alias)] = province
+        for alias in forms.get("exact") or ():
+            exact[clean(alias).lower()] = province
+    former: dict[str, tuple[Province, str]] = {}
+    with ID_CODES_FILE.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            old, new = clean(row["old_province"]), _bare(_key(row["province_2025"]))
+            province = by_bare.get(new)
+            if province is None or _bare(_key(old)) in current:
+                continue  # same name as today, or a snapshot without that province
+            former[_key(old)] = (province, old)
+            if " - " in old:  # "Bà Rịa - Vũng Tàu": people write either half too
+                for part in old.split(" - "):
+                    former.setdefault(_key(part), (province, old))
+    for key, province in exact.items():
+        current[key] = province
+    return current, former
+
+
+def _tokens(text: str) -> list[tuple[str, str, int, int]]:
+    """(exact lower token, folded token, start, end) over `nfc` text."""
+    folded = fold_diacritics(text).lower()
+    return [(m.group(0).lower(), folded[m.start():m.end()], m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def find_provinces(text: str) -> list[ProvinceMatch]:
+    """Every province named in the text, longest names first, left to right."""
+    current, former = _province_keys()
+    text = nfc(text)
+    tokens = _tokens(text)
+    matches, index = [], 0
+    while index < len(tokens):
+        for size in range(min(_MAX_NGRAM, len(tokens) - index), 0, -1):
+            window = tokens[index:index + size]
+            folded_key = " ".join(token[1] for token in window)
+            exact_key = " ".join(token[0] for token in window)
+            start, end = window[0][2], window[-1][3]
+            hit = current.get(exact_key) or current.get(folded_key)
+            if hit is not None:
+                matches.append(ProvinceMatch(hit, text[start:end], start, end))
+            elif folded_key in former:
+                province, old_name = former[folded_key]
+                matches.append(ProvinceMatch(province, text[start:end], start, end, former_name=old_name))
+            else:
+                continue
+            index += size
+            break
+        else:
+            index += 1
+    return matches
+
+
+def find_province(text: str) -> ProvinceMatch | None:
+    """The first province named in the text, or None."""
+    matches = find_provinces(text)
+    return matches[0] if matches else None
+
+
+@lru_cache(maxsize=1)
+def _commune_keys() -> dict[str, list[Commune]]:
+    keys: dict[str, list[Commune]] = {}
+    for province in all_provinces():
+        for commune in province.communes:
+            keys.setdefault(_key(commune.name), []).append(commune)
+    return keys
+
+
+def find_communes(text: str, province_code: str | None = None) -> list[CommuneMatch]:
+    """Communes and wards named in the text; several = ambiguous, ask the province.
+
+    A former district name ("huyện Củ Chi", "quận Thủ Đức") is matched through
+    the current units that carry the name; `after_district_word` tells the
+    dialogue the user named an old district, not a current unit.
+    """
+    keys = _commune_keys()
+    wanted = province_by_code(province_code) if province_code else None
+    if province_code and wanted is None:
+        return []
+    text = nfc(text)
+    tokens = _tokens(text)
+    results: list[CommuneMatch] = []
+    index = 0
+    while index < len(tokens):
+        for size in range(min(_MAX_NGRAM, len(tokens) - index), 0, -1):
+            window = tokens[index:index + size]
+            key = " ".join(token[1] for token in window)
+            if key in _UNIT_WORDS or key not in keys:
+                continue
+            previous = " ".join(token[1] for token in tokens[max(0, index - 2):index])
+            after_district = any(previous.endswith(word) for word in _FORMER_DISTRICT_WORDS)
+            start, end = window[0][2], window[-1][3]
+            for commune in keys[key]:
+                if wanted is not None and commune.province_code != wanted.code:
+                    continue
+                results.append(
+                    CommuneMatch(commune, province_by_code(commune.province_code), text[start:end], start, end,
+                                 after_district_word=after_district)
+                )
+            index += size
+            break
+        else:
+            index += 1
+    return results
+
+
+def candidate_provinces(matches: list[CommuneMatch]) -> list[Province]:
+    """The distinct provinces among commune matches, in first-seen order."""
+    seen: dict[str, Province] = {}
+    for match in matches:
+        seen.setdefault(match.province.code, match.province)
+    return list(seen.values())

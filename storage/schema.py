@@ -1,0 +1,225 @@
+"""The tables, as SQLAlchemy Core objects the queries in `storage.sql` use.
+
+The schema itself is created and changed only by Alembic revisions in
+`storage/migrations/versions/`; this module must describe the same schema.
+`tests/storage/test_contract.py::test_migrations_match_the_table_definitions`
+compares the two on SQLite and PostgreSQL, so a table added here without a
+revision (or the reverse) fails the suite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names that are the same on every database, so later revisions
+# can drop or alter them by name.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSON everywhere, stored as JSONB on PostgreSQL (indexable, compact).
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database.
+
+    SQLite has no time zones: values are stored as naive UTC and given back
+    their UTC zone when read, so callers always compare aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Channel user ids are strings (Telegram ids are numbers, Zalo ids are not).
+CHANNEL = String(32)
+USER_ID = String(128)
+
+users = Table(
+    "users",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("user_id", USER_ID, primary_key=True),
+    Column("chat_id", USER_ID, nullable=False),
+    Column("language", String(8)),
+    Column("province_code", String(16)),
+    Column("commune_code", String(16)),
+    Column("consent_at", UtcDateTime()),
+    Column("announcements_opt_out", Boolean, nullable=False, server_default=false()),
+    Column("unreachable", Boolean, nullable=False, server_default=false()),
+    Column("source", String(128)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("user_id", USER_ID, primary_key=True),
+    Column("flow", String(64), nullable=False),
+    Column("state", String(64), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+seen_updates = Table(
+    "seen_updates",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("update_id", String(128), primary_key=True),
+    Column("seen_at", UtcDateTime(), nullable=False, index=True),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("user_id", USER_ID, primary_key=True),
+    Column("request_code", String(64), primary_key=True, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# Analytics: who is a keyed hash (`user_hash`), never the channel id, so the
+# table can be shared with analysts; `forget_user` still finds the rows.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", CHANNEL, nullable=False),
+    Column("user_hash", String(64), nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("props", Json, nullable=False),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor", String(160), nullable=False, index=True),
+    Column("action", String(64), nullable=False),
+    Column("details", Json, nullable=False),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+)
+
+# Small key/value settings the storage keeps for itself (the audit salt
+# when none is configured).
+storage_meta = Table(
+    "storage_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+# --- roles, broadcasts and their outbox (bot/roles.py, bot/broadcast/) ------
+# Roles granted in the database (`troly admin grant`); config.yml adds more.
+roles = Table(
+    "roles",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("user_id", USER_ID, primary_key=True),
+    Column("role", String(16), primary_key=True),  # admin / officer / outreach
+    Column("granted_by", String(160), nullable=False),
+    Column("granted_at", UtcDateTime(), nullable=False),
+)
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_by", String(160), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("image", LargeBinary),  # PNG bytes, sent with the text as caption
+    Column("link_title", String(64)),
+    Column("link_url", String(512)),
+    Column("segment", Json, nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # scheduled / sending / done / cancelled
+    Column("scheduled_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("recipients", Integer, nullable=False, server_default="0"),
+)
+
+# The outbox: one row per recipient, worked by `bot.broadcast.worker`.
+broadcast_deliveries = Table(
+    "broadcast_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("broadcast_id", Integer, ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", CHANNEL, nullable=False),
+    Column("user_id", USER_ID, nullable=False),
+    Column("chat_id", USER_ID, nullable=False),
+    # pending / in_flight / sent / unreachable / failed / skipped
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", String(64)),
+    Column("lease_until", UtcDateTime()),
+    Column("last_error", String(200)),
+    Column("finished_at", UtcDateTime()),
+    UniqueConstraint("broadcast_id", "channel", "user_id"),
+    Index("ix_broadcast_deliveries_claim", "channel", "state", "next_attempt_at"),
+    Index("ix_broadcast_deliveries_progress", "broadcast_id", "state"),
+)
+
+
+# --- OAuth tokens of platform accounts (bot/channels/zalo_oa.py) -----------
+# One row per account. A refresh writes ahead (`refresh_started_at`) before
+# spending the single-use refresh token, and saves the new pair and clears
+# the mark in one transaction.
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("account", String(128), primary_key=True),
+    Column("access_token", Text, nullable=False),
+    Column("access_expires_at", UtcDateTime(), nullable=False),
+    Column("refresh_token", Text, nullable=False),
+    # sha256 of the refresh token last given by the operator: a new one in
+    # the environment (re-authorisation) replaces the stored pair once.
+    Column("seed_fingerprint", String(64), nullable=False),
+    Column("refresh_started_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

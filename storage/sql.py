@@ -1,0 +1,477 @@
+"""`SqlStorage`: the storage port on SQLAlchemy 2 async, one code path for
+SQLite (aiosqlite, one process) and PostgreSQL (asyncpg, several workers).
+
+Dialect differences are confined to three places: the upsert helper
+(`_insert`), connection set-up (SQLite pragmas and `BEGIN IMMEDIATE` for
+writes), and `user_lock` (a PostgreSQL advisory lock on top of the
+process-local lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Text, cast, delete, event, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from storage.base import Conversation, ConversationConflict, Storage, Subscriber, User, user_actor
+from storage.migrations import upgrade_to_head
+from storage.schema import (
+    audit_log,
+    conversations,
+    events,
+    metadata,
+    seen_updates,
+    storage_meta,
+    subscriptions,
+    users,
+)
+
+SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+# Phone numbers (10 digits), căn cước numbers (12) and platform ids (9+)
+# never reach analytics, even written with spaces or dots.
+_LONG_NUMBER = re.compile(r"\d(?:[ .]?\d){8,}")
+_REDACTED = "[redacted]"
+_PII_KEYS = {"user_id", "chat_id", "phone", "id_number", "cccd", "password", "otp", "token"}
+
+_SALT_KEY = "pseudonym_salt"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def scrub_props(value: Any) -> Any:
+    """Analytics properties without personal numbers or identifying keys."""
+    if isinstance(value, dict):
+        return {key: _REDACTED if key in _PII_KEYS else scrub_props(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_props(item) for item in value]
+    if isinstance(value, str):
+        return _LONG_NUMBER.sub(_REDACTED, value)
+    return value
+
+
+class _KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, list] = {}  # key -> [lock, holders and waiters]
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        entry = self._entries.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._entries[key]
+
+
+class SqlStorage(Storage):
+    """Storage on `sqlite+aiosqlite:///path` or `postgresql+asyncpg://...`.
+
+    `init()` migrates the schema to the newest Alembic revision, so every
+    start (and every test) runs on the schema the migrations produce.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pseudonym_salt: str | None = None,
+        seen_updates_ttl: timedelta = timedelta(days=2),
+        pool_size: int = 10,
+        lock_pool_size: int = 10,
+    ) -> None:
+        self.url = make_url(url)
+        self.dialect = self.url.get_backend_name()
+        driver = SUPPORTED_DRIVERS.get(self.dialect)
+        if driver is None or self.url.get_driver_name() != driver:
+            expected = " or ".join(f"{name}+{drv}://" for name, drv in SUPPORTED_DRIVERS.items())
+            raise ValueError(f"storage.url must start with {expected}, not {self.url.drivername}://")
+        if self.dialect == "sqlite" and self.url.database in (None, "", ":memory:"):
+            raise ValueError("storage.url: SQLite needs a file path (sqlite+aiosqlite:///var/troly.sqlite3)")
+        self._salt = pseudonym_salt
+        self._seen_updates_ttl = seen_updates_ttl
+        self._pool_size = pool_size
+        self._lock_pool_size = lock_pool_size
+        self._engine: AsyncEngine | None = None
+        self._lock_engine: AsyncEngine | None = None  # PostgreSQL: connections that hold user locks
+        self._local_locks = _KeyedLocks()
+        # SQLite has one writer at a time: see `transaction`.
+        self._sqlite_writer = asyncio.Lock()
+        self._next_prune = datetime.min.replace(tzinfo=UTC)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    # --- lifecycle ---------------------------------------------------------
+    async def init(self) -> None:
+        if self._engine is not None:
+            return
+        if self.is_postgres:
+            self._engine = create_async_engine(
+                self.url, pool_size=self._pool_size, max_overflow=self._pool_size // 2, pool_pre_ping=True
+            )
+            # Lock holders wait on their own pool so they can never starve
+            # the short queries the locked handlers need.
+            self._lock_engine = create_async_engine(
+                self.url,
+                pool_size=self._lock_pool_size,
+                max_overflow=self._lock_pool_size,
+                pool_pre_ping=True,
+                isolation_level="AUTOCOMMIT",
+            )
+        else:
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            # The driver opens write transactions itself with BEGIN IMMEDIATE
+            # right before the first write (no extra round trip; a write never
+            # fails upgrading a read lock); plain SELECTs need no transaction.
+            self._engine = create_async_engine(
+                self.url, pool_size=self._pool_size, max_overflow=0, connect_args={"isolation_level": "IMMEDIATE"}
+            )
+            _tune_sqlite(self._engine)
+        try:
+            await self._migrate()
+            if self._salt is None:
+                self._salt = await self._stored_salt()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        for engine in (self._lock_engine, self._engine):
+            if engine is not None:
+                await engine.dispose()
+        self._engine = self._lock_engine = None
+
+    async def _migrate(self) -> None:
+        async with self.transaction(write=True) as conn:
+            if self.is_postgres:
+                # Workers starting together: one migrates, the others wait.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('troly:migrations', 0))"))
+            else:
+                # DDL opens no transaction by itself: take the write lock
+                # first so the whole upgrade commits or rolls back as one.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            await conn.run_sync(upgrade_to_head)
+
+    async def _stored_salt(self) -> str:
+        async with self.transaction(write=True) as conn:
+            await conn.execute(
+                self._insert(storage_meta).values(key=_SALT_KEY, value=secrets.token_hex(32)).on_conflict_do_nothing()
+            )
+            return (await conn.execute(select(storage_meta.c.value).where(storage_meta.c.key == _SALT_KEY))).scalar_one()
+
+    # --- transactions ------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def transaction(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for queries on `storage.schema` tables, for modules
+        that own a table of their own (roles, outbox, tokens...).
+
+        `write=True`: one transaction, committed at exit (rolled back on an
+        exception); on SQLite, writers in this process take turns here, in
+        order, instead of sleeping in SQLite's busy handler. `write=False`:
+        reads only, nothing is committed. Inside a write transaction, call
+        no other storage method that writes: on SQLite it would wait for
+        the transaction it is in.
+        """
+        if self._engine is None:
+            raise RuntimeError("storage used before init()")
+        if not write:
+            async with self._engine.connect() as conn:
+                yield conn
+            return
+        async with contextlib.nullcontext() if self.is_postgres else self._sqlite_writer:
+            async with self._engine.connect() as conn:
+                async with conn.begin():
+                    yield conn
+
+    def _insert(self, table):
+        """INSERT with this dialect's ON CONFLICT clauses."""
+        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+
+    # --- users -------------------------------------------------------------
+    async def get_or_create_user(self, channel: str, user_id: str, chat_id: str) -> User:
+        now = _now()
+        statement = self._insert(users).values(
+            channel=channel, user_id=user_id, chat_id=chat_id, created_at=now, last_seen_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[users.c.channel, users.c.user_id],
+            set_={"chat_id": statement.excluded.chat_id, "last_seen_at": statement.excluded.last_seen_at},
+        ).returning(*users.c)
+        async with self.transaction(write=True) as conn:
+            row = (await conn.execute(statement)).one()
+        return _user(row)
+
+    async def get_user(self, channel: str, user_id: str) -> User | None:
+        async with self.transaction() as conn:
+            row = (await conn.execute(select(users).where(*_is_user(users, channel, user_id)))).one_or_none()
+        return _user(row) if row else None
+
+    async def save_user(self, user: User) -> None:
+        now = _now()
+        values = {f.name: getattr(user, f.name) for f in fields(User)}
+        values["created_at"] = values["created_at"] or now
+        values["last_seen_at"] = values["last_seen_at"] or now
+        statement = self._insert(users).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[users.c.channel, users.c.user_id],
+            set_={name: statement.excluded[name] for name in values if name not in ("channel", "user_id", "created_at")},
+        )
+        async with self.transaction(write=True) as conn:
+            await conn.execute(statement)
+
+    async def forget_user(self, channel: str, user_id: str) -> None:
+        actor = user_actor(channel, user_id)
+        pseudonym = f"erased:{self.pseudonym(channel, user_id)}"
+        async with self.transaction(write=True) as conn:
+            for table in _tables_keyed_by_user():
+                await conn.execute(delete(table).where(*_is_user(table, channel, user_id)))
+            await conn.execute(delete(events).where(events.c.user_hash == self.pseudonym(channel, user_id)))
+            # Audit rows stay (accountability) but lose the identity.
+            mentions = await conn.execute(
+                select(audit_log.c.id, audit_log.c.actor, audit_log.c.details).where(
+                    (audit_log.c.actor == actor) | cast(audit_log.c.details, Text).contains(user_id)
+                )
+            )
+            for row in mentions.all():
+                await conn.execute(
+                    update(audit_log)
+                    .where(audit_log.c.id == row.id)
+                    .values(
+                        actor=pseudonym if row.actor == actor else row.actor,
+                        details=_replace_identity(row.details, {user_id, actor}, pseudonym),
+                    )
+                )
+            await conn.execute(
+                audit_log.insert().values(actor=pseudonym, action="user.forgotten", details={"channel": channel}, at=_now())
+            )
+
+    def pseudonym(self, channel: str, user_id: str) -> str:
+        """A keyed one-way hash of the user: stable, so their analytics rows
+        can be counted and erased, but not reversible without the salt."""
+        if self._salt is None:
+            raise RuntimeError("storage used before init()")
+        key = user_actor(channel, user_id).encode()
+        return hmac.new(self._salt.encode(), key, hashlib.sha256).hexdigest()
+
+    # --- conversation ------------------------------------------------------
+    async def load_conversation(self, channel: str, user_id: str) -> Conversation:
+        async with self.transaction() as conn:
+            row = (
+                await conn.execute(select(conversations).where(*_is_user(conversations, channel, user_id)))
+            ).one_or_none()
+        if row is None:
+            return Conversation()
+        return Conversation(flow=row.flow, state=row.state, data=row.data, version=row.version)
+
+    async def save_conversation(self, channel: str, user_id: str, conversation: Conversation) -> None:
+        values = {
+            "flow": conversation.flow,
+            "state": conversation.state,
+            "data": conversation.data,
+            "version": conversation.version + 1,
+            "updated_at": _now(),
+        }
+        if conversation.version == 0:
+            statement = (
+                self._insert(conversations).values(channel=channel, user_id=user_id, **values).on_conflict_do_nothing()
+            )
+        else:
+            statement = (
+                update(conversations)
+                .where(*_is_user(conversations, channel, user_id), conversations.c.version == conversation.version)
+                .values(**values)
+            )
+        async with self.transaction(write=True) as conn:
+            saved = (await conn.execute(statement)).rowcount == 1
+        if not saved:
+            raise ConversationConflict(f"conversation changed since version {conversation.version}")
+        conversation.version += 1
+
+    # --- platform update de-duplication ------------------------------------
+    async def first_time_seen(self, channel: str, update_id: str) -> bool:
+        now = _now()
+        statement = (
+            self._insert(seen_updates).values(channel=channel, update_id=str(update_id), seen_at=now).on_conflict_do_nothing()
+        )
+        async with self.transaction(write=True) as conn:
+            fresh = (await conn.execute(statement)).rowcount == 1
+        if now >= self._next_prune:
+            self._next_prune = now + timedelta(minutes=10)
+            await self.prune_seen_updates()
+        return fresh
+
+    async def prune_seen_updates(self, older_than: timedelta | None = None) -> int:
+        """Forget update ids older than the platforms' retry window; returns
+        how many rows went. Called by `first_time_seen` every 10 minutes."""
+        cutoff = _now() - (older_than if older_than is not None else self._seen_updates_ttl)
+        async with self.transaction(write=True) as conn:
+            return (await conn.execute(delete(seen_updates).where(seen_updates.c.seen_at < cutoff))).rowcount
+
+    # --- status subscriptions ----------------------------------------------
+    async def subscribe(self, channel: str, user_id: str, request_code: str) -> None:
+        statement = self._insert(subscriptions).values(
+            channel=channel, user_id=user_id, request_code=request_code, created_at=_now()
+        )
+        async with self.transaction(write=True) as conn:
+            await conn.execute(statement.on_conflict_do_nothing())
+
+    async def unsubscribe(self, channel: str, user_id: str, request_code: str) -> None:
+        async with self.transaction(write=True) as conn:
+            await conn.execute(
+                delete(subscriptions).where(
+                    *_is_user(subscriptions, channel, user_id), subscriptions.c.request_code == request_code
+                )
+            )
+
+    async def subscribers(self, request_code: str) -> list[Subscriber]:
+        query = (
+            select(users.c.channel, users.c.user_id, users.c.chat_id, users.c.language)
+            .join(subscriptions, (subscriptions.c.channel == users.c.channel) & (subscriptions.c.user_id == users.c.user_id))
+            .where(subscriptions.c.request_code == request_code, users.c.unreachable.is_(False))
+            .order_by(subscriptions.c.created_at)
+        )
+        async with self.transaction() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Subscriber(row.channel, row.user_id, row.chat_id, row.language) for row in rows]
+
+    # --- analytics and audit -----------------------------------------------
+    async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:
+        row = {
+            "channel": channel,
+            "user_hash": self.pseudonym(channel, user_id),
+            "name": name,
+            "props": scrub_props(props or {}),
+            "at": _now(),
+        }
+        async with self.transaction(write=True) as conn:
+            await conn.execute(events.insert().values(**row))
+
+    async def list_events(self, name: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Analytics rows (oldest first) for reports: channel, user_hash, name, props, at."""
+        query = select(events.c.channel, events.c.user_hash, events.c.name, events.c.props, events.c.at)
+        if name is not None:
+            query = query.where(events.c.name == name)
+        if since is not None:
+            query = query.where(events.c.at >= since)
+        async with self.transaction() as conn:
+            rows = (await conn.execute(query.order_by(events.c.id))).all()
+        return [row._asdict() for row in rows]
+
+    async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
+        async with self.transaction(write=True) as conn:
+            await conn.execute(audit_log.insert().values(actor=actor, action=action, details=details or {}, at=_now()))
+
+    async def list_audit(self, actor: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit rows first: actor, action, details, at."""
+        query = select(audit_log.c.actor, audit_log.c.action, audit_log.c.details, audit_log.c.at)
+        if actor is not None:
+            query = query.where(audit_log.c.actor == actor)
+        async with self.transaction() as conn:
+            rows = (await conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))).all()
+        return [row._asdict() for row in rows]
+
+    # --- ordering ----------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def user_lock(self, channel: str, user_id: str) -> AsyncIterator[None]:
+        key = user_actor(channel, user_id)
+        # The local lock first: waiters in this process queue in memory
+        # instead of each holding a database connection.
+        async with self._local_locks.hold(key):
+            if not self.is_postgres:
+                yield
+                return
+            async with self._advisory_lock(key):
+                yield
+
+    @contextlib.asynccontextmanager
+    async def _advisory_lock(self, key: str) -> AsyncIterator[None]:
+        """A session-level PostgreSQL advisory lock held on a dedicated
+        connection, so workers in other processes wait for it too."""
+        if self._lock_engine is None:
+            raise RuntimeError("storage used before init()")
+        params = {"key": key}
+        async with self._lock_engine.connect() as conn:
+            try:
+                await conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), params)
+            except BaseException:
+                # Cancelled mid-acquire: the lock may be ours server-side;
+                # ending the session is the only sure release.
+                await conn.invalidate()
+                raise
+            released = False
+            try:
+                yield
+            finally:
+                try:
+                    unlock = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
+                    released = bool((await asyncio.shield(conn.execute(unlock, params))).scalar())
+                finally:
+                    if not released:
+                        await conn.invalidate()
+
+
+def _tables_keyed_by_user() -> list:
+    """Every table with `channel` and `user_id` columns (children first):
+    `forget_user` empties them, so a new table about users is covered by
+    naming its columns that way."""
+    return [
+        table
+        for table in reversed(metadata.sorted_tables)
+        if {"channel", "user_id"} <= set(table.c.keys()) and table is not audit_log
+    ]
+
+
+def _is_user(table, channel: str, user_id: str) -> tuple:
+    return table.c.channel == channel, table.c.user_id == user_id
+
+
+def _user(row) -> User:
+    return User(**{f.name: getattr(row, f.name) for f in fields(User)})
+
+
+def _replace_identity(value: Any, identities: set[str], pseudonym: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _replace_identity(item, identities, pseudonym) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_identity(item, identities, pseudonym) for item in value]
+    return pseudonym if isinstance(value, str) and value in identities else value
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    """SQLite for a bot: WAL (readers never block the writer), a busy
+    timeout instead of "database is locked" when another process writes,
+    and enforced foreign keys."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",  # durable at checkpoints; safe with WAL
+            "PRAGMA busy_timeout=10000",
+            "PRAGMA foreign_keys=ON",
+        ):
+            cursor.execute(pragma)
+        cursor.close()

@@ -1,0 +1,124 @@
+"""A whole conversation through Telegram against the real app (`bot.app`:
+dispatcher, flows, knowledge, embedded NLU, SQLite storage and the
+in-process mock government backend): start from an outreach link -> guide
+-> fee -> status -> QR photo, in long-polling mode and in webhook mode."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+import zxingcpp
+from PIL import Image as PilImage
+
+from bot.app import Runtime, create_app
+from bot.config import Settings
+from tests.fakes.telegram_api import loopback_socket, serve
+
+COMPLETED_CODE = "000.00.01.H01-261103-0012"  # seeded in the mock backend: Nguyễn Thị Lan, COMPLETED
+LAN_ID = "001190004567"
+
+
+@pytest.fixture(scope="session")
+def nlu_model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("telegram-nlu-model")  # trained once for the session
+
+
+@pytest.fixture(params=["polling", "webhook"])
+async def troly(request, api, tmp_path, nlu_model_dir, monkeypatch):
+    """The real app, its Telegram channel pointed at the fake Bot API; yields
+    the app's Telegram channel and the update ids the dispatcher answered."""
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
+    monkeypatch.setenv("TELEGRAM_BASE_URL", api.base_url)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "app-webhook-secret")
+    sock = loopback_socket()
+    webhook_url = ""
+    if request.param == "webhook":
+        webhook_url = f"http://127.0.0.1:{sock.getsockname()[1]}/telegram/webhook"
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3"},
+            "nlu": {"model_dir": str(nlu_model_dir)},
+            "backend": {"mock_database": str(tmp_path / "mock-backend.sqlite3")},
+            "media": {"directory": str(tmp_path / "media"), "secret_file": str(tmp_path / "media-secret")},
+            "telegram": {"webhook_url": webhook_url, "polling_timeout_seconds": 1},
+        }
+    )
+    runtime = Runtime(settings, mock_port=0)
+    handled: list[str] = []
+    handle = runtime.handle
+
+    async def recording(inbound):
+        replies = await handle(inbound)
+        handled.append(inbound.update_id)
+        return replies
+
+    runtime.handle = recording
+    async with serve(create_app(settings, runtime), sock):
+        channel = runtime.channel("telegram")
+        await asyncio.wait_for(channel.ready.wait(), 10)
+        yield channel, handled
+
+
+async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_the_qr(api, troly):
+    channel, handled = troly
+
+    async def answered(update: dict, count: int) -> None:
+        """Wait until the update is answered and the chat shows `count` bot messages."""
+        await api.wait_for(lambda: str(update["update_id"]) in handled and channel.idle, timeout=10)
+        assert len(api.bot_messages()) == count, [message.text[:50] for message in api.bot_messages()]
+
+    async def press(title: str, count: int) -> None:
+        await answered(await api.user_presses(title), count)
+
+    async def say(text: str, count: int) -> None:
+        await answered(await api.user_says(text), count)
+
+    first = await api.user_says("/start xa_TanHoa-01")
+    await answered(first, 1)
+    assert {"Tiếng Việt", "English"} <= set(api.last_bot_message().button_titles)
+    await press("Tiếng Việt", 2)
+    assert "91/2025/QH15" in api.last_bot_message().text
+    await press("✅ Đồng ý", 3)
+    await press("Bỏ qua", 5)
+    assert "💰 Tính lệ phí" in api.last_bot_message().button_titles
+    user = await channel.storage.get_user("telegram", "42")
+    assert user.source == "xa_TanHoa-01" and user.language == "vi"
+
+    # The guide: a picture per step, paged in place.
+    await press("📱 Hướng dẫn xin phiếu", 6)
+    step = api.last_bot_message()
+    assert step.photo_file_id and step.text.startswith("Bước 1/")
+    await press("Tiếp ▶", 6)
+    assert step.text.startswith("Bước 2/") and step.edits == 1 and len(api.calls_to("editMessageMedia")) == 1
+    await press("◀ Quay lại", 6)
+    assert step.text.startswith("Bước 1/")
+    uploads = [call for call in api.calls_to("sendPhoto") + api.calls_to("editMessageMedia") if call.files]
+    assert len(uploads) == 2  # step 1 was uploaded once, then shown again by file_id
+
+    # The fee: typed "4" answers the offered question.
+    await press("🏠 Menu", 7)
+    await press("💰 Tính lệ phí", 8)
+    await press("Công dân nói chung", 9)
+    await say("4", 11)
+    fee = api.bot_messages()[-2]
+    assert "210.000 đ" in fee.text and "Cách thanh toán" in " ".join(fee.button_titles)
+
+    # The status of a finished request, understood from free text, then the QR code as a photo.
+    await say(f"tra cứu hồ sơ {COMPLETED_CODE}", 12)
+    await say(LAN_ID, 15)
+    status, qr, how_to_show = api.bot_messages()[-3:]
+    assert COMPLETED_CODE in status.text and "Đã trả kết quả" in status.text
+    upload = api.calls_to("sendPhoto")[-1]
+    decoded = zxingcpp.read_barcodes(PilImage.open(io.BytesIO(next(iter(upload.files.values())))))
+    assert "/verify/" in decoded[0].text
+    assert qr.photo_file_id and (decoded[0].text in qr.text or decoded[0].text in str(qr.buttons))
+    assert how_to_show.text.startswith("Cách xuất trình")
+
+    if api.webhook:  # Telegram retries an update it thinks we missed: answered once only
+        assert await api.replay(first) == 200
+        await channel.drain()
+        assert len(api.bot_messages()) == 15 and handled.count(str(first["update_id"])) == 1
+    assert not [call for call in api.calls if call.status != 200 and call.method != "getUpdates"]
+    assert len(api.answered_callbacks) == 9  # every press answered: no spinning buttons

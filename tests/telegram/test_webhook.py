@@ -1,0 +1,102 @@
+"""The Telegram channel in webhook mode: served by our own ASGI app, the
+secret header checked, duplicates dropped. The fake Bot API posts updates
+to the registered URL as Telegram does."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.channels import ChannelContext
+from bot.channels.telegram import SECRET_HEADER, derived_webhook_secret, from_settings
+from bot.config import Settings
+from bot.messages import InboundKind
+
+
+async def test_start_registers_our_webhook_with_its_secret(api, webhook):
+    assert api.webhook["url"].endswith("/telegram/webhook")
+    assert api.webhook["secret_token"] == "s3cret-for-tests"
+    assert set(api.webhook["allowed_updates"]) == {"message", "callback_query"}
+    assert not api.calls_to("getUpdates")  # no polling in webhook mode
+
+
+async def test_an_update_posted_by_telegram_is_answered(api, webhook, dispatcher):
+    await api.user_says("xin chào")  # the fake posts it to our webhook
+    message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+    assert message.text == "Bạn nói: xin chào"
+    assert len(dispatcher.inbounds) == 1
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: ""}, {SECRET_HEADER: "s3cret-for-test"}]
+)
+async def test_a_request_without_the_right_secret_gets_401_and_is_not_processed(api, webhook, dispatcher, headers):
+    update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"},
+                                          "from": {"id": 42, "is_bot": False, "first_name": "X"}, "text": "hi"}}
+    async with httpx.AsyncClient() as client:
+        response = await client.post(api.webhook["url"], json=update, headers=headers)
+    assert response.status_code == 401
+    await webhook.drain()
+    assert dispatcher.inbounds == [] and not api.bot_messages()
+
+
+async def test_a_replayed_update_is_processed_once(api, webhook, dispatcher):
+    update = await api.user_says("/start xa_TanHoa")
+    await api.wait_for(lambda: api.bot_messages())
+    assert await api.replay(update) == 200  # acknowledged, so Telegram stops retrying
+    assert await api.replay(update) == 200
+    await webhook.drain()
+    assert len(dispatcher.inbounds) == 1 and dispatcher.inbounds[0].kind is InboundKind.START
+    assert len(api.bot_messages()) == 1
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"no_update_id": true}'])
+async def test_garbage_with_the_right_secret_gets_400_not_500(api, webhook, dispatcher, body):
+    async with httpx.AsyncClient() as client:
+        response = await client.post(api.webhook["url"], content=body, headers={SECRET_HEADER: "s3cret-for-tests"})
+    assert response.status_code == 400
+    assert dispatcher.inbounds == []
+
+
+async def test_button_press_by_webhook_is_answered_and_dispatched(api, webhook, dispatcher):
+    from bot.messages import Button, Reply
+
+    dispatcher.answer = lambda inbound: [Reply(text="Chọn", buttons=((Button("Lệ phí", "fee"),),))]
+    await api.user_says("menu")
+    await api.wait_for(lambda: api.bot_messages())
+    await api.user_presses("Lệ phí")
+    await api.wait_for(lambda: len(dispatcher.inbounds) == 2)
+    await webhook.drain()
+    assert dispatcher.inbounds[1].payload == "fee" and api.calls_to("answerCallbackQuery")
+
+
+def test_channel_is_off_without_a_token_and_on_with_one(monkeypatch):
+    context = ChannelContext(settings=Settings(), storage=None)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert from_settings(context) is None
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_BASE_URL", "http://127.0.0.1:8081/bot")
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
+    channel = from_settings(context)
+    assert channel is not None and channel.routes() == []  # polling by default
+    assert channel.bot.base_url == "http://127.0.0.1:8081/bot123:abc"
+    assert channel.webhook_secret == derived_webhook_secret("123:abc") != derived_webhook_secret("124:abc")
+
+
+def test_webhook_path_comes_from_the_url_unless_configured(monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "from-env")
+    settings = Settings.model_validate({"telegram": {"webhook_url": "https://troly.example.gov.vn/tg/hook"}})
+    channel = from_settings(ChannelContext(settings=settings, storage=None))
+    assert [route.path for route in channel.routes()] == ["/tg/hook"] and channel.webhook_secret == "from-env"
+    settings.telegram.webhook_path = "/internal/telegram"
+    assert [route.path for route in channel.routes()] == ["/internal/telegram"]
+
+
+def test_a_webhook_path_without_leading_slash_is_a_clear_config_error(tmp_path):
+    from bot.config import ConfigError, load_settings
+
+    config = tmp_path / "config.yml"
+    config.write_text("telegram:\n  webhook_path: telegram/webhook\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="telegram.webhook_path"):
+        load_settings(config)

@@ -1,0 +1,102 @@
+"""The web chat's JSON API and the backend status hook, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID
+
+
+async def test_page_is_served_offline_with_no_external_assets(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url) as client:
+        page = await client.get("/")
+    assert page.status_code == 200 and "Trợ lý LLTP" in page.text
+    assert "http://" not in page.text.replace("http://www.w3.org", "") and "https://" not in page.text
+
+
+async def test_chat_api_walks_to_a_certificate_qr(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async def post(**body):
+            response = await client.post("/api/chat", json={"user_id": "api1", **body})
+            assert response.status_code == 200, response.text
+            return response.json()["replies"]
+
+        replies = await post(start="")
+        assert {"title": "English", "payload": "onboarding:lang:en"} in replies[0]["buttons"]
+        await post(button="onboarding:lang:en")
+        await post(button="onboarding:consent:yes")
+        await post(button="onboarding:province:skip")
+        await post(button="menu:open:status")
+        await post(text=COMPLETED_CODE)
+        replies = await post(text=LAN_ID)
+        qr = next(reply for reply in replies if reply["image_url"])
+        image = await client.get(qr["image_url"])
+        assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+        assert "/verify/" in qr["link"]["url"]
+
+
+async def test_chat_api_refuses_bad_requests_with_4xx(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url) as client:
+        cases = [
+            b"not json",
+            json.dumps([1, 2]).encode(),
+            json.dumps({"text": "hi"}).encode(),
+            json.dumps({"user_id": "<script>", "text": "hi"}).encode(),
+            json.dumps({"user_id": "a", "text": 5}).encode(),
+            json.dumps({"user_id": "a", "text": "x", "button": "y"}).encode(),
+            json.dumps({"user_id": "a", "text": "x" * 20000}).encode(),
+            b"{" + b" " * 100_000 + b"}",
+        ]
+        for body in cases:
+            response = await client.post("/api/chat", content=body, headers={"Content-Type": "application/json"})
+            assert 400 <= response.status_code < 500, body[:40]
+            assert "message_vi" in response.json()
+
+
+async def test_a_long_message_gets_a_polite_reply(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await client.post("/api/chat", json={"user_id": "long", "start": ""})
+        response = await client.post("/api/chat", json={"user_id": "long", "text": "á" * 5000})
+    assert response.status_code == 200 and "1000" in response.json()["replies"][0]["text"]
+
+
+async def test_backend_status_event_notifies_the_subscribed_web_user(running_bot):
+    from backend.webhooks import signed_headers
+
+    url, runtime = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await client.post("/api/chat", json={"user_id": "sub1", "start": ""})
+        await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:lang:vi"})
+        await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:consent:yes"})
+        await client.post("/api/chat", json={"user_id": "sub1", "button": f"status:notify:{AWAITING_PAYMENT_CODE}"})
+        event = json.dumps({"event_id": "e1", "type": "request.status_changed", "code": AWAITING_PAYMENT_CODE,
+                            "status": "RECEIVED", "label_vi": "Đã tiếp nhận", "label_en": "Received"}).encode()
+        forged = await client.post("/hooks/backend", content=event,
+                                   headers=signed_headers(b"wrong-secret-1234", event, "e1"))
+        assert forged.status_code == 401
+        hook = await client.post("/hooks/backend", content=event,
+                                 headers=signed_headers(runtime.webhook_secret, event, "e1", now=time.time()))
+        assert hook.status_code == 200 and hook.json()["notified"] == 1
+        updates = (await client.get("/api/chat/updates", params={"user_id": "sub1"})).json()["replies"]
+    assert AWAITING_PAYMENT_CODE in updates[0]["text"] and "Đã tiếp nhận" in updates[0]["text"]
+
+
+async def test_a_request_moving_in_the_mock_backend_reaches_the_subscribed_user(running_bot):
+    url, runtime = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for body in ({"start": ""}, {"button": "onboarding:lang:en"}, {"button": "onboarding:consent:yes"},
+                     {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"}):
+            await client.post("/api/chat", json={"user_id": "real1", **body})
+        async with httpx.AsyncClient(base_url=runtime.mock.url) as mock:
+            moved = await mock.post(f"/admin/requests/{AWAITING_PAYMENT_CODE}/advance", json={"steps": 1})
+        assert moved.status_code == 200
+        updates = (await client.get("/api/chat/updates", params={"user_id": "real1"})).json()["replies"]
+    assert updates and AWAITING_PAYMENT_CODE in updates[0]["text"]
+    assert updates[0]["buttons"] == [{"title": "🔎 Check status", "payload": "menu:open:status"}]

@@ -1,0 +1,88 @@
+"""End to end in real Chromium: guide -> fee -> status of the seeded
+completed request -> QR image, decoded with zxing-cpp; its URL opens the
+mock's verification page, which shows the certificate as valid."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.flows.helpers import COMPLETED_CODE, LAN_ID
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-webchat.png"
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+
+
+async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bot, tmp_path):
+    import zxingcpp
+    from PIL import Image
+    from playwright.async_api import async_playwright
+
+    url, _ = running_bot
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 400, "height": 780}, device_scale_factor=2,
+                                          bypass_csp=True)  # lets the test evaluate its own waits
+
+            async def click(payload: str) -> None:
+                await page.locator(f'.keyboard button[data-payload="{payload}"]').last.click()
+
+            async def say(text: str) -> None:
+                before = await page.locator(".msg.bot").count()
+                await page.fill("#text", text)
+                await page.press("#text", "Enter")
+                await page.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {before}")
+
+            await page.goto(url)
+            await click("onboarding:lang:vi")
+            await page.wait_for_selector("text=91/2025/QH15")
+            await click("onboarding:consent:yes")
+            await click("onboarding:province:skip")
+
+            # Guide: a picture per step; Next replaces the page in place.
+            await click("menu:open:guide")
+            await page.wait_for_selector("text=Bước 1/")
+            await click("guide:step:1")
+            await page.wait_for_selector("text=Bước 2/")
+            assert await page.locator("[data-edit-key=guide]").count() == 1
+            assert await page.locator("[data-edit-key=guide] img").evaluate("img => img.naturalWidth") > 100
+            await page.locator("[data-edit-key=guide] img").evaluate("img => img.decode()")
+            # The README's picture: refreshed with TROLY_UPDATE_SCREENSHOT=1.
+            shot = SCREENSHOT if os.environ.get("TROLY_UPDATE_SCREENSHOT") else tmp_path / "webchat.png"
+            await page.screenshot(path=str(shot))
+
+            # Fee calculator.
+            await click("menu:show")
+            await click("menu:open:fees")
+            await click("fees:group:standard")
+            await click("fees:copies:2")
+            await page.wait_for_selector("text=200.000 đ")
+            await page.wait_for_selector("text=Thông tin tính đến ngày")
+
+            # Status of the seeded completed request, then its QR code.
+            await click("menu:show")
+            await click("menu:open:status")
+            await say(COMPLETED_CODE)
+            await say(LAN_ID)
+            qr = page.locator(".msg.bot img[alt*=QR]").last
+            await qr.wait_for()
+            await page.wait_for_function("[...document.images].every(img => img.complete)")
+            src = await qr.get_attribute("src")
+            png = await (await page.request.get(url + src)).body()
+            decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+            assert decoded, "the QR code did not decode"
+            verify_url = decoded[0].text
+            assert "/verify/" in verify_url
+
+            await page.goto(verify_url)
+            assert "Phiếu hợp lệ" in await page.content() or "valid" in await page.content()
+        finally:
+            await browser.close()

@@ -1,0 +1,80 @@
+"""Shared pieces of the Zalo tests: the bot's own HTTP server (webhooks and
+the media route) on a loopback port, a media store, and a scripted stand-in
+for the dispatcher that records what it was given."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import pytest
+from PIL import Image as PILImage
+from starlette.applications import Starlette
+
+from bot.media import MediaStore
+from bot.messages import Button, Image, Inbound, Reply
+from tests.fakes.zalo_bot_api import LoopbackServer
+
+
+def png(colour: str = "red", size: int = 16) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+MENU = Reply(
+    text="Chào bạn! Bạn cần gì?",
+    buttons=((Button("Hướng dẫn nộp hồ sơ", "guide:start"), Button("Lệ phí", "fees:start")),
+             (Button("Tra cứu hồ sơ", "status:start"),)),
+)
+
+
+@dataclass
+class ScriptedDispatcher:
+    """Answers like a tiny bot; remembers every Inbound it handled."""
+
+    seen: list[Inbound] = field(default_factory=list)
+
+    async def __call__(self, inbound: Inbound) -> list[Reply]:
+        self.seen.append(inbound)
+        text = inbound.text.strip().lower()
+        if inbound.kind == "start" or text == "menu":
+            return [MENU]
+        if inbound.kind == "text" and not text:
+            return [Reply(text="please type")]
+        if inbound.kind == "button":
+            return [Reply(text=f"pressed {inbound.payload}")]
+        if text == "qr":
+            return [Reply(text="Mã QR của bạn", image=Image(png=png("black"), alt="QR", key="qr/1"))]
+        if text == "long":
+            return [Reply(text=("Một đoạn văn dài. " * 300).strip())]
+        return [Reply(text=f"echo {inbound.text}")]
+
+
+@dataclass
+class BotServer:
+    """The bot's ASGI app on a loopback port: add routes once channels exist."""
+
+    app: Starlette
+    server: LoopbackServer
+    base_url: str
+    media: MediaStore
+
+    def mount(self, routes: list) -> None:
+        self.app.router.routes.extend(routes)
+
+
+@pytest.fixture
+async def bot_server(tmp_path):
+    app = Starlette()
+    server = LoopbackServer(app)
+    base_url = await server.start()
+    media = MediaStore(tmp_path / "media", b"test-media-secret-0123456789", base_url, 3600)
+    app.router.routes.extend(media.routes())
+    yield BotServer(app, server, base_url, media)
+    await server.stop()
+
+
+@pytest.fixture
+def dispatcher() -> ScriptedDispatcher:
+    return ScriptedDispatcher()

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench lock clean
+.PHONY: install run test audit bench lock clean
 
 install: $(STAMP)
 
@@ -20,6 +20,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Known vulnerabilities in the pinned dependencies (pip-audit; needs PyPI's
+# JSON API or OSV, skipped with the reason when neither answers). CI runs it
+# as part of `make test` (CI is set there).
+audit: install
+	TROLY_AUDIT=1 $(BIN)/python -m pytest -rs tests/hardening/test_dependency_audit.py
 
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script; done

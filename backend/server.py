@@ -577,6 +577,14 @@ def create_app(settings: MockSettings, service: MockGovernment | None = None) ->
         await app.state.sender.deliver_due()
         return {"code": code, "status": service.status_of(code)}
 
+    @app.delete("/admin/requests/{code}", tags=["admin"])
+    async def remove_request(code: str):
+        """Demo reset: remove a request and everything about it (`troly demo reset`)."""
+        code = parse_code(code)
+        if not service.remove_request(code):
+            raise ApiError(404, "not_found", "Không có hồ sơ này.", "No such request.")
+        return {"code": code, "removed": True}
+
     @app.get("/admin/faults", tags=["admin"])
     async def get_faults():
         return asdict(settings.faults)

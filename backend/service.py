@@ -347,6 +347,19 @@ class MockGovernment:
             self._transition(code, due[1], now, due[2], due[3], scenario_step=True)
         return True
 
+    def remove_request(self, code: str) -> bool:
+        """Demo reset: delete a request with its history, payments and
+        certificate, and its citizen when they have no other request."""
+        row = self.db.execute("SELECT citizen_id FROM requests WHERE code = ?", (code,)).fetchone()
+        if row is None:
+            return False
+        for table in ("certificates", "payments", "history"):
+            self.db.execute(f"DELETE FROM {table} WHERE code = ?", (code,))
+        self.db.execute("DELETE FROM requests WHERE code = ?", (code,))
+        if not self.db.execute("SELECT 1 FROM requests WHERE citizen_id = ?", (row["citizen_id"],)).fetchone():
+            self.db.execute("DELETE FROM citizens WHERE id = ?", (row["citizen_id"],))
+        return True
+
     def _transition(self, code: str, new: RequestStatus, at: datetime, reason_vi: str, reason_en: str,
                     *, scenario_step: bool = False, notify: bool = True) -> None:
         row = self.db.execute("SELECT * FROM requests WHERE code = ?", (code,)).fetchone()

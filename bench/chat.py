@@ -4,9 +4,21 @@ in-memory mock backend) and through the web chat's `POST /api/chat` (the
 whole app over HTTP, mock backend over HTTP).
 
 Prints one JSON object. Goal: >= 300 messages/s at p99 <= 50 ms through the
-core with SQLite.
+core with SQLite. Two ways of loading the core:
 
-    .venv/bin/python bench/chat.py [--users 50] [--rounds 2]
+- `core_sqlite`: every user sends their next message as soon as the reply
+  comes (closed loop). This measures the most messages/s the core handles;
+  latency there is mostly queueing (Little's law: 50 users at N msg/s wait
+  about 50/N s each), so it says little about latency at a given load.
+- `core_sqlite_at_rate`: messages arrive at `--rate` per second in total
+  (open loop, users taking turns; each user still waits for a reply before
+  their next message). Latency counts from when a message was due, so a
+  core that falls behind pays for it. This is the goal's "p99 at 300/s".
+
+`cpu_ms_per_message` is this process's CPU time per message (all threads):
+unlike wall time it stays meaningful on a busy shared machine.
+
+    .venv/bin/python bench/chat.py [--users 50] [--rounds 2] [--rate 300]
 """
 
 from __future__ import annotations
@@ -51,18 +63,28 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def summary(latencies: list[float], elapsed: float) -> dict:
+def cpu_seconds() -> float:
+    """This process's CPU time, all threads: unlike wall time, it does not
+    grow when other programs load the (shared) machine."""
+    times = os.times()
+    return times.user + times.system
+
+
+def summary(latencies: list[float], elapsed: float, cpu: float) -> dict:
     return {
         "messages": len(latencies),
         "seconds": round(elapsed, 2),
         "messages_per_second": round(len(latencies) / elapsed, 1),
+        "cpu_ms_per_message": round(cpu / len(latencies) * 1000, 2),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
     }
 
 
-async def bench_core(directory: Path, users: int, rounds: int) -> dict:
+async def bench_core(directory: Path, users: int, rounds: int, rate: float | None = None) -> dict:
+    """The core under `users` simulated users: as fast as they get replies,
+    or (with `rate`) messages due at `rate` per second in total."""
     from backend.client import FakeBackendClient
     from bot.config import load_settings
     from bot.dispatcher import Dispatcher
@@ -74,30 +96,38 @@ async def bench_core(directory: Path, users: int, rounds: int) -> dict:
     from nlu import load_interpreter
     from storage.sql import SqlStorage
 
-    storage = SqlStorage(f"sqlite+aiosqlite:///{directory / 'bench.sqlite3'}")
+    storage = SqlStorage(f"sqlite+aiosqlite:///{directory / f'bench-{rate or 0}.sqlite3'}")
     await storage.init()
     services = Services(storage=storage, texts=texts(), nlu=load_interpreter(load_settings()),
                         backend=FakeBackendClient(), knowledge=load_knowledge(), illustrations=step_image)
     dispatcher = Dispatcher(services)
     latencies: list[float] = []
+    begin = 0.0
 
     async def user(number: int) -> None:
+        sent = 0
         for round_ in range(rounds):
             for step, (kind, value) in enumerate(SCRIPT):
                 inbound = Inbound("bench", f"u{number}", f"u{number}", kind=InboundKind(kind),
                                   text=value if kind == "text" else "", payload=value if kind != "text" else "",
                                   update_id=f"{number}-{round_}-{step}")
                 started = time.perf_counter()
+                if rate and number >= 0:
+                    due = begin + (sent * users + number) / rate
+                    await asyncio.sleep(max(0.0, due - started))
+                    started = due
+                sent += 1
                 await dispatcher.handle(inbound)
                 latencies.append(time.perf_counter() - started)
 
     await user(-1)  # warm caches (NLU, knowledge, pictures)
     latencies.clear()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
+    begin = started
     await asyncio.gather(*(user(n) for n in range(users)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     await storage.close()
-    return summary(latencies, elapsed)
+    return summary(latencies, elapsed, cpu)
 
 
 async def bench_http(directory: Path, users: int, rounds: int) -> dict:
@@ -129,22 +159,24 @@ async def bench_http(directory: Path, users: int, rounds: int) -> dict:
 
             await user(-1)
             latencies.clear()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds()
             await asyncio.gather(*(user(n) for n in range(users)))
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     finally:
         await server.stop()
-    return summary(latencies, elapsed)
+    return summary(latencies, elapsed, cpu)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=300, help="messages/s offered in the open-loop run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         core = await bench_core(directory, args.users, args.rounds)
+        at_rate = await bench_core(directory, args.users, args.rounds, rate=args.rate)
         http = await bench_http(directory, args.users, args.rounds)
     print(json.dumps({
         "benchmark": "chat",
@@ -152,9 +184,12 @@ async def main() -> None:
         "messages_per_user": len(SCRIPT) * args.rounds,
         "cpus": os.cpu_count(),
         "core_sqlite": core,
+        "core_sqlite_at_rate": {"offered_messages_per_second": args.rate, **at_rate},
         "http_api_chat": http,
         "goal": {"core_messages_per_second": 300, "core_p99_ms": 50},
-        "goal_met": core["messages_per_second"] >= 300 and core["p99_ms"] <= 50,
+        # The core keeps up with 300 messages/s (closed loop), and at that
+        # load (open loop) 99% of messages are answered within 50 ms.
+        "goal_met": core["messages_per_second"] >= 300 and args.rate >= 300 and at_rate["p99_ms"] <= 50,
     }, ensure_ascii=False))
 
 

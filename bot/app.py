@@ -24,7 +24,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.channels import ChannelContext, configured_channels
@@ -51,6 +51,11 @@ class Runtime:
     webhook_secret: bytes = b""
     channels: list[Channel] = field(default_factory=list)
     console: Any = None
+    officer_desk: Any = None  # bot.handoff_relay.OfficerDesk
+    worker: bool = False  # `troly run --worker`: webhooks only, backend.url, shared PostgreSQL
+    worker_jobs: Any = None  # bot.workers.WorkerJobs in worker mode
+    _delivery_stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _delivery_task: asyncio.Task | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         from bot.media import MediaStore
@@ -65,7 +70,9 @@ class Runtime:
         """The Handler channels call; ready once `start()` has run."""
         if self.dispatcher is None:
             raise RuntimeError("the bot is still starting")
-        return await self.dispatcher.handle(inbound)
+        from bot.resilience import retry_transient
+
+        return await retry_transient(lambda: self.dispatcher.handle(inbound))
 
     async def start(self, start_channels: bool = True) -> None:
         from bot.dispatcher import Dispatcher
@@ -75,6 +82,8 @@ class Runtime:
         from flows.texts import texts
         from nlu import load_interpreter
 
+        if self.worker:
+            self._check_worker_settings()
         await self.storage.init()
         knowledge = load_knowledge()
         interpreter = await asyncio.to_thread(load_interpreter, self.settings)
@@ -87,10 +96,66 @@ class Runtime:
             knowledge=knowledge,
             illustrations=step_image,
         )
-        self.dispatcher = Dispatcher(services, interceptors=[self._staff_commands().handle])
+        self.officer_desk = self._officer_desk(services.texts)
+        services.officer_desk = self.officer_desk
+        self.dispatcher = Dispatcher(services, interceptors=self._interceptors())
         if start_channels:
             for channel in self.channels:
                 await channel.start(self.handle)
+            self._start_delivery()
+        if self.worker:
+            from bot.workers import WorkerJobs
+
+            self.worker_jobs = WorkerJobs(self.storage)
+            self.worker_jobs.start()
+
+    def _check_worker_settings(self) -> None:
+        """A worker shares everything with its peers: refuse what cannot be shared."""
+        from bot.workers import polling_channels
+
+        if not self.settings.backend.url:
+            raise RuntimeError("troly run --worker needs backend.url (run the mock with `troly backend` once)")
+        if not self.storage.is_postgres:
+            raise RuntimeError("troly run --worker needs storage.url on PostgreSQL (shared by all workers)")
+        polling = polling_channels(self.channels)
+        if polling:
+            raise RuntimeError(f"troly run --worker receives by webhook only; set a webhook_url for: {', '.join(polling)}")
+
+    def _interceptors(self) -> list:
+        """Handlers that claim messages before the dialogue: staff commands,
+        citizens' announcement /stop and /start, the officer handoff relay."""
+        from bot.announcements import AnnouncementSubscription
+
+        return [
+            self._staff_commands().handle,
+            AnnouncementSubscription(self.storage).handle,
+            self.officer_desk.handle,
+        ]
+
+    def _officer_desk(self, texts):
+        """Citizens' questions to the officers' group and the answers back."""
+        from bot.handoff_relay import OfficerDesk
+
+        return OfficerDesk(self.storage, self.settings.handoff, {c.name: c for c in self.channels}, texts)
+
+    def _start_delivery(self) -> None:
+        """Deliver broadcasts (scheduled ones included) in the background."""
+        from bot.broadcast.store import BroadcastStore
+        from bot.broadcast.worker import DeliveryWorker
+
+        worker = DeliveryWorker(
+            BroadcastStore(self.storage), {channel.name: channel for channel in self.channels}, self.settings.broadcast
+        )
+        self._delivery_stop = asyncio.Event()
+        self._delivery_task = asyncio.create_task(worker.run(self._delivery_stop), name="broadcast-delivery")
+
+    async def _stop_delivery(self) -> None:
+        if self._delivery_task is None:
+            return
+        self._delivery_stop.set()
+        with contextlib.suppress(Exception):
+            await self._delivery_task
+        self._delivery_task = None
 
     def _staff_commands(self):
         """Admin and outreach-staff commands in chat (`/broadcast`, `/roles`...)."""
@@ -132,6 +197,9 @@ class Runtime:
             self.mock.service.settings.webhook_url = f"{base_url}/hooks/backend"
 
     async def stop(self) -> None:
+        if self.worker_jobs is not None:
+            await self.worker_jobs.stop()
+        await self._stop_delivery()  # before the channels it sends through close
         for channel in self.channels:
             with contextlib.suppress(Exception):
                 await channel.stop()
@@ -206,8 +274,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     async def healthz(request: Request):
         return JSONResponse({"ok": runtime.dispatcher is not None})
 
+    async def join_qr(request: Request):
+        """The QR code of the chat page's address, shown on the page so
+        another phone (a villager at a LAN demo) can join by scanning it."""
+        from bot.lan import qr_png
+
+        png = qr_png(runtime.public_base_url() + "/")
+        return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/join-qr.png", join_qr, methods=["GET"]),
         Route("/hooks/backend", runtime.backend_hook, methods=["POST"]),
         *runtime.media.routes(),
     ]

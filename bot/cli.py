@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "bot.admin_cli",
     "bot.outreach.cli",
     "bot.stats_cli",
+    "bot.demo_cli",
     "backend.cli",
     "nlu.cli",
     "flows.kb_cli",

@@ -59,7 +59,7 @@ class BackendSettings(Section):
     mock_host: str = "127.0.0.1"
     mock_port: int = Field(8090, ge=1, le=65535)
     mock_database: str = "var/mock-backend.sqlite3"
-    timeout_seconds: float = Field(3.0, gt=0)
+    timeout_seconds: float = Field(2.0, gt=0)  # the citizen is answered within 3 s
     # Mock only: address of its pages (certificate links, payment page) as
     # citizens' phones see it. Empty: http://<mock_host>:<port>.
     mock_public_url: str = ""
@@ -185,6 +185,31 @@ class OutreachSettings(Section):
     contact_line: str = ""
 
 
+class HandoffSettings(Section):
+    # The officers' Telegram group (its chat id, e.g. "-1001234567890"):
+    # citizens' questions for a person go there. Empty: questions are only
+    # kept in the audit log for an officer to answer later.
+    officers_chat_id: str = Field("", pattern=r"^(-?\d{1,20})?$")
+    # When officers answer: days (1 = Monday ... 7 = Sunday) and hours, in
+    # the office's time zone.
+    office_days: list[Annotated[int, Field(ge=1, le=7)]] = Field([1, 2, 3, 4, 5], min_length=1)
+    opens: str = Field("07:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    closes: str = Field("17:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @model_validator(mode="after")
+    def _valid_hours(self) -> "HandoffSettings":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if self.opens >= self.closes:
+            raise ValueError("opens must be before closes")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown timezone {self.timezone!r}") from error
+        return self
+
+
 class Settings(Section):
     web: WebSettings = WebSettings()
     storage: StorageSettings = StorageSettings()
@@ -197,6 +222,7 @@ class Settings(Section):
     broadcast: BroadcastSettings = BroadcastSettings()
     roles: RolesSettings = RolesSettings()
     outreach: OutreachSettings = OutreachSettings()
+    handoff: HandoffSettings = HandoffSettings()
 
     def path(self, relative: str) -> Path:
         """A configured path, relative to the project root unless absolute."""

@@ -1,18 +1,20 @@
 """The channel-neutral dialogue core: one `Inbound` in, a list of `Reply` out.
 
 For each message the dispatcher
-1. drops a platform update it has already seen (storage's duplicate guard);
-2. takes the user's lock, so one user's messages are handled in order;
-3. loads the user and their conversation;
-4. turns a typed option ("2", or the option's words) back into the offered
+1. takes the user's lock, so one user's messages are handled in order;
+2. in one read, drops a platform update it has already handled (the
+   duplicate guard) and loads the user and their conversation;
+3. turns a typed option ("2", or the option's words) back into the offered
    button's payload, for channels without buttons;
-5. stops anything that looks like a password/passcode/OTP (safety);
-6. runs a global command (start, help, menu, cancel, language, privacy,
+4. stops anything that looks like a password/passcode/OTP (safety);
+5. runs a global command (start, help, menu, cancel, language, privacy,
    forget-me) in any state;
-7. gives the message to the flow its button names, or to the active flow;
+6. gives the message to the flow its button names, or to the active flow;
    if that flow says it is not an answer, routes the text by intent (NLU);
-8. saves the conversation and user, and records analytics events (names
-   and small labels only: never message text, codes, id or phone numbers).
+7. saves, in one transaction, the update id, the conversation, the user
+   (when changed, or `last_seen_at` when stale) and the analytics events
+   (names and small labels only: never message text, codes, id or phone
+   numbers).
 
 Message text is never logged here.
 """
@@ -26,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.messages import Inbound, InboundKind, Reply
@@ -34,11 +37,15 @@ from flows.fallback import IntentRouter
 from flows.registry import all_flows
 from flows.safety import looks_like_secret, mentions_app_install
 from nlu.normalize import fold_diacritics
-from storage.base import Conversation, ConversationConflict
+from storage.base import Conversation, ConversationConflict, DuplicateUpdate, TurnStart, User
 
 log = logging.getLogger(__name__)
 
 CONVERSATION_CACHE = 10_000  # recent users whose conversation stays in memory
+# How stale a user's `last_seen_at` may get before a message refreshes it:
+# the Zalo OA reply windows are counted in hours, so a minute is precise
+# enough, and most messages then write no user row at all.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
 MAX_TEXT = 1000  # longer messages get a polite request to shorten them
 COMMANDS = ("start", "help", "menu", "cancel", "language", "privacy", "forget")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -48,6 +55,16 @@ _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 def _key(text: str) -> str:
     """Comparable form of typed words: no diacritics, case or punctuation."""
     return " ".join(_NON_WORD.sub(" ", fold_diacritics(text).lower()).split())
+
+
+def _touch(user: User, chat_id: str) -> bool:
+    """Note that the user wrote now from `chat_id`; True if the stored row
+    needs refreshing (another chat, or `last_seen_at` older than the precision)."""
+    now = datetime.now(UTC)
+    if user.chat_id == chat_id and user.last_seen_at and now - user.last_seen_at < LAST_SEEN_PRECISION:
+        return False
+    user.chat_id, user.last_seen_at = chat_id, now
+    return True
 
 
 # Handlers that may claim a message before the dialogue sees it (staff
@@ -85,33 +102,47 @@ class Dispatcher:
         """Handle one message; the Handler every channel calls."""
         storage = self.services.storage
         started = time.perf_counter()
-        if inbound.update_id and not await storage.first_time_seen(inbound.channel, inbound.update_id):
-            log.info("duplicate update ignored on %s", inbound.channel)
-            return []
-        async with storage.user_lock(inbound.channel, inbound.user_id):
+        key = (inbound.channel, inbound.user_id)
+        async with storage.user_lock(*key):
+            # Checked holding the user's lock: an earlier copy of this update
+            # has then finished saving, and its id is on record.
+            start = await storage.begin_turn(*key, inbound.update_id, conversation=key not in self._conversations)
+            if start.duplicate:
+                log.info("duplicate update ignored on %s", inbound.channel)
+                return []
             for interceptor in self.interceptors:
                 claimed = await interceptor(inbound)
                 if claimed is not None:
+                    if inbound.update_id:
+                        await storage.first_time_seen(inbound.channel, inbound.update_id)
                     return claimed
             for attempt in range(3):
                 try:
-                    replies = await self._handle_locked(inbound)
+                    replies = await self._handle_locked(inbound, start)
                     break
                 except ConversationConflict:
                     # Another worker saved in between: handle it again on fresh state.
-                    self._conversations.pop((inbound.channel, inbound.user_id), None)
+                    self._conversations.pop(key, None)
                     if attempt == 2:
                         raise
+                    start = await storage.begin_turn(*key, None)
+                except DuplicateUpdate:
+                    log.info("duplicate update ignored on %s", inbound.channel)
+                    return []
         log.debug("handled %s message in %.1f ms", inbound.channel, (time.perf_counter() - started) * 1000)
         return replies
 
-    async def _handle_locked(self, inbound: Inbound) -> list[Reply]:
+    async def _handle_locked(self, inbound: Inbound, start: TurnStart) -> list[Reply]:
         storage = self.services.storage
-        user = await storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
-        user_before = dataclasses.replace(user)
         key = (inbound.channel, inbound.user_id)
+        user = start.user
+        if user is None:
+            # A new user: their row exists before any flow stores about them.
+            user = await storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
+        touched = _touch(user, inbound.chat_id)
+        user_before = dataclasses.replace(user)
         cached = self._conversations.get(key)
-        conversation = copy.deepcopy(cached) if cached else await storage.load_conversation(*key)
+        conversation = copy.deepcopy(cached) if cached else start.conversation or Conversation()
         ctx = Context(self.services, user, conversation, self.flows)
         turn = self._turn(ctx, inbound)
         try:
@@ -123,17 +154,22 @@ class Dispatcher:
             replies = [Reply(ctx.t("error.generic")), *await ctx.start("menu")]
         if ctx.forgotten:
             self._conversations.pop(key, None)
+            await storage.save_turn(*key, update_id=inbound.update_id)
             return replies
         self._remember_offered(ctx, replies)
-        await storage.save_conversation(inbound.channel, inbound.user_id, conversation)
+        # One transaction for the whole message; on a conflict nothing of it is saved.
+        await storage.save_turn(
+            *key,
+            update_id=inbound.update_id,
+            user=user if user != user_before else None,
+            touch_chat_id=inbound.chat_id if touched else None,
+            conversation=conversation,
+            events=ctx.events,
+        )
         self._conversations[key] = copy.deepcopy(conversation)
         self._conversations.move_to_end(key)
         if len(self._conversations) > CONVERSATION_CACHE:
             self._conversations.popitem(last=False)
-        if user != user_before:
-            await storage.save_user(user)
-        for name, props in ctx.events:
-            await storage.record_event(inbound.channel, inbound.user_id, name, props)
         return replies
 
     # --- input normalisation --------------------------------------------------

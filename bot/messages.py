@@ -30,6 +30,9 @@ class Inbound:
     payload: str = ""
     locale: str | None = None  # the platform's language hint ("vi", "en-US"...)
     update_id: str | None = None  # the platform's id, for the duplicate guard
+    # In group chats, the text of the message this one replies to (officers
+    # answering a handed-off question); "" otherwise.
+    reply_to_text: str = ""
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 

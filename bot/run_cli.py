@@ -14,6 +14,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="serve the bot: web chat, configured channels, mock backend if no backend.url")
     run.add_argument("--host", help="address to listen on (default: web.host)")
     run.add_argument("--port", type=int, help="port (default: web.port)")
+    run.add_argument(
+        "--worker",
+        action="store_true",
+        help="one of several workers: webhooks and API only, backend.url, shared PostgreSQL (docs/deploy.md)",
+    )
+    run.add_argument(
+        "--lan",
+        action="store_true",
+        help="serve on the local network (0.0.0.0) and print the address as a QR code for phones",
+    )
     run.set_defaults(handler=serve_command)
     chat = subparsers.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", default="console", help="console user id (default: console)")
@@ -29,20 +39,41 @@ def serve_command(args: argparse.Namespace) -> int:
     if not 0 <= port <= 65535:
         print("troly run: --port must be between 0 and 65535")
         return 2
-    return asyncio.run(serve(settings, host, port))
+    if getattr(args, "lan", False):
+        settings, host = lan_settings(settings, port)
+        print(lan_banner_for(settings), flush=True)
+    return asyncio.run(serve(settings, host, port, worker=args.worker))
 
 
-async def serve(settings, host: str, port: int) -> int:
+async def serve(settings, host: str, port: int, worker: bool = False) -> int:
     import uvicorn
 
-    from bot.app import create_app
+    from bot.app import Runtime, create_app
 
-    app = create_app(settings)
+    app = create_app(settings, Runtime(settings, worker=worker))
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    print(f"Trợ lý LLTP: web chat on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
+    role = "worker" if worker else "web chat"
+    print(f"Trợ lý LLTP: {role} on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
     await server.serve()
-    return 0
+    return 0 if server.started else 1
+
+
+def lan_settings(settings, port: int, ip: str | None = None):
+    """Settings for a LAN demo: listen on every interface and give phones
+    (media links, the page's QR) the LAN address, unless one is configured."""
+    from bot.lan import LAN_HOST, lan_ip, lan_url
+
+    web = settings.web.model_copy(update={"host": LAN_HOST, "port": port})
+    if not web.public_base_url:
+        web = web.model_copy(update={"public_base_url": lan_url(ip or lan_ip(), port).rstrip("/")})
+    return settings.model_copy(update={"web": web}), LAN_HOST
+
+
+def lan_banner_for(settings) -> str:
+    from bot.lan import lan_banner
+
+    return lan_banner(settings.web.public_base_url.rstrip("/") + "/")
 
 
 def chat_command(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ class Services:
     illustrations: Any = None  # callable(index, lang) -> PNG bytes
     status_attempt_limit: int = 3
     status_lock_minutes: int = 15
+    officer_desk: Any = None  # bot.handoff_relay.OfficerDesk when officers take questions live
 
 
 @dataclass(frozen=True)

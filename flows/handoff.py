@@ -2,9 +2,11 @@
 account problems, the province police where the knowledge base has them),
 and a way to leave a question for an officer.
 
-A left question is kept in the audit log, with long digit runs (id and phone
-numbers) masked, and only with the user's consent: an officer answers it
-through the bot later.
+A left question, with long digit runs (id and phone numbers) masked and only
+with the user's consent, goes live to the officers' Telegram group when one
+is configured (`bot.handoff_relay.OfficerDesk`: officers reply there and the
+answer comes back here); otherwise it is kept in the audit log for an
+officer to answer through the bot later.
 
 ```mermaid
 stateDiagram-v2
@@ -47,6 +49,11 @@ class Handoff(Flow):
         return [fact_reply(ctx, contacts.text, list(contacts.sources), contacts.as_of, buttons)]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        desk = ctx.services.officer_desk
+        if turn.action[1:] == ["close"]:
+            if desk is None:
+                return await ctx.start("menu")
+            return [*await desk.close_by_citizen(ctx.user.channel, ctx.user.user_id, ctx.lang), *await ctx.start("menu")]
         if turn.action[1:] == ["ask"]:
             if ctx.user.consent_at is None:
                 return [Reply(ctx.t("handoff.needs_consent"), buttons=rows(
@@ -58,6 +65,10 @@ class Handoff(Flow):
         question = turn.text.strip()
         if not _MEANINGFUL.search(question) or len(question) > MAX_QUESTION:
             return [Reply(ctx.t("handoff.question_invalid", max=MAX_QUESTION), buttons=rows(ctx.menu_row()))]
+        if desk is not None and desk.enabled:
+            ctx.event("officer_question_left", live=True)
+            ctx.goto("menu", "start")
+            return await desk.open_ticket(ctx.user, question, ctx.lang)
         await ctx.services.storage.audit(
             f"{ctx.user.channel}:{ctx.user.user_id}",
             "officer_question",

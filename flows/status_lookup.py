@@ -47,6 +47,7 @@ class State(StrEnum):
 
 _LAST4_AND_DATE = re.compile(r"^\s*(\d{4})\s*[,;\s]\s*(\S+)\s*$")
 _DIGITS_ONLY = re.compile(r"[\s.\-]")
+MAX_PROVEN_CODES = 5
 
 
 def find_code(text: str) -> str | None:
@@ -200,6 +201,7 @@ class StatusLookup(Flow):
             lines.append(ctx.t("status.agency", agency=view.agency_name))
         buttons = []
         if status not in ("COMPLETED", "REJECTED", "CANCELLED"):
+            remember_proven(ctx, view.code)
             buttons.append((ctx.button("status.notify", f"status:notify:{view.code}"),))
         link = None
         payment = getattr(view, "payment", None)
@@ -220,9 +222,21 @@ class StatusLookup(Flow):
                 (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]
         if find_code(code) != code:
             return None
+        if code not in ctx.memory.get("proven_codes", []):
+            # A forged or replayed button: notices about a request go only to
+            # someone who proved they own it in this conversation.
+            ctx.event("status_subscribe_refused")
+            return await self.start(ctx, f"status|{code}")
         await ctx.services.storage.subscribe(ctx.user.channel, ctx.user.user_id, code)
         ctx.event("status_subscribed")
         return [Reply(ctx.t("status.notify_on", code=code), buttons=rows(ctx.menu_row()))]
+
+
+def remember_proven(ctx: Context, code: str) -> None:
+    """Note that this user proved ownership of `code` (the only codes they
+    may subscribe to); the few most recent are kept."""
+    proven = [c for c in ctx.memory.get("proven_codes", []) if c != code]
+    ctx.memory["proven_codes"] = [*proven, code][-MAX_PROVEN_CODES:]
 
 
 def _vnd(amount: int) -> str:

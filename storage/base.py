@@ -9,7 +9,7 @@ sessions.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +45,24 @@ class Conversation:
 class ConversationConflict(Exception):
     """Another handler saved the conversation since it was loaded (its
     version moved on): reload and handle the message again."""
+
+
+class DuplicateUpdate(Exception):
+    """`save_turn` found its update id already recorded: another handler
+    answered this platform update; nothing of this turn was saved."""
+
+
+@dataclass
+class TurnStart:
+    """What handling one message starts from (see `Storage.begin_turn`)."""
+
+    duplicate: bool  # the update id was already handled
+    user: User | None  # None: a user we have never seen
+    conversation: Conversation | None  # None when not asked for
+
+
+# An analytics event of a turn: its name and small properties.
+Event = tuple[str, dict[str, Any] | None]
 
 
 def user_actor(channel: str, user_id: str) -> str:
@@ -97,6 +115,55 @@ class Storage(ABC):
     @abstractmethod
     async def first_time_seen(self, channel: str, update_id: str) -> bool:
         """Record an update id; False if it was already recorded."""
+
+    # --- one handled message -----------------------------------------------
+    async def begin_turn(
+        self, channel: str, user_id: str, update_id: str | None, *, conversation: bool = True
+    ) -> TurnStart:
+        """Read (never write) what a message starts from: whether its update
+        id was already handled, the user, and (if asked) the conversation.
+        Call it holding `user_lock`, so an earlier copy of the update has
+        finished saving."""
+        seen = bool(update_id) and await self.update_seen(channel, update_id)
+        if seen:
+            return TurnStart(True, None, None)
+        loaded = await self.load_conversation(channel, user_id) if conversation else None
+        return TurnStart(False, await self.get_user(channel, user_id), loaded)
+
+    @abstractmethod
+    async def update_seen(self, channel: str, update_id: str) -> bool:
+        """Whether an update id is recorded (a read; `first_time_seen` records)."""
+
+    async def save_turn(
+        self,
+        channel: str,
+        user_id: str,
+        *,
+        update_id: str | None = None,
+        user: User | None = None,
+        touch_chat_id: str | None = None,
+        conversation: Conversation | None = None,
+        events: Sequence[Event] = (),
+    ) -> None:
+        """Commit everything one message changed, all or nothing: the update
+        id (`DuplicateUpdate` if already recorded), the user (`user`: the
+        whole profile, as `save_user`; or only `touch_chat_id`: the user
+        wrote now from this chat, refreshing `chat_id` and `last_seen_at`),
+        the conversation (as `save_conversation`, `ConversationConflict` if
+        its version moved on) and the analytics events.
+
+        This default takes one transaction per part; `SqlStorage` commits
+        them as one."""
+        if update_id and not await self.first_time_seen(channel, update_id):
+            raise DuplicateUpdate(update_id)
+        if conversation is not None:
+            await self.save_conversation(channel, user_id, conversation)
+        if user is not None:
+            await self.save_user(user)
+        elif touch_chat_id is not None:
+            await self.get_or_create_user(channel, user_id, touch_chat_id)
+        for name, props in events:
+            await self.record_event(channel, user_id, name, props)
 
     # --- status subscriptions --------------------------------------------
     @abstractmethod

@@ -223,3 +223,24 @@ oauth_tokens = Table(
     Column("refresh_started_at", UtcDateTime()),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+
+# --- officer handoff (bot/handoff_relay.py) ---------------------------------
+# A citizen's question handed to the officers' group: open until an officer
+# sends `/done` (or the citizen goes back to the bot). The question is kept
+# with personal numbers masked; `forget_user` erases the rows.
+handoff_tickets = Table(
+    "handoff_tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", CHANNEL, nullable=False),
+    Column("user_id", USER_ID, nullable=False),
+    Column("chat_id", USER_ID, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("status", String(8), nullable=False),  # open / closed
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime()),
+    Column("closed_by", String(160)),
+    Index("ix_handoff_tickets_user", "channel", "user_id", "status"),
+)

@@ -1,10 +1,20 @@
 """`SqlStorage`: the storage port on SQLAlchemy 2 async, one code path for
 SQLite (aiosqlite, one process) and PostgreSQL (asyncpg, several workers).
 
-Dialect differences are confined to three places: the upsert helper
+Dialect differences are confined to four places: the upsert helper
 (`_insert`), connection set-up (SQLite pragmas and `BEGIN IMMEDIATE` for
-writes), and `user_lock` (a PostgreSQL advisory lock on top of the
-process-local lock).
+writes), `user_lock` (a PostgreSQL advisory lock on top of the
+process-local lock), and `_run`, which runs the per-message queries.
+
+Per-message work (`begin_turn`, `save_turn` and the methods they share) is
+written once as plain synchronous SQLAlchemy Core on a `Connection`. On
+PostgreSQL `_run` executes it through the async engine (`run_sync`). On
+SQLite it runs on the event loop itself, on a synchronous pysqlite
+connection: a turn's transaction takes well under a millisecond there,
+while aiosqlite's four thread hand-offs per statement (each waiting for the
+GIL behind the flows' work) were most of a message's time. Only another
+process holding the write lock can make it wait: then it gives up after a
+short busy timeout and waits off the loop, through aiosqlite.
 """
 
 from __future__ import annotations
@@ -15,18 +25,29 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, event, select, text, update
+from sqlalchemy import Text, bindparam, cast, create_engine, delete, event, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.base import Conversation, ConversationConflict, Storage, Subscriber, User, user_actor
+from storage.base import (
+    Conversation,
+    ConversationConflict,
+    DuplicateUpdate,
+    Event,
+    Storage,
+    Subscriber,
+    TurnStart,
+    User,
+    user_actor,
+)
 from storage.migrations import upgrade_to_head
 from storage.schema import (
     audit_log,
@@ -40,6 +61,9 @@ from storage.schema import (
 )
 
 SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+# How long a query on the event loop waits for another process's SQLite
+# write lock before it retries off the loop (the loop stalls meanwhile).
+INLINE_BUSY_TIMEOUT_MS = 20
 
 # Phone numbers (10 digits), căn cước numbers (12) and platform ids (9+)
 # never reach analytics, even written with spaces or dots.
@@ -108,12 +132,14 @@ class SqlStorage(Storage):
             raise ValueError(f"storage.url must start with {expected}, not {self.url.drivername}://")
         if self.dialect == "sqlite" and self.url.database in (None, "", ":memory:"):
             raise ValueError("storage.url: SQLite needs a file path (sqlite+aiosqlite:///var/troly.sqlite3)")
+        self._queries = _TurnQueries(self._insert)
         self._salt = pseudonym_salt
         self._seen_updates_ttl = seen_updates_ttl
         self._pool_size = pool_size
         self._lock_pool_size = lock_pool_size
         self._engine: AsyncEngine | None = None
         self._lock_engine: AsyncEngine | None = None  # PostgreSQL: connections that hold user locks
+        self._sqlite_engine: Engine | None = None  # SQLite: `_run` on the event loop
         self._local_locks = _KeyedLocks()
         # SQLite has one writer at a time: see `transaction`.
         self._sqlite_writer = asyncio.Lock()
@@ -145,10 +171,14 @@ class SqlStorage(Storage):
             # The driver opens write transactions itself with BEGIN IMMEDIATE
             # right before the first write (no extra round trip; a write never
             # fails upgrading a read lock); plain SELECTs need no transaction.
-            self._engine = create_async_engine(
-                self.url, pool_size=self._pool_size, max_overflow=0, connect_args={"isolation_level": "IMMEDIATE"}
+            sqlite_args = {"isolation_level": "IMMEDIATE"}
+            self._engine = create_async_engine(self.url, pool_size=self._pool_size, max_overflow=0, connect_args=sqlite_args)
+            _tune_sqlite(self._engine.sync_engine, busy_timeout_ms=10_000)
+            # One connection: the event loop runs one transaction at a time.
+            self._sqlite_engine = create_engine(
+                self.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, connect_args=sqlite_args
             )
-            _tune_sqlite(self._engine)
+            _tune_sqlite(self._sqlite_engine, busy_timeout_ms=INLINE_BUSY_TIMEOUT_MS)
         try:
             await self._migrate()
             if self._salt is None:
@@ -161,7 +191,9 @@ class SqlStorage(Storage):
         for engine in (self._lock_engine, self._engine):
             if engine is not None:
                 await engine.dispose()
-        self._engine = self._lock_engine = None
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
+        self._engine = self._lock_engine = self._sqlite_engine = None
 
     async def _migrate(self) -> None:
         async with self.transaction(write=True) as conn:
@@ -205,6 +237,26 @@ class SqlStorage(Storage):
                 async with conn.begin():
                     yield conn
 
+    async def _run(self, work: Callable[..., Any], *args: Any, write: bool = False) -> Any:
+        """`work(connection, *args)` in one transaction (committed if `write`,
+        `work` being synchronous SQLAlchemy Core), on either database."""
+        if self._engine is None:
+            raise RuntimeError("storage used before init()")
+        if self._sqlite_engine is not None:
+            try:
+                if not write:
+                    return _in_transaction(self._sqlite_engine, False, work, args)
+                # The same turn-taking as `transaction(write=True)`: no writer
+                # of this process is then mid-transaction on the other engine.
+                async with self._sqlite_writer:
+                    return _in_transaction(self._sqlite_engine, True, work, args)
+            except OperationalError as error:
+                if "locked" not in str(error.orig):
+                    raise
+                # Another process is writing: wait for it off the event loop.
+        async with self.transaction(write=write) as conn:
+            return await conn.run_sync(work, *args)
+
     def _insert(self, table):
         """INSERT with this dialect's ON CONFLICT clauses."""
         return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
@@ -219,27 +271,13 @@ class SqlStorage(Storage):
             index_elements=[users.c.channel, users.c.user_id],
             set_={"chat_id": statement.excluded.chat_id, "last_seen_at": statement.excluded.last_seen_at},
         ).returning(*users.c)
-        async with self.transaction(write=True) as conn:
-            row = (await conn.execute(statement)).one()
-        return _user(row)
+        return _user(await self._run(lambda conn: conn.execute(statement).one(), write=True))
 
     async def get_user(self, channel: str, user_id: str) -> User | None:
-        async with self.transaction() as conn:
-            row = (await conn.execute(select(users).where(*_is_user(users, channel, user_id)))).one_or_none()
-        return _user(row) if row else None
+        return await self._run(self._queries.get_user, channel, user_id)
 
     async def save_user(self, user: User) -> None:
-        now = _now()
-        values = {f.name: getattr(user, f.name) for f in fields(User)}
-        values["created_at"] = values["created_at"] or now
-        values["last_seen_at"] = values["last_seen_at"] or now
-        statement = self._insert(users).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[users.c.channel, users.c.user_id],
-            set_={name: statement.excluded[name] for name in values if name not in ("channel", "user_id", "created_at")},
-        )
-        async with self.transaction(write=True) as conn:
-            await conn.execute(statement)
+        await self._run(self._queries.save_user, user, write=True)
 
     async def forget_user(self, channel: str, user_id: str) -> None:
         actor = user_actor(channel, user_id)
@@ -277,73 +315,86 @@ class SqlStorage(Storage):
 
     # --- conversation ------------------------------------------------------
     async def load_conversation(self, channel: str, user_id: str) -> Conversation:
-        async with self.transaction() as conn:
-            row = (
-                await conn.execute(select(conversations).where(*_is_user(conversations, channel, user_id)))
-            ).one_or_none()
-        if row is None:
-            return Conversation()
-        return Conversation(flow=row.flow, state=row.state, data=row.data, version=row.version)
+        return await self._run(self._queries.load_conversation, channel, user_id)
 
     async def save_conversation(self, channel: str, user_id: str, conversation: Conversation) -> None:
-        values = {
-            "flow": conversation.flow,
-            "state": conversation.state,
-            "data": conversation.data,
-            "version": conversation.version + 1,
-            "updated_at": _now(),
-        }
-        if conversation.version == 0:
-            statement = (
-                self._insert(conversations).values(channel=channel, user_id=user_id, **values).on_conflict_do_nothing()
-            )
-        else:
-            statement = (
-                update(conversations)
-                .where(*_is_user(conversations, channel, user_id), conversations.c.version == conversation.version)
-                .values(**values)
-            )
-        async with self.transaction(write=True) as conn:
-            saved = (await conn.execute(statement)).rowcount == 1
-        if not saved:
-            raise ConversationConflict(f"conversation changed since version {conversation.version}")
+        await self._run(self._queries.save_conversation, channel, user_id, conversation, write=True)
         conversation.version += 1
 
     # --- platform update de-duplication ------------------------------------
     async def first_time_seen(self, channel: str, update_id: str) -> bool:
+        fresh = await self._run(self._queries.record_update, channel, update_id, write=True)
+        await self._prune_now_and_then()
+        return fresh
+
+    async def update_seen(self, channel: str, update_id: str) -> bool:
+        return await self._run(self._queries.update_seen, channel, update_id)
+
+    async def _prune_now_and_then(self) -> None:
         now = _now()
-        statement = (
-            self._insert(seen_updates).values(channel=channel, update_id=str(update_id), seen_at=now).on_conflict_do_nothing()
-        )
-        async with self.transaction(write=True) as conn:
-            fresh = (await conn.execute(statement)).rowcount == 1
         if now >= self._next_prune:
             self._next_prune = now + timedelta(minutes=10)
             await self.prune_seen_updates()
-        return fresh
 
     async def prune_seen_updates(self, older_than: timedelta | None = None) -> int:
         """Forget update ids older than the platforms' retry window; returns
         how many rows went. Called by `first_time_seen` every 10 minutes."""
         cutoff = _now() - (older_than if older_than is not None else self._seen_updates_ttl)
-        async with self.transaction(write=True) as conn:
-            return (await conn.execute(delete(seen_updates).where(seen_updates.c.seen_at < cutoff))).rowcount
+        statement = delete(seen_updates).where(seen_updates.c.seen_at < cutoff)
+        return await self._run(lambda conn: conn.execute(statement).rowcount, write=True)
+
+    # --- one handled message ----------------------------------------------
+    async def begin_turn(
+        self, channel: str, user_id: str, update_id: str | None, *, conversation: bool = True
+    ) -> TurnStart:
+        return await self._run(self._queries.begin_turn, channel, user_id, update_id, conversation)
+
+    async def save_turn(
+        self,
+        channel: str,
+        user_id: str,
+        *,
+        update_id: str | None = None,
+        user: User | None = None,
+        touch_chat_id: str | None = None,
+        conversation: Conversation | None = None,
+        events: Sequence[Event] = (),
+    ) -> None:
+        """One write transaction for the whole message (see `Storage.save_turn`):
+        on SQLite the single writer is held once per message, not per part."""
+        queries = self._queries
+        event_rows = self._event_rows(channel, user_id, events) if events else []
+
+        def work(conn: Connection) -> None:
+            if update_id and not queries.record_update(conn, channel, update_id):
+                raise DuplicateUpdate(update_id)
+            if conversation is not None:
+                queries.save_conversation(conn, channel, user_id, conversation)
+            if user is not None:
+                queries.save_user(conn, user)
+            elif touch_chat_id is not None:
+                queries.touch_user(conn, channel, user_id, touch_chat_id)
+            if event_rows:
+                conn.execute(queries.insert_events, event_rows)
+
+        await self._run(work, write=True)
+        if conversation is not None:
+            conversation.version += 1
+        if update_id:
+            await self._prune_now_and_then()
 
     # --- status subscriptions ----------------------------------------------
     async def subscribe(self, channel: str, user_id: str, request_code: str) -> None:
         statement = self._insert(subscriptions).values(
             channel=channel, user_id=user_id, request_code=request_code, created_at=_now()
         )
-        async with self.transaction(write=True) as conn:
-            await conn.execute(statement.on_conflict_do_nothing())
+        await self._run(lambda conn: conn.execute(statement.on_conflict_do_nothing()), write=True)
 
     async def unsubscribe(self, channel: str, user_id: str, request_code: str) -> None:
-        async with self.transaction(write=True) as conn:
-            await conn.execute(
-                delete(subscriptions).where(
-                    *_is_user(subscriptions, channel, user_id), subscriptions.c.request_code == request_code
-                )
-            )
+        statement = delete(subscriptions).where(
+            *_is_user(subscriptions, channel, user_id), subscriptions.c.request_code == request_code
+        )
+        await self._run(lambda conn: conn.execute(statement), write=True)
 
     async def subscribers(self, request_code: str) -> list[Subscriber]:
         query = (
@@ -352,21 +403,21 @@ class SqlStorage(Storage):
             .where(subscriptions.c.request_code == request_code, users.c.unreachable.is_(False))
             .order_by(subscriptions.c.created_at)
         )
-        async with self.transaction() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._run(lambda conn: conn.execute(query).all())
         return [Subscriber(row.channel, row.user_id, row.chat_id, row.language) for row in rows]
 
     # --- analytics and audit -----------------------------------------------
     async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:
-        row = {
-            "channel": channel,
-            "user_hash": self.pseudonym(channel, user_id),
-            "name": name,
-            "props": scrub_props(props or {}),
-            "at": _now(),
-        }
-        async with self.transaction(write=True) as conn:
-            await conn.execute(events.insert().values(**row))
+        rows = self._event_rows(channel, user_id, [(name, props)])
+        await self._run(lambda conn: conn.execute(self._queries.insert_events, rows), write=True)
+
+    def _event_rows(self, channel: str, user_id: str, turn_events: Sequence[Event]) -> list[dict[str, Any]]:
+        user_hash = self.pseudonym(channel, user_id)
+        at = _now()
+        return [
+            {"channel": channel, "user_hash": user_hash, "name": name, "props": scrub_props(props or {}), "at": at}
+            for name, props in turn_events
+        ]
 
     async def list_events(self, name: str | None = None, since: datetime | None = None) -> list[dict[str, Any]]:
         """Analytics rows (oldest first) for reports: channel, user_hash, name, props, at."""
@@ -380,8 +431,8 @@ class SqlStorage(Storage):
         return [row._asdict() for row in rows]
 
     async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
-        async with self.transaction(write=True) as conn:
-            await conn.execute(audit_log.insert().values(actor=actor, action=action, details=details or {}, at=_now()))
+        row = {"actor": actor, "action": action, "details": details or {}, "at": _now()}
+        await self._run(lambda conn: conn.execute(self._queries.insert_audit, row), write=True)
 
     async def list_audit(self, actor: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit rows first: actor, action, details, at."""
@@ -443,6 +494,103 @@ def _tables_keyed_by_user() -> list:
     ]
 
 
+def _in_transaction(engine: Engine, write: bool, work: Callable[..., Any], args: tuple) -> Any:
+    """`work(connection, *args)` on a synchronous engine, committed if `write`."""
+    with engine.begin() if write else engine.connect() as conn:
+        return work(conn, *args)
+
+
+class _TurnQueries:
+    """The per-message statements, built once with bound parameters:
+    building a SQLAlchemy statement costs more than SQLite running it.
+    Methods take a synchronous `Connection` (see `SqlStorage._run`)."""
+
+    def __init__(self, insert) -> None:
+        key = (users.c.channel == bindparam("key_channel"), users.c.user_id == bindparam("key_user_id"))
+        self.select_user = select(users).where(*key)
+        self.touch_user_statement = update(users).where(*key)
+        upsert = insert(users)
+        self.upsert_user = upsert.on_conflict_do_update(
+            index_elements=[users.c.channel, users.c.user_id],
+            set_={
+                column.name: upsert.excluded[column.name]
+                for column in users.c
+                if column.name not in ("channel", "user_id", "created_at")
+            },
+        )
+        self.select_seen = select(seen_updates.c.seen_at).where(
+            seen_updates.c.channel == bindparam("key_channel"), seen_updates.c.update_id == bindparam("key_update_id")
+        )
+        self.insert_seen = insert(seen_updates).on_conflict_do_nothing()
+        self.select_conversation = select(conversations).where(
+            conversations.c.channel == bindparam("key_channel"), conversations.c.user_id == bindparam("key_user_id")
+        )
+        self.insert_conversation = insert(conversations).on_conflict_do_nothing()
+        self.update_conversation = update(conversations).where(
+            conversations.c.channel == bindparam("key_channel"),
+            conversations.c.user_id == bindparam("key_user_id"),
+            conversations.c.version == bindparam("key_version"),
+        )
+        self.insert_events = events.insert()
+        self.insert_audit = audit_log.insert()
+
+    def begin_turn(
+        self, conn: Connection, channel: str, user_id: str, update_id: str | None, conversation: bool
+    ) -> TurnStart:
+        if update_id and self.update_seen(conn, channel, update_id):
+            return TurnStart(True, None, None)
+        loaded = self.load_conversation(conn, channel, user_id) if conversation else None
+        return TurnStart(False, self.get_user(conn, channel, user_id), loaded)
+
+    def get_user(self, conn: Connection, channel: str, user_id: str) -> User | None:
+        row = conn.execute(self.select_user, {"key_channel": channel, "key_user_id": user_id}).one_or_none()
+        return _user(row) if row else None
+
+    def update_seen(self, conn: Connection, channel: str, update_id: str) -> bool:
+        params = {"key_channel": channel, "key_update_id": str(update_id)}
+        return conn.execute(self.select_seen, params).first() is not None
+
+    def record_update(self, conn: Connection, channel: str, update_id: str) -> bool:
+        """Record an update id; False if it was already recorded."""
+        params = {"channel": channel, "update_id": str(update_id), "seen_at": _now()}
+        return conn.execute(self.insert_seen, params).rowcount == 1
+
+    def load_conversation(self, conn: Connection, channel: str, user_id: str) -> Conversation:
+        row = conn.execute(self.select_conversation, {"key_channel": channel, "key_user_id": user_id}).one_or_none()
+        if row is None:
+            return Conversation()
+        return Conversation(flow=row.flow, state=row.state, data=row.data, version=row.version)
+
+    def save_conversation(self, conn: Connection, channel: str, user_id: str, conversation: Conversation) -> None:
+        """Write `conversation` as version + 1 (the caller bumps it after
+        the commit), or raise `ConversationConflict`."""
+        values = {
+            "flow": conversation.flow,
+            "state": conversation.state,
+            "data": conversation.data,
+            "version": conversation.version + 1,
+            "updated_at": _now(),
+        }
+        if conversation.version == 0:
+            result = conn.execute(self.insert_conversation, {"channel": channel, "user_id": user_id, **values})
+        else:
+            key = {"key_channel": channel, "key_user_id": user_id, "key_version": conversation.version}
+            result = conn.execute(self.update_conversation, {**key, **values})
+        if result.rowcount != 1:
+            raise ConversationConflict(f"conversation changed since version {conversation.version}")
+
+    def save_user(self, conn: Connection, user: User) -> None:
+        now = _now()
+        values = {f.name: getattr(user, f.name) for f in fields(User)}
+        values["created_at"] = values["created_at"] or now
+        values["last_seen_at"] = values["last_seen_at"] or now
+        conn.execute(self.upsert_user, values)
+
+    def touch_user(self, conn: Connection, channel: str, user_id: str, chat_id: str) -> None:
+        params = {"key_channel": channel, "key_user_id": user_id, "chat_id": chat_id, "last_seen_at": _now()}
+        conn.execute(self.touch_user_statement, params)
+
+
 def _is_user(table, channel: str, user_id: str) -> tuple:
     return table.c.channel == channel, table.c.user_id == user_id
 
@@ -459,18 +607,18 @@ def _replace_identity(value: Any, identities: set[str], pseudonym: str) -> Any:
     return pseudonym if isinstance(value, str) and value in identities else value
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """SQLite for a bot: WAL (readers never block the writer), a busy
     timeout instead of "database is locked" when another process writes,
     and enforced foreign keys."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         cursor = dbapi_connection.cursor()
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",  # durable at checkpoints; safe with WAL
-            "PRAGMA busy_timeout=10000",
+            f"PRAGMA busy_timeout={busy_timeout_ms}",
             "PRAGMA foreign_keys=ON",
         ):
             cursor.execute(pragma)

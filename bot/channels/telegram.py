@@ -137,6 +137,8 @@ def to_inbound(update: Update, resolve_payload: Callable[[str], str | None] = la
         "locale": message.from_user.language_code,
         "update_id": str(update.update_id),
     }
+    if message.reply_to_message is not None and message.chat.type != "private":
+        common["reply_to_text"] = message.reply_to_message.text or message.reply_to_message.caption or ""
     if message.contact is not None:
         return Inbound(kind=InboundKind.CONTACT, text=message.contact.phone_number, **common)
     text = message.text or message.caption or ""
@@ -183,10 +185,31 @@ class _RedactToken(logging.Filter):
         return True
 
 
+class _HideBotApiContent(logging.Filter):
+    """python-telegram-bot logs, at DEBUG, every Bot API call with its
+    parameters and result: the citizens' messages and ours, with request
+    codes, id and phone numbers and signed links. Keep the endpoint only."""
+
+    SUMMARIES = {
+        "Calling Bot API endpoint `%s` with parameters `%s`": "Calling Bot API endpoint `%s`",
+        "Call to Bot API endpoint `%s` finished with return value `%s`": "Call to Bot API endpoint `%s` finished",
+    }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        summary = self.SUMMARIES.get(record.msg) if isinstance(record.msg, str) else None
+        if summary is not None and isinstance(record.args, tuple) and record.args:
+            record.msg, record.args = summary, record.args[:1]
+        return True
+
+
 def _hide_token_in_logs(token: str) -> None:
     logger = logging.getLogger("httpx")
     if not any(isinstance(item, _RedactToken) and item.token == token for item in logger.filters):
         logger.addFilter(_RedactToken(token))
+    for name in ("telegram.Bot", "telegram.ext.ExtBot"):
+        bot_logger = logging.getLogger(name)
+        if not any(isinstance(item, _HideBotApiContent) for item in bot_logger.filters):
+            bot_logger.addFilter(_HideBotApiContent())
 
 
 class _Recent(OrderedDict):

@@ -8,6 +8,7 @@ the JSON API it talks to, usable as an embeddable widget:
     -> {"replies": [{"text", "buttons": [{"title", "payload"}], "rows": [[...]],
                      "image_url", "image_alt", "link": {"title", "url"}, "edit_key"}]}
     GET  /api/chat/updates?user_id=...  -> {"replies": [...]}  (notifications)
+    GET  /openapi.json  the OpenAPI description of these routes
 
 Bad requests get a 4xx with a bilingual message, never a 500.
 """
@@ -60,6 +61,7 @@ class WebChannel(Channel):
             Route("/", self.page, methods=["GET"]),
             Route("/api/chat", self.chat, methods=["POST"]),
             Route("/api/chat/updates", self.updates, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
         ]
 
     async def start(self, handle: Handler) -> None:
@@ -79,6 +81,11 @@ class WebChannel(Channel):
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+    async def openapi(self, request: Request) -> Response:
+        from bot.channels.web_openapi import openapi_description
+
+        return JSONResponse(openapi_description(MAX_TEXT, MAX_PAYLOAD))
 
     async def chat(self, request: Request) -> Response:
         body = await request.body()

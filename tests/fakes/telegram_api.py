@@ -264,6 +264,28 @@ class FakeTelegramApi:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return await self._deliver({"message": message})
 
+    async def member_replies_in_group(
+        self, group_id: int, replied: ChatMessage, text: str, *, user_id: int = 77, first_name: str = "Cán bộ"
+    ) -> dict[str, Any]:
+        """A member of a group chat answers (reply-to) one of the bot's
+        messages there; returns the update."""
+        chat = str(group_id)
+        message_id = next(self._message_ids[chat])
+        self.chats[chat].append(ChatMessage(message_id, from_bot=False, text=text))
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": group_id, "type": "supergroup", "title": "Officers"},
+            "from": self._user(user_id, "vi", first_name),
+            "text": text,
+            "reply_to_message": {**self._message_json(chat, replied), "chat": {"id": group_id, "type": "supergroup", "title": "Officers"}},
+        }
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        update = {"update_id": next(self._update_ids), "message": message}
+        await self._send_update(update)
+        return update
+
     async def user_shares_contact(self, phone: str, *, user_id: int = 42, language_code: str | None = "vi") -> dict:
         message = self._user_message(user_id, language_code, "Lan")
         message["contact"] = {"phone_number": phone, "first_name": "Lan", "user_id": user_id}

@@ -155,6 +155,9 @@ async def test_status_lookup_rejects_someone_elses_request_and_locks_after_three
 
 async def test_subscribing_to_a_request_notifies_on_change(chat, storage):
     await chat.onboard("vi")
+    await chat.press("menu:open:status")
+    await chat.say(AWAITING_PAYMENT_CODE)
+    await chat.say(LAN_ID)
     await chat.press(f"status:notify:{AWAITING_PAYMENT_CODE}")
     subscribers = await storage.subscribers(AWAITING_PAYMENT_CODE)
     assert [s.user_id for s in subscribers] == ["u1"]
@@ -251,7 +254,11 @@ async def test_global_commands_work_in_any_state(chat, storage, lang):
 
 async def test_forget_me_erases_the_user_and_starts_over(chat, storage):
     await chat.onboard("en")
+    await chat.press("menu:open:status")
+    await chat.say(AWAITING_PAYMENT_CODE)
+    await chat.say(LAN_ID)
     await chat.press(f"status:notify:{AWAITING_PAYMENT_CODE}")
+    assert await storage.subscribers(AWAITING_PAYMENT_CODE) != []
     await chat.say("/forget")
     await chat.press("menu:forget:yes")
     assert await storage.get_user("web", "u1") is None or (await storage.get_user("web", "u1")).language is None

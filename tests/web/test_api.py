@@ -75,7 +75,10 @@ async def test_backend_status_event_notifies_the_subscribed_web_user(running_bot
         await client.post("/api/chat", json={"user_id": "sub1", "start": ""})
         await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:lang:vi"})
         await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:consent:yes"})
-        await client.post("/api/chat", json={"user_id": "sub1", "button": f"status:notify:{AWAITING_PAYMENT_CODE}"})
+        # Subscribing needs the proof of ownership first.
+        for body in ({"button": "menu:open:status"}, {"text": AWAITING_PAYMENT_CODE}, {"text": LAN_ID},
+                     {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"}):
+            await client.post("/api/chat", json={"user_id": "sub1", **body})
         event = json.dumps({"event_id": "e1", "type": "request.status_changed", "code": AWAITING_PAYMENT_CODE,
                             "status": "RECEIVED", "label_vi": "Đã tiếp nhận", "label_en": "Received"}).encode()
         forged = await client.post("/hooks/backend", content=event,
@@ -92,6 +95,7 @@ async def test_a_request_moving_in_the_mock_backend_reaches_the_subscribed_user(
     url, runtime = running_bot
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         for body in ({"start": ""}, {"button": "onboarding:lang:en"}, {"button": "onboarding:consent:yes"},
+                     {"button": "menu:open:status"}, {"text": AWAITING_PAYMENT_CODE}, {"text": LAN_ID},
                      {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"}):
             await client.post("/api/chat", json={"user_id": "real1", **body})
         async with httpx.AsyncClient(base_url=runtime.mock.url) as mock:

@@ -1,0 +1,64 @@
+"""LAN demo: `troly run --lan` serves the web chat on the local network
+(e.g. the staff laptop's hotspot, no internet needed) and shows its address
+as a QR code, in the terminal and on the chat page (`/join-qr.png`), so
+villagers' phones join by scanning it."""
+
+from __future__ import annotations
+
+import io
+import socket
+from functools import lru_cache
+
+import qrcode
+
+LAN_HOST = "0.0.0.0"
+QR_PATH = "/join-qr.png"
+
+
+def lan_ip() -> str:
+    """This machine's address on its local network: the source address the
+    system would use for an outside destination. A UDP "connect" sends no
+    packet, so this works with no internet at all; 127.0.0.1 without any
+    network."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 1))
+        address = probe.getsockname()[0]
+    except OSError:
+        address = "127.0.0.1"
+    finally:
+        probe.close()
+    return address
+
+
+def lan_url(ip: str, port: int) -> str:
+    return f"http://{ip}:{port}/"
+
+
+def terminal_qr(text: str) -> str:
+    """The QR code of `text` drawn with block characters, for a terminal."""
+    code = qrcode.QRCode(border=1, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(text)
+    code.make(fit=True)
+    out = io.StringIO()
+    code.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
+@lru_cache(maxsize=8)
+def qr_png(text: str) -> bytes:
+    """A PNG of the QR code of `text`, big enough to scan from a screen."""
+    image = qrcode.make(text, box_size=8, border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def lan_banner(url: str) -> str:
+    """What `troly run --lan` prints: the address and its QR code."""
+    return (
+        f"Mạng nội bộ / LAN demo: {url}\n"
+        "Điện thoại bắt cùng Wi-Fi (điểm phát của máy này), quét mã để mở trợ lý.\n"
+        "Phones on the same Wi-Fi (this laptop's hotspot): scan to open the assistant.\n"
+        f"{terminal_qr(url)}"
+    )

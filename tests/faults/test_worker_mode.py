@@ -1,0 +1,57 @@
+"""`troly run --worker` refuses settings it cannot share with other workers,
+and its singleton jobs run in one worker at a time."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.app import Runtime
+from bot.workers import LeaderJob
+from storage.sql import SqlStorage
+from tests.faults.conftest import bot_settings
+
+
+async def test_a_worker_without_a_backend_url_refuses_to_start(tmp_path, postgres_url):
+    runtime = Runtime(bot_settings(tmp_path, postgres_url, ""), worker=True)
+    with pytest.raises(RuntimeError, match="backend.url"):
+        await runtime.start(start_channels=False)
+
+
+async def test_a_worker_on_sqlite_refuses_to_start(tmp_path):
+    runtime = Runtime(bot_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", "http://127.0.0.1:9"), worker=True)
+    with pytest.raises(RuntimeError, match="PostgreSQL"):
+        await runtime.start(start_channels=False)
+
+
+async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_stops(postgres_url):
+    storages = [SqlStorage(postgres_url) for _ in range(2)]
+    runs: list[int] = []
+    jobs, stops, tasks = [], [], []
+    for number, storage in enumerate(storages):
+        await storage.init()
+
+        async def job(number=number) -> None:
+            runs.append(number)
+
+        jobs.append(LeaderJob(storage, "test", job, every=0.05, retry_seconds=0.1))
+        stops.append(asyncio.Event())
+        tasks.append(asyncio.create_task(jobs[-1].run(stops[-1])))
+    try:
+        await asyncio.sleep(0.5)
+        assert [job.is_leader for job in jobs].count(True) == 1  # one leader at a time
+        leader = next(n for n, job in enumerate(jobs) if job.is_leader)
+        assert set(runs) == {leader}
+
+        stops[leader].set()  # the leader's worker shuts down
+        await tasks[leader]
+        runs.clear()
+        await asyncio.sleep(0.5)
+        assert jobs[1 - leader].is_leader and set(runs) == {1 - leader}
+    finally:
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*tasks)
+        for storage in storages:
+            await storage.close()

@@ -1,0 +1,116 @@
+"""Two real `troly run --worker` processes on one PostgreSQL database behind
+one webhook address (a balancer that skips a dead worker, like nginx's
+`proxy_next_upstream error`), with the fake Telegram Bot API: a worker
+killed mid-conversation, and duplicated or out-of-order platform updates."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import httpx
+import pytest
+
+from bot.channels.telegram import APOLOGY
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
+from tests.faults.test_backend_faults import CODE, LAN_ID
+
+USER = 42
+
+
+class Balancer:
+    """Posts each update to the next live worker, in turn."""
+
+    def __init__(self, api: FakeTelegramApi, workers) -> None:
+        self.api = api
+        self.workers = workers
+        self._turns = itertools.cycle(range(len(workers)))
+
+    async def via(self, index: int, send):
+        """Deliver through worker `index`, as the balancer happened to choose."""
+        self.api.webhook = {"url": self.workers[index].webhook_url, "secret_token": WEBHOOK_SECRET}
+        return await send()
+
+    async def send(self, send):
+        for _ in range(len(self.workers)):
+            try:
+                return await self.via(next(self._turns), send)
+            except httpx.ConnectError:
+                continue  # that worker is gone: the next one takes the request
+        raise AssertionError("no worker is up")
+
+
+@pytest.fixture
+async def cluster(tmp_path, postgres_url, mock_backend):
+    async with FakeTelegramApi() as api:
+        config = write_worker_config(tmp_path / "deploy", postgres_url, mock_backend.url)
+        env = worker_environment(api.token, api.base_url)
+        workers = await asyncio.gather(
+            *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
+        )
+        try:
+            yield api, Balancer(api, workers)
+        finally:
+            for worker in workers:
+                await asyncio.to_thread(worker.stop)
+
+
+def texts(api: FakeTelegramApi, after: int = 0) -> list[str]:
+    return [message.text for message in api.bot_messages(USER)[after:]]
+
+
+async def answered(api: FakeTelegramApi, words: str, after: int = 0) -> str:
+    return await api.wait_for(lambda: next((t for t in texts(api, after) if words in t), None), timeout=15)
+
+
+async def test_conversation_resumes_on_another_worker_after_one_is_killed(cluster):
+    api, balancer = cluster
+    await balancer.via(0, lambda: api.user_says("/start", user_id=USER))
+    await api.wait_for(lambda: api.bot_messages(USER))
+    menu = api.last_bot_message(USER)
+    await balancer.via(0, lambda: api.user_presses_data("menu:open:status", menu, user_id=USER))
+    count = len(texts(api))
+    await balancer.via(0, lambda: api.user_says(CODE, user_id=USER))
+    await answered(api, CODE, after=count)  # worker 0 asks for the proof
+
+    balancer.workers[0].kill()
+    count = len(texts(api))
+    await balancer.send(lambda: api.user_says(LAN_ID, user_id=USER))  # worker 0 refuses; worker 1 takes it
+
+    status = await answered(api, "Tình trạng:", after=count)
+    assert CODE in status  # the lookup finished on worker 1 from where worker 0 left it
+    assert APOLOGY not in texts(api)
+
+
+async def test_duplicated_and_out_of_order_updates_are_each_answered_exactly_once(cluster):
+    api, balancer = cluster
+    await balancer.via(0, lambda: api.user_says("/start", user_id=USER))
+    await api.wait_for(lambda: api.bot_messages(USER))
+    await asyncio.sleep(0.5)
+
+    # Telegram retries an update (no 200 in time): both workers get the same one at once.
+    count = len(texts(api))
+    update = await balancer.via(0, lambda: api.user_says("/menu", user_id=USER))
+    await balancer.via(1, lambda: api.replay(update))
+    await api.wait_for(lambda: len(texts(api)) > count)
+    await asyncio.sleep(1.5)  # time for a second answer, if there were one
+    one_answer = len(texts(api)) - count
+
+    count = len(texts(api))
+    await balancer.via(1, lambda: api.replay(update))  # a late retry, long after
+    await asyncio.sleep(1.0)
+    assert len(texts(api)) == count
+
+    # A newer update arrives before an older one (two workers, two retries).
+    older = {"update_id": 10_000, "message": {**api._user_message(USER, "vi", "Lan"), "text": "/menu"}}
+    newer = {"update_id": 10_001, "message": {**api._user_message(USER, "vi", "Lan"), "text": "/menu"}}
+    for message in (older["message"], newer["message"]):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": 5}]
+    await balancer.via(1, lambda: api.replay(newer))
+    await api.wait_for(lambda: len(texts(api)) >= count + one_answer)
+    await balancer.via(0, lambda: api.replay(older))
+    await api.wait_for(lambda: len(texts(api)) >= count + 2 * one_answer)  # the older one is answered too
+    await asyncio.sleep(1.0)
+    assert len(texts(api)) == count + 2 * one_answer
+    assert APOLOGY not in texts(api)

@@ -1,0 +1,41 @@
+"""Hardening tests reuse the dialogue fixtures (real SqlStorage on SQLite,
+the in-memory mock backend, the scripted NLU) and the whole-bot fixture of
+the web tests; the dispatcher here also carries the staff commands, so
+forged admin commands meet the real role check."""
+
+from __future__ import annotations
+
+from itertools import count
+
+import pytest
+
+from bot.broadcast.store import BroadcastStore
+from bot.config import RolesSettings
+from bot.dispatcher import Dispatcher
+from bot.roles import Roles
+from bot.staff_commands import StaffCommands
+from tests.flows.conftest import chat, services, storage  # noqa: F401  (fixtures)
+from tests.flows.helpers import Chat
+from tests.web.conftest import bot_settings, running_bot  # noqa: F401  (fixtures)
+
+ADMIN = ("web", "admin1")
+
+
+@pytest.fixture
+def staff(storage):  # noqa: F811
+    roles = Roles(storage, RolesSettings(admins=[f"{ADMIN[0]}:{ADMIN[1]}"]))
+    return StaffCommands(roles, BroadcastStore(storage))
+
+
+@pytest.fixture
+def dispatcher(services, staff):  # noqa: F811
+    return Dispatcher(services, interceptors=[staff.handle])
+
+
+@pytest.fixture
+def talk(dispatcher):
+    """A chat driver for any user: `talk("userA")`. Update ids never repeat
+    within a test, so a second driver for the same user is not taken for a
+    platform redelivery."""
+    ids = count(1)
+    return lambda user_id: Chat(dispatcher, user_id=user_id, _ids=ids)

@@ -1,0 +1,67 @@
+"""`troly demo new|reset` against the real mock backend on a loopback port."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+import random
+
+import pytest
+
+from backend.domain import OwnershipProof
+from backend.server import create_app, start_server
+from backend.service import MockSettings
+from bot.demo_cli import make_persona, new_demo, reset_demo
+
+
+@pytest.fixture
+async def mock(tmp_path):
+    settings = MockSettings(database=str(tmp_path / "mock.sqlite3"), signing_key=b"k", webhook_secret=b"w",
+                            admin_token="demo-admin", tick_seconds=0.05)  # fmt: skip
+    running = await start_server(create_app(settings), "127.0.0.1", 0)
+    yield running
+    await running.stop()
+
+
+ADMIN = {"Authorization": "Bearer demo-admin"}
+
+
+async def test_demo_persona_request_moves_to_completed_and_the_printed_proof_opens_it(mock, tmp_path, capsys):
+    state = tmp_path / "demo.json"
+    assert await new_demo(mock.url, ADMIN, state, step_seconds=0.01, follow=True, randomness=random.Random(7)) == 0
+    printed = capsys.readouterr().out
+    persona = json.loads(state.read_text(encoding="utf-8"))
+    assert persona["code"] in printed and persona["id_number"][-4:] in printed
+    for status in ("AWAITING_PAYMENT", "RECEIVED", "PROCESSING", "COMPLETED"):
+        assert f"status: {status}" in printed
+    proof = OwnershipProof(None, persona["id_number"][-4:], date.fromisoformat(persona["birth_date"]))
+    assert mock.service.lookup(persona["code"], proof)["status"] == "COMPLETED"
+
+
+async def test_demo_reset_removes_the_persona_and_a_new_one_starts_fresh(mock, tmp_path, capsys):
+    state = tmp_path / "demo.json"
+    await new_demo(mock.url, ADMIN, state, step_seconds=0.01, follow=False, randomness=random.Random(1))
+    first = json.loads(state.read_text(encoding="utf-8"))["code"]
+    assert mock.service.status_of(first) == "AWAITING_PAYMENT"
+    assert await reset_demo(mock.url, ADMIN, state) == 0
+    assert mock.service.status_of(first) is None and not state.exists()
+    assert await reset_demo(mock.url, ADMIN, state) == 0
+    assert "no demo persona" in capsys.readouterr().out
+
+
+async def test_demo_without_the_admin_token_is_refused_politely(mock, tmp_path, capsys):
+    state = tmp_path / "demo.json"
+    await new_demo(mock.url, ADMIN, state, step_seconds=0.01, follow=False)
+    assert await new_demo(mock.url, {}, tmp_path / "other.json", step_seconds=0.01, follow=True) in (0, 1)
+    assert "could not move on" in capsys.readouterr().out
+
+
+async def test_demo_with_no_backend_running_says_so(tmp_path, capsys):
+    code = await new_demo("http://127.0.0.1:9", {}, tmp_path / "demo.json", step_seconds=0.01, follow=False)
+    assert code == 1 and "not reachable" in capsys.readouterr().out
+
+
+def test_demo_persona_has_a_well_formed_id_and_birth_date():
+    persona = make_persona(random.Random(3))
+    assert len(persona.id_number) == 12 and persona.id_number.isdigit()
+    assert persona.id_number[4:6] == persona.birth_date[2:4]

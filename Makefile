@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/troly run
+	$(BIN)/troly run $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

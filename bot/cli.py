@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # one line per plugin at every start says nothing useful
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from bot.config import ConfigError
 
     try:

@@ -61,13 +61,19 @@ async def serve(settings, host: str, port: int, worker: bool = False) -> int:
 
 def lan_settings(settings, port: int, ip: str | None = None):
     """Settings for a LAN demo: listen on every interface and give phones
-    (media links, the page's QR) the LAN address, unless one is configured."""
+    the LAN address (media links, the page's QR and, with the in-process
+    mock backend, certificate and payment links), unless one is configured."""
     from bot.lan import LAN_HOST, lan_ip, lan_url
 
+    ip = ip or lan_ip()
     web = settings.web.model_copy(update={"host": LAN_HOST, "port": port})
     if not web.public_base_url:
-        web = web.model_copy(update={"public_base_url": lan_url(ip or lan_ip(), port).rstrip("/")})
-    return settings.model_copy(update={"web": web}), LAN_HOST
+        web = web.model_copy(update={"public_base_url": lan_url(ip, port).rstrip("/")})
+    backend = settings.backend
+    if not backend.url:
+        public = backend.mock_public_url or lan_url(ip, backend.mock_port).rstrip("/")
+        backend = backend.model_copy(update={"mock_host": LAN_HOST, "mock_public_url": public})
+    return settings.model_copy(update={"web": web, "backend": backend}), LAN_HOST
 
 
 def lan_banner_for(settings) -> str:

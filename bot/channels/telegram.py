@@ -26,8 +26,8 @@ import hmac
 import html
 import json
 import logging
+import os
 import re
-import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -37,7 +37,12 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from telegram import (
+
+# Opt in to python-telegram-bot's next major behaviour (time periods as
+# timedelta), which v22 otherwise warns about on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import (  # noqa: E402
     Bot,
     BotCommand,
     InlineKeyboardButton,
@@ -53,6 +58,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels.base import (
     Channel,
+    ChatOrderedTasks,
     DeliveryError,
     Handler,
     RateLimited,
@@ -157,9 +163,7 @@ def to_html(text: str) -> str:
 
 
 def _retry_seconds(error: RetryAfter) -> float:
-    with warnings.catch_warnings():  # v22 warns while `retry_after` is an int
-        warnings.simplefilter("ignore")
-        value = error.retry_after
+    value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -263,8 +267,7 @@ class TelegramChannel(Channel):
         self._runner: asyncio.Task | None = None
         self._offset: int | None = None
         self._seen_updates = _Recent(4096)
-        self._chat_tails: dict[str, asyncio.Task] = {}  # per-chat queue: keeps each chat's order
-        self._in_flight: set[asyncio.Task] = set()
+        self._work = ChatOrderedTasks()
         self._edit_targets = _Recent(10_000)  # (chat_id, edit_key) -> (message_id, is_photo)
         self._latest_message = _Recent(10_000)  # chat_id -> newest message id seen in the chat
         self._file_ids = _Recent(4096)  # Image.key -> Telegram file_id
@@ -307,12 +310,11 @@ class TelegramChannel(Channel):
     @property
     def idle(self) -> bool:
         """True when no received update is still being answered."""
-        return not self._in_flight
+        return self._work.idle
 
-    async def drain(self, timeout: float | None = None) -> None:
-        """Wait until every received update has been answered."""
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=timeout)
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait (up to `timeout` seconds) until every received update has been answered."""
+        await self._work.drain(timeout)
 
     async def _run(self) -> None:
         if not await self._connect():
@@ -411,21 +413,9 @@ class TelegramChannel(Channel):
         self._seen_updates[update.update_id] = True
         chat = update.effective_chat
         key = str(chat.id) if chat else f"update:{update.update_id}"
-        previous = self._chat_tails.get(key)
-        task = asyncio.create_task(self._process_after(previous, update))
-        self._chat_tails[key] = task
-        self._in_flight.add(task)
+        self._work.submit(key, self._process_logged(update))
 
-        def finished(done: asyncio.Task) -> None:
-            self._in_flight.discard(done)
-            if self._chat_tails.get(key) is done:
-                del self._chat_tails[key]
-
-        task.add_done_callback(finished)
-
-    async def _process_after(self, previous: asyncio.Task | None, update: Update) -> None:
-        if previous is not None:
-            await asyncio.wait({previous})
+    async def _process_logged(self, update: Update) -> None:
         try:
             await self._process(update)
         except Exception:

@@ -23,7 +23,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,6 +34,7 @@ from starlette.routing import Route
 
 from bot.channels.base import (
     Channel,
+    ChatOrderedTasks,
     DeliveryError,
     Handler,
     RateLimited,
@@ -57,40 +58,6 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
 
-
-
-class ChatOrderedTasks:
-    """Runs each incoming update in the background, one chat's updates one
-    after another in arrival order, different chats side by side. Shared
-    with the Zalo OA adapter."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, asyncio.Task] = {}
-        self._running: set[asyncio.Task] = set()
-
-    def submit(self, chat_id: str, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(self._after(self._last.get(chat_id), work))
-        self._last[chat_id] = task
-        self._running.add(task)
-
-        def forget(done: asyncio.Task) -> None:
-            self._running.discard(done)
-            if self._last.get(chat_id) is done:
-                del self._last[chat_id]
-
-        task.add_done_callback(forget)
-
-    @staticmethod
-    async def _after(previous: asyncio.Task | None, work: Coroutine[Any, Any, None]) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        await work
-
-    async def drain(self, timeout: float = 10) -> None:
-        """Wait (up to `timeout` seconds) until everything submitted is done."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._running and (left := deadline - asyncio.get_running_loop().time()) > 0:
-            await asyncio.wait(set(self._running), timeout=left)
 
 
 def render_text(reply: Reply) -> str:

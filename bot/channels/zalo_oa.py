@@ -43,6 +43,7 @@ from starlette.routing import Route
 
 from bot.channels.base import (
     Channel,
+    ChatOrderedTasks,
     DeliveryError,
     Handler,
     RateLimited,
@@ -50,7 +51,7 @@ from bot.channels.base import (
     UserUnreachable,
     split_text,
 )
-from bot.channels.zalo_bot import ChatOrderedTasks, render_text
+from bot.channels.zalo_bot import render_text
 from bot.config import secret
 from bot.messages import Capabilities, Image, Inbound, InboundKind, Reply
 

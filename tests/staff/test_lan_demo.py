@@ -24,7 +24,16 @@ def test_lan_mode_listens_everywhere_and_gives_phones_the_lan_address():
     settings, host = lan_settings(Settings(), 8080, ip="192.168.137.1")
     assert host == "0.0.0.0"
     assert settings.web.host == "0.0.0.0" and settings.web.public_base_url == "http://192.168.137.1:8080"
+    # Certificate QR codes and the payment page open on the villagers' phones too.
+    assert settings.backend.mock_host == "0.0.0.0"
+    assert settings.backend.mock_public_url == "http://192.168.137.1:8090"
     assert Settings().web.public_base_url == ""  # the loaded settings are left as they were
+
+
+def test_lan_mode_leaves_a_real_backend_alone():
+    configured = Settings.model_validate({"backend": {"url": "https://backend.example"}})
+    settings, _ = lan_settings(configured, 8080, ip="10.0.0.5")
+    assert settings.backend == configured.backend
 
 
 def test_lan_mode_keeps_a_configured_public_address():

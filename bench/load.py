@@ -24,17 +24,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 
 from backend.server import create_app, start_server  # noqa: E402
 from backend.service import MockSettings  # noqa: E402
@@ -76,6 +79,77 @@ class TimedTelegramApi(FakeTelegramApi):
         return super()._record(method, params, files, error)
 
 
+class WebhookPoster:
+    """Posts updates to one worker's webhook over keep-alive connections,
+    as Telegram's servers do: a minimal HTTP/1.1 client. (httpx re-checks
+    every pooled connection on each request: with hundreds of them that
+    was milliseconds of this process's CPU per message, taken from the
+    workers on a shared machine.)"""
+
+    def __init__(self, url: str, connections: int, timeout: float) -> None:
+        parts = urlsplit(url)
+        self.host, self.port, self.path = parts.hostname, parts.port, parts.path
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(connections)
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> int:
+        """POST `body` as JSON; the response status."""
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n"
+        ).encode() + body
+        async with self._slots:
+            reused = bool(self._idle)
+            try:
+                return await asyncio.wait_for(self._exchange(request, reused), self.timeout)
+            except (OSError, asyncio.IncompleteReadError):
+                if not reused:
+                    raise
+                # The server closed an idle connection (keep-alive timeout): once more on a new one.
+                return await asyncio.wait_for(self._exchange(request, False), self.timeout)
+
+    async def _exchange(self, request: bytes, reuse: bool) -> int:
+        if reuse and self._idle:
+            reader, writer = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            self._open.add(writer)
+        try:
+            writer.write(request)
+            status_line = await reader.readline()
+            if not status_line:
+                raise ConnectionResetError("the server closed the connection")
+            status = int(status_line.split()[1])
+            length, keep = 0, True
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == "connection" and value.strip().lower() == "close":
+                    keep = False
+            await reader.readexactly(length)
+        except BaseException:
+            self._close(writer)
+            raise
+        if keep:
+            self._idle.append((reader, writer))
+        else:
+            self._close(writer)
+        return status
+
+    def _close(self, writer: asyncio.StreamWriter) -> None:
+        self._open.discard(writer)
+        writer.close()
+
+    def close(self) -> None:
+        for writer in list(self._open):
+            self._close(writer)
+        self._idle.clear()
+
+
 class Load:
     def __init__(self, api: TimedTelegramApi, urls: list[str], args) -> None:
         self.api = api
@@ -85,10 +159,8 @@ class Load:
         self.errors: dict[str, int] = {}
         self._next_url = 0
         self._update_ids = iter(range(1, 10**9))
-        self.http = httpx.AsyncClient(
-            timeout=args.reply_timeout,
-            limits=httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections),
-        )
+        per_worker = max(1, args.connections // len(urls))
+        self.posters = [WebhookPoster(url, per_worker, args.reply_timeout) for url in urls]
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -107,19 +179,20 @@ class Load:
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         update = {"update_id": next(self._update_ids), "message": message}
-        url = self.urls[self._next_url]
-        self._next_url = (self._next_url + 1) % len(self.urls)
+        poster = self.posters[self._next_url]
+        self._next_url = (self._next_url + 1) % len(self.posters)
         replied = asyncio.get_running_loop().create_future()
         self.api.waiting[chat] = replied
         sent = time.perf_counter()
+        body = json.dumps(update).encode()
         try:
-            response = await self.http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
-        except httpx.HTTPError as error:
+            status = await poster.post(body, {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
             self.api.waiting.pop(chat, None)
             return self.error(f"webhook {type(error).__name__}")
-        if response.status_code != 200:
+        if status != 200:
             self.api.waiting.pop(chat, None)
-            return self.error(f"webhook HTTP {response.status_code}")
+            return self.error(f"webhook HTTP {status}")
         try:
             answered = await asyncio.wait_for(replied, self.args.reply_timeout)
         except TimeoutError:
@@ -128,6 +201,61 @@ class Load:
         if self.api.last_reply.get(chat, "").startswith(APOLOGY[:30]):
             return self.error("apology")
         self.latencies.append(answered - sent)
+
+
+def process_cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of a live process (`children`: plus its
+    reaped children's), from /proc; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds(data_directory: Path) -> float:
+    """CPU time of the whole PostgreSQL cluster: the postmaster, its live
+    backends and (through cutime) the ones that exited."""
+    try:
+        postmaster = int((data_directory / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    total = process_cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == postmaster:
+                total += process_cpu_seconds(int(entry.name))
+    return total
+
+
+class CpuMeter:
+    """Where the CPU goes during the run: each worker, PostgreSQL, and this
+    process (the simulated users, the fake Bot API and the mock backend)."""
+
+    def __init__(self, workers, postgres_data: Path) -> None:
+        self.workers = workers
+        self.postgres_data = postgres_data
+        self.start = self.read()
+
+    def read(self) -> dict[str, float]:
+        times = os.times()
+        readings = {f"worker_{n}": process_cpu_seconds(w.process.pid) for n, w in enumerate(self.workers)}
+        readings["postgres"] = postgres_cpu_seconds(self.postgres_data)
+        readings["bench_users_fake_telegram_mock_backend"] = times.user + times.system
+        return readings
+
+    def used_ms_per_message(self, messages: int) -> dict[str, float]:
+        end = self.read()
+        used = {name: end[name] - self.start[name] for name in end}
+        used["total"] = sum(used.values())
+        return {name: round(seconds * 1000 / max(messages, 1), 2) for name, seconds in used.items()}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -140,6 +268,7 @@ async def run(args) -> dict:
     if bindir is None:
         raise SystemExit("PostgreSQL binaries not found")
     work = Path(tempfile.mkdtemp(prefix="troly-load-"))
+    print(f"worker logs: {work}", file=sys.stderr)
     postgres = ThrowawayPostgres(bindir, durable=not args.no_fsync)
     workers = []
     try:
@@ -156,6 +285,8 @@ async def run(args) -> dict:
                 *(asyncio.to_thread(start_worker, config, env, work / f"worker-{n}.log") for n in range(args.workers))
             )
             load = Load(api, [worker.webhook_url for worker in workers], args)
+            cpu = CpuMeter(workers, postgres.data)
+            calls_before = len(api.calls)
             started = time.perf_counter()
             users = [
                 load.user(1_000_000 + n, random.uniform(0, args.think)) for n in range(args.users)
@@ -165,7 +296,10 @@ async def run(args) -> dict:
             except TimeoutError:
                 load.error("benchmark time limit")
             elapsed = time.perf_counter() - started
-            await load.http.aclose()
+            cpu_ms = cpu.used_ms_per_message(len(load.latencies))
+            bot_api_calls = dict(Counter(call.method for call in api.calls[calls_before:]).most_common())
+            for poster in load.posters:
+                poster.close()
             for worker in workers:
                 await asyncio.to_thread(worker.stop)
         await mock.stop()
@@ -173,6 +307,8 @@ async def run(args) -> dict:
         for worker in workers:
             worker.kill()
         postgres.stop()
+        if not args.keep_logs:
+            shutil.rmtree(work, ignore_errors=True)
     latencies = load.latencies
     return {
         "benchmark": "load: Telegram webhook -> 2 workers -> PostgreSQL",
@@ -193,6 +329,11 @@ async def run(args) -> dict:
         },
         "errors": sum(load.errors.values()),
         "error_kinds": load.errors,
+        # CPU time per answered message, by process: with 2 shared cores,
+        # 2,000 ms of CPU per second is all there is (4 ms/message at 500/s).
+        "cpu_ms_per_message": cpu_ms,
+        "cpus": os.cpu_count(),
+        "bot_api_calls": bot_api_calls,
         "postgres_fsync": not args.no_fsync,
     }
 
@@ -203,9 +344,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--think", type=float, default=2.0, help="seconds between a user's messages")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=400, help="HTTP connections to the workers")
+    parser.add_argument("--connections", type=int, default=40, help="webhook connections in all (Telegram opens up to 40 by default)")
     parser.add_argument("--reply-timeout", type=float, default=10.0)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the benchmark after this long")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (path on stderr)")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (as the tests run it)")
     print(json.dumps(asyncio.run(run(parser.parse_args())), ensure_ascii=False))
 

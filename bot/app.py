@@ -54,6 +54,8 @@ class Runtime:
     officer_desk: Any = None  # bot.handoff_relay.OfficerDesk
     worker: bool = False  # `troly run --worker`: webhooks only, backend.url, shared PostgreSQL
     worker_jobs: Any = None  # bot.workers.WorkerJobs in worker mode
+    kb_watcher: Any = None  # bot.kb_watch.KnowledgeWatcher: knowledge edits applied live
+    feedback: Any = None  # storage.feedback.FeedbackStore: unanswered questions
     _delivery_stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _delivery_task: asyncio.Task | None = field(default=None, init=False, repr=False)
 
@@ -84,8 +86,12 @@ class Runtime:
 
         if self.worker:
             self._check_worker_settings()
+        from storage.feedback import FeedbackStore
+
         await self.storage.init()
-        knowledge = load_knowledge()
+        knowledge_dir = self.settings.path(self.settings.knowledge.directory) if self.settings.knowledge.directory else None
+        knowledge = load_knowledge(knowledge_dir)
+        self.feedback = FeedbackStore(self.storage, self.settings.feedback.unanswered_keep_days)
         interpreter = await asyncio.to_thread(load_interpreter, self.settings)
         self.backend = await self._backend_client()
         services = Services(
@@ -95,10 +101,17 @@ class Runtime:
             backend=self.backend,
             knowledge=knowledge,
             illustrations=step_image,
+            feedback=self.feedback,
         )
         self.officer_desk = self._officer_desk(services.texts)
         services.officer_desk = self.officer_desk
         self.dispatcher = Dispatcher(services, interceptors=self._interceptors())
+        if self.settings.knowledge.reload_seconds > 0:
+            from bot.kb_watch import KnowledgeWatcher
+
+            self.kb_watcher = KnowledgeWatcher(services, self.storage, knowledge.directory,
+                                               self.settings.knowledge.reload_seconds)  # fmt: skip
+            self.kb_watcher.start()
         if start_channels:
             for channel in self.channels:
                 await channel.start(self.handle)
@@ -163,7 +176,7 @@ class Runtime:
         from bot.roles import Roles
         from bot.staff_commands import StaffCommands
 
-        return StaffCommands(Roles(self.storage, self.settings.roles), BroadcastStore(self.storage))
+        return StaffCommands(Roles(self.storage, self.settings.roles), BroadcastStore(self.storage), self.feedback)
 
     async def _backend_client(self):
         from backend.client import BackendClient
@@ -197,6 +210,8 @@ class Runtime:
             self.mock.service.settings.webhook_url = f"{base_url}/hooks/backend"
 
     async def stop(self) -> None:
+        if self.kb_watcher is not None:
+            await self.kb_watcher.stop()
         if self.worker_jobs is not None:
             await self.worker_jobs.stop()
         await self._stop_delivery()  # before the channels it sends through close

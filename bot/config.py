@@ -84,6 +84,7 @@ class TelegramSettings(Section):
     webhook_path: str = Field("", pattern=r"^(/\S*)?$")  # where our app serves it; empty: the path of webhook_url
     polling_timeout_seconds: int = Field(25, ge=0, le=50)
     typing_delay_seconds: float = Field(0.5, ge=0)
+    typing_max_busy: int = Field(100, ge=0)
     commands: list[TelegramCommand] = [
         TelegramCommand(command="start", vi="Bắt đầu", en="Start"),
         TelegramCommand(command="menu", vi="Các việc tôi giúp được", en="What I can help with"),
@@ -210,6 +211,20 @@ class HandoffSettings(Section):
         return self
 
 
+class FeedbackSettings(Section):
+    # Questions the bot could not answer are kept (numbers masked) this many
+    # days for admins to improve the NLU data, then deleted.
+    unanswered_keep_days: int = Field(90, ge=1, le=3650)
+
+
+class KnowledgeSettings(Section):
+    # The knowledge YAML files (answers, facts, guide...). Empty: flows/knowledge.
+    directory: str = ""
+    # How often a running bot looks for edited knowledge files, in seconds;
+    # valid edits are applied without a restart. 0: never.
+    reload_seconds: float = Field(5.0, ge=0, le=3600)
+
+
 class Settings(Section):
     web: WebSettings = WebSettings()
     storage: StorageSettings = StorageSettings()
@@ -223,6 +238,8 @@ class Settings(Section):
     roles: RolesSettings = RolesSettings()
     outreach: OutreachSettings = OutreachSettings()
     handoff: HandoffSettings = HandoffSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
 
     def path(self, relative: str) -> Path:
         """A configured path, relative to the project root unless absolute."""

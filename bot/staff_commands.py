@@ -19,7 +19,9 @@ citizens never learn these commands exist. Every command used is audited
     /grant <role> <channel:user id>  give a role                                (admin)
     /revoke <role> <channel:user id> take a role away                           (admin)
     /outreach                        citizens reached per poster, and how far  (outreach staff)
-    /stats                           usage statistics, with a chart             (admin)
+    /stats [days]                    usage statistics, ratings, unanswered      (admin)
+                                     questions, with a chart
+    /stats unanswered [days]         the unanswered questions as nlu.yml lines  (admin)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bot.outreach.stats import outreach_stats
 from bot.usage_stats import stats_chart, stats_text, usage_stats
 from bot.roles import Role, RoleError, Roles
 from storage.base import user_actor
+from storage.feedback import FeedbackStore, nlu_yaml
 
 Command = Callable[["StaffCommands", str, list[str]], Awaitable[str | list[Reply]]]
 BUTTON_PREFIX = "staff:broadcast:"
@@ -67,10 +70,11 @@ def broadcast_title(broadcast: Broadcast) -> str:
 
 
 class StaffCommands:
-    def __init__(self, roles: Roles, broadcasts: BroadcastStore) -> None:
+    def __init__(self, roles: Roles, broadcasts: BroadcastStore, feedback: FeedbackStore | None = None) -> None:
         self.roles = roles
         self.broadcasts = broadcasts
         self.storage = broadcasts.storage
+        self.feedback = feedback or FeedbackStore(self.storage)
 
     async def handle(self, inbound: Inbound) -> list[Reply] | None:
         if inbound.kind == InboundKind.BUTTON and inbound.payload.startswith(BUTTON_PREFIX):
@@ -204,7 +208,14 @@ class StaffCommands:
         return f"Xong: {verb} {args[0]} {args[1]}. / Done."
 
     async def _stats(self, actor: str, args: list[str]) -> list[Reply]:
-        stats = await usage_stats(self.storage)
+        days = next((int(arg) for arg in args if arg.isdigit()), 14)
+        days = max(1, min(days, 366))
+        if "unanswered" in args:
+            stats = await usage_stats(self.storage, days=days, feedback=self.feedback, unanswered_limit=30)
+            if not stats.unanswered:
+                return [Reply(text="Chưa có câu hỏi nào bot không trả lời được. / No unanswered questions.")]
+            return [Reply(text=nlu_yaml(stats.unanswered, days))]
+        stats = await usage_stats(self.storage, days=days, feedback=self.feedback)
         chart = stats_chart(stats)
         key = f"stats/{hashlib.sha256(chart).hexdigest()[:16]}"
         picture = Image(png=chart, alt="Biểu đồ thống kê / Statistics chart", key=key)

@@ -4,6 +4,14 @@ written: the text, "as of <date>", and a link to its source.
 
 The facts themselves come from the knowledge base; an unverified fact is
 phrased there with care or replaced by a referral, never stated here.
+
+Under each answer (and each fee result) one unobtrusive row asks whether it
+helped: 👍 / 👎, payload `answers:rate:<topic>:<n>:up|down`, where `n`
+numbers the answers shown to this user. A rating is the analytics event
+`answer_rated` (topic, up/down), counted once per answer shown: a second
+press, or a forged payload, is thanked or refused but never counted. 👎
+offers an officer and the menu. Channels without buttons show the pair as
+numbered options, so a typed number rates too.
 """
 
 from __future__ import annotations
@@ -26,6 +34,17 @@ ANSWER_TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
     "paper_delivery": (("menu.fees", "menu:open:fees"),),
     "validity": (("menu.certificate", "menu:open:certificate"),),
 }
+# What can be rated: the answers above, and the fee calculator's result.
+RATED_TOPICS = frozenset(ANSWER_TOPICS) | {"fee_result"}
+RATINGS = ("up", "down")
+REMEMBERED_RATINGS = 20  # recent answers whose rating is remembered (no double count)
+
+
+def rating_row(ctx: Context, topic: str) -> tuple[Button, ...]:
+    """The 👍 / 👎 pair for the answer about to be shown."""
+    shown = int(ctx.memory.get("answers_shown", 0)) + 1
+    ctx.memory["answers_shown"] = shown
+    return tuple(ctx.button(f"rating.{value}", f"answers:rate:{topic}:{shown}:{value}") for value in RATINGS)
 
 
 def as_of_line(ctx: Context, as_of: date | None) -> str:
@@ -67,7 +86,9 @@ class Answers(Flow):
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
         follow_ups = ANSWER_TOPICS.get(arg, ())
-        buttons = rows(tuple(ctx.button(key, payload) for key, payload in follow_ups), ctx.menu_row())
+        buttons = rows(
+            tuple(ctx.button(key, payload) for key, payload in follow_ups), ctx.menu_row(), rating_row(ctx, arg)
+        )
         ctx.goto("menu", "main")
         ctx.event("answer_given", topic=arg)
         return [knowledge_reply(ctx, arg, buttons)]
@@ -76,4 +97,23 @@ class Answers(Flow):
         action = turn.action[1:]
         if len(action) == 1 and action[0] in ANSWER_TOPICS:
             return await self.start(ctx, action[0])
+        if len(action) == 4 and action[0] == "rate":
+            return self.rate(ctx, *action[1:])
         return None
+
+    def rate(self, ctx: Context, topic: str, number: str, value: str) -> list[Reply] | None:
+        """Record a rating once per answer shown; None (a stale button) for a forged one."""
+        shown = int(ctx.memory.get("answers_shown", 0))
+        valid_number = number.isascii() and number.isdigit() and 1 <= int(number) <= shown
+        if topic not in RATED_TOPICS or value not in RATINGS or not valid_number:
+            return None
+        rated: list[int] = ctx.memory.setdefault("rated", [])
+        if int(number) in rated:
+            return [Reply(ctx.t("rating.already"))]
+        rated.append(int(number))
+        del rated[:-REMEMBERED_RATINGS]
+        ctx.event("answer_rated", topic=topic, rating=value)
+        if value == "up":
+            return [Reply(ctx.t("rating.thanks_up"))]
+        buttons = rows((ctx.button("menu.handoff", "menu:open:handoff"), ctx.button("button.menu", "menu:show")))
+        return [Reply(ctx.t("rating.thanks_down"), buttons=buttons)]

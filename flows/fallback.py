@@ -3,7 +3,9 @@
 A confident intent starts its flow or answer. An unsure guess (Rasa's
 `nlu_fallback`) is never answered blindly: the user confirms one of the top
 two intents with a button. After two misses in a row the bot offers the menu
-and a human.
+and a human. Every miss keeps the question, masked, for admins to improve the
+NLU data (`storage.feedback`), if the citizen agreed to the privacy notice;
+a guess the citizen then presses labels that question with its intent.
 
 ```mermaid
 stateDiagram-v2
@@ -18,6 +20,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +37,8 @@ SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
 # Intents a user can be offered as a guess (they all lead somewhere useful).
 OFFERABLE = set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate"}
 MISSES_BEFORE_HUMAN = 2
+
+log = logging.getLogger(__name__)
 
 
 class State(StrEnum):
@@ -59,13 +64,15 @@ class IntentRouter(Flow):
         action = turn.action[1:]
         if len(action) == 1 and (action[0] in OFFERABLE or action[0] in SMALL_TALK):
             ctx.event("guess_confirmed", intent=action[0])
+            await label_unanswered(ctx, action[0])
             return await self.route(ctx, action[0], {})
         return None
 
     async def route(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
         if intent in ("nlu_fallback", "out_of_scope", ""):
-            return self.miss(ctx, parse, intent)
+            return await self.miss(ctx, parse, intent)
         ctx.memory["misses"] = 0
+        ctx.memory.pop("unanswered_id", None)  # understood now: a later guess is about something else
         code = request_code_of(parse)
         if intent in INTENT_FLOWS:
             return await ctx.start(INTENT_FLOWS[intent])
@@ -78,12 +85,13 @@ class IntentRouter(Flow):
         if intent in SMALL_TALK:
             reply = Reply(ctx.t(f"smalltalk.{intent}"))
             return [reply, *await ctx.start("menu")] if intent in ("greet", "affirm", "deny") else [reply]
-        return self.miss(ctx, parse, "out_of_scope")
+        return await self.miss(ctx, parse, "out_of_scope")
 
-    def miss(self, ctx: Context, parse: dict[str, Any], intent: str) -> list[Reply]:
+    async def miss(self, ctx: Context, parse: dict[str, Any], intent: str) -> list[Reply]:
         misses = int(ctx.memory.get("misses", 0)) + 1
         ctx.memory["misses"] = misses
         ctx.event("fallback", kind=intent or "nlu_fallback", misses=misses)
+        await keep_unanswered(ctx, parse, intent or "nlu_fallback")
         if misses >= MISSES_BEFORE_HUMAN:
             ctx.memory["misses"] = 0
             ctx.goto("menu", "main")
@@ -104,3 +112,41 @@ class IntentRouter(Flow):
             return [Reply(ctx.t("fallback.out_of_scope"), buttons=rows(ctx.menu_row()))]
         buttons = [(ctx.button(f"intent.{name}", f"intent:{name}"),) for name in guesses]
         return [Reply(ctx.t("fallback.did_you_mean"), buttons=rows(*buttons, ctx.menu_row()))]
+
+
+async def keep_unanswered(ctx: Context, parse: dict[str, Any], kind: str) -> None:
+    """Keep the question the bot could not answer (masked, see
+    `storage.feedback`) with the NLU's best guess, for admins to improve the
+    NLU data. Only for citizens who agreed to the privacy notice; a failure
+    here never costs the citizen their answer."""
+    text = str(parse.get("text") or "").strip()
+    if not text or ctx.user.consent_at is None:
+        return
+    ranking = [item.get("name") for item in parse.get("intent_ranking") or [] if item.get("name")]
+    guess = "out_of_scope" if kind == "out_of_scope" or not ranking else str(ranking[0])
+    try:
+        store = ctx.services.feedback
+        if store is None:
+            from storage.feedback import FeedbackStore
+
+            store = ctx.services.feedback = FeedbackStore(ctx.services.storage)
+        question_id = await store.record_unanswered(
+            ctx.user.channel, ctx.user.user_id, text, language=ctx.lang, guess=guess
+        )
+    except Exception:
+        log.exception("could not keep an unanswered question")
+        return
+    if question_id is not None:
+        ctx.memory["unanswered_id"] = question_id
+
+
+async def label_unanswered(ctx: Context, intent: str) -> None:
+    """The citizen pressed a guess offered for their last kept question:
+    label it with that intent (a ready NLU training example)."""
+    question_id = ctx.memory.pop("unanswered_id", None)
+    if not isinstance(question_id, int) or ctx.services.feedback is None:
+        return
+    try:
+        await ctx.services.feedback.confirm(question_id, ctx.user.channel, ctx.user.user_id, intent)
+    except Exception:
+        log.exception("could not label an unanswered question")

@@ -47,9 +47,9 @@ class Guide(Flow):
             ctx.goto(self.name, State.STEP, index=0)
         index = int(ctx.data.get("index", 0))
         match action:
-            case ["step", number] if number.isdigit():
+            case ["step", number] if number.isascii() and number.isdigit():
                 index = min(max(int(number), 0), len(steps) - 1)
-            case ["problems", number] if number.isdigit():
+            case ["problems", number] if number.isascii() and number.isdigit():
                 index = min(max(int(number), 0), len(steps) - 1)
                 ctx.data["index"] = index
                 ctx.set_state(State.PROBLEMS)

@@ -469,6 +469,13 @@ class KnowledgeBase:
     def all_records(self) -> list[Record]:
         return [record for records in self._records.values() for record in records]
 
+    def changed_keys(self, newer: KnowledgeBase) -> list[str]:
+        """The `file.key` entries added, removed or edited in `newer` (for the
+        audit of a hot reload)."""
+        mine = {**self._records, **self._aliases}
+        theirs = {**newer._records, **newer._aliases}
+        return sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
+
     # Answers ------------------------------------------------------------------------------------
 
     def answer(self, topic: str, lang: str, on: date | None = None) -> Answer:
@@ -673,7 +680,8 @@ def load_knowledge(path: Path | str | None = None) -> KnowledgeBase:
 
 
 def reload(path: Path | str | None = None) -> KnowledgeBase:
-    """Re-read the data; on bad data raise KnowledgeError and keep serving the previous version."""
+    """Re-read the data; on bad data raise KnowledgeError and keep serving the
+    previous version. A running bot calls it through `bot.kb_watch`."""
     directory = Path(path) if path else KNOWLEDGE_DIR
     fresh = _build(directory)
     with _lock:

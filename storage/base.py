@@ -176,6 +176,16 @@ class Storage(ABC):
     async def subscribers(self, request_code: str) -> list[Subscriber]:
         """Who to notify when the request changes (unreachable users left out)."""
 
+    # --- notices for channels the user polls (web chat) ------------------
+    @abstractmethod
+    async def queue_notices(self, channel: str, user_id: str, notices: Sequence[dict[str, Any]], keep: int) -> None:
+        """Keep rendered messages until the user's client asks for them; only
+        the newest `keep` per user are kept."""
+
+    @abstractmethod
+    async def take_notices(self, channel: str, user_id: str) -> list[dict[str, Any]]:
+        """The user's waiting notices, oldest first, removed as they are taken."""
+
     # --- analytics and audit ---------------------------------------------
     @abstractmethod
     async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:

@@ -244,3 +244,38 @@ handoff_tickets = Table(
     Column("closed_by", String(160)),
     Index("ix_handoff_tickets_user", "channel", "user_id", "status"),
 )
+
+
+# Messages for a channel the user's client polls (the web chat): a status
+# notice or an officer's answer waits here, surviving restarts, and any
+# worker can hand it over.
+pending_notices = Table(
+    "pending_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", CHANNEL, nullable=False),
+    Column("user_id", USER_ID, nullable=False),
+    Column("notice", Json, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_pending_notices_user", "channel", "user_id", "id"),
+)
+
+
+# --- citizens' feedback (storage/feedback.py) -------------------------------
+# Questions the bot could not answer, kept for admins to improve the NLU
+# data: id, phone and request numbers and e-mails masked, at most 300
+# characters, pruned after `feedback.unanswered_keep_days`. Who asked is only
+# the events' keyed hash (`user_hash`), which `forget_user` erases by.
+unanswered_questions = Table(
+    "unanswered_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_hash", String(64), nullable=False, index=True),
+    Column("language", String(8), nullable=False),
+    Column("guess", String(64), nullable=False),  # the NLU's best guess, or out_of_scope
+    # The citizen pressed the guess offered ("did you mean..."): a labelled example.
+    Column("confirmed", Boolean, nullable=False, server_default=false()),
+    Column("text", String(300), nullable=False),
+    Column("normalized", String(300), nullable=False, index=True),  # for counting alike questions
+    Column("at", UtcDateTime(), nullable=False, index=True),
+)

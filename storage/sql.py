@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import re
@@ -31,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, create_engine, delete, event, select, text, update
+from sqlalchemy import Text, and_, bindparam, cast, create_engine, delete, event, exists, literal, select, text, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -54,6 +55,7 @@ from storage.schema import (
     conversations,
     events,
     metadata,
+    pending_notices,
     seen_updates,
     storage_meta,
     subscriptions,
@@ -141,6 +143,10 @@ class SqlStorage(Storage):
         self._lock_engine: AsyncEngine | None = None  # PostgreSQL: connections that hold user locks
         self._sqlite_engine: Engine | None = None  # SQLite: `_run` on the event loop
         self._local_locks = _KeyedLocks()
+        # PostgreSQL turns each hold a lock connection: the ones beyond the
+        # pool wait here, in order and without the pool's 30 s timeout
+        # (one connection stays free for the leader job, bot/workers.py).
+        self._turn_slots = asyncio.Semaphore(max(1, 2 * lock_pool_size - 1))
         # SQLite has one writer at a time: see `transaction`.
         self._sqlite_writer = asyncio.Lock()
         self._next_prune = datetime.min.replace(tzinfo=UTC)
@@ -158,12 +164,16 @@ class SqlStorage(Storage):
                 self.url, pool_size=self._pool_size, max_overflow=self._pool_size // 2, pool_pre_ping=True
             )
             # Lock holders wait on their own pool so they can never starve
-            # the short queries the locked handlers need.
+            # the short queries the locked handlers need. A turn's own
+            # queries run on its lock connection too (`_TurnConnection`).
+            # No pre-ping: on asyncpg it costs three round trips per
+            # checkout; a connection a database restart broke fails its
+            # turn once, which invalidates the pool and `retry_transient`
+            # (bot/resilience.py) repeats the turn on a fresh connection.
             self._lock_engine = create_async_engine(
                 self.url,
                 pool_size=self._lock_pool_size,
                 max_overflow=self._lock_pool_size,
-                pool_pre_ping=True,
                 isolation_level="AUTOCOMMIT",
             )
         else:
@@ -242,6 +252,9 @@ class SqlStorage(Storage):
         `work` being synchronous SQLAlchemy Core), on either database."""
         if self._engine is None:
             raise RuntimeError("storage used before init()")
+        turn = _turn_connection.get()
+        if turn is not None and turn.storage is self and turn.conn is not None:
+            return await turn.run(work, args, write)
         if self._sqlite_engine is not None:
             try:
                 if not write:
@@ -285,7 +298,9 @@ class SqlStorage(Storage):
         async with self.transaction(write=True) as conn:
             for table in _tables_keyed_by_user():
                 await conn.execute(delete(table).where(*_is_user(table, channel, user_id)))
-            await conn.execute(delete(events).where(events.c.user_hash == self.pseudonym(channel, user_id)))
+            user_hash = self.pseudonym(channel, user_id)
+            for table in _tables_keyed_by_hash():
+                await conn.execute(delete(table).where(table.c.user_hash == user_hash))
             # Audit rows stay (accountability) but lose the identity.
             mentions = await conn.execute(
                 select(audit_log.c.id, audit_log.c.actor, audit_log.c.details).where(
@@ -443,6 +458,40 @@ class SqlStorage(Storage):
             rows = (await conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))).all()
         return [row._asdict() for row in rows]
 
+    # --- notices for polled channels ----------------------------------------
+    async def queue_notices(self, channel: str, user_id: str, notices: Sequence[dict[str, Any]], keep: int) -> None:
+        if not notices:
+            return
+        now = _now()
+        async with self.transaction(write=True) as conn:
+            await conn.execute(
+                pending_notices.insert(),
+                [{"channel": channel, "user_id": user_id, "notice": notice, "created_at": now} for notice in notices],
+            )
+            kept = (
+                select(pending_notices.c.id)
+                .where(*_is_user(pending_notices, channel, user_id))
+                .order_by(pending_notices.c.id.desc())
+                .limit(keep)
+            )
+            await conn.execute(
+                delete(pending_notices).where(*_is_user(pending_notices, channel, user_id), pending_notices.c.id.not_in(kept))
+            )
+
+    async def take_notices(self, channel: str, user_id: str) -> list[dict[str, Any]]:
+        async with self.transaction(write=True) as conn:
+            rows = (
+                await conn.execute(
+                    select(pending_notices.c.id, pending_notices.c.notice)
+                    .where(*_is_user(pending_notices, channel, user_id))
+                    .order_by(pending_notices.c.id)
+                    .with_for_update(skip_locked=True)  # two polls at once: each notice once
+                )
+            ).all()
+            if rows:
+                await conn.execute(delete(pending_notices).where(pending_notices.c.id.in_([row.id for row in rows])))
+        return [row.notice for row in rows]
+
     # --- ordering ----------------------------------------------------------
     @contextlib.asynccontextmanager
     async def user_lock(self, channel: str, user_id: str) -> AsyncIterator[None]:
@@ -453,19 +502,27 @@ class SqlStorage(Storage):
             if not self.is_postgres:
                 yield
                 return
-            async with self._advisory_lock(key):
-                yield
+            async with self._turn_slots, self._advisory_lock(key) as conn:
+                turn = _TurnConnection(self, conn)
+                token = _turn_connection.set(turn)
+                try:
+                    yield
+                finally:
+                    _turn_connection.reset(token)
+                    async with turn.busy:  # a statement of a task the turn started finishes first
+                        turn.conn = None
 
     @contextlib.asynccontextmanager
-    async def _advisory_lock(self, key: str) -> AsyncIterator[None]:
+    async def _advisory_lock(self, key: str) -> AsyncIterator[AsyncConnection]:
         """A session-level PostgreSQL advisory lock held on a dedicated
-        connection, so workers in other processes wait for it too."""
+        connection (in autocommit mode), so workers in other processes wait
+        for it too; yields that connection."""
         if self._lock_engine is None:
             raise RuntimeError("storage used before init()")
         params = {"key": key}
         async with self._lock_engine.connect() as conn:
             try:
-                await conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"), params)
+                await conn.execute(_LOCK, params)
             except BaseException:
                 # Cancelled mid-acquire: the lock may be ours server-side;
                 # ending the session is the only sure release.
@@ -473,14 +530,48 @@ class SqlStorage(Storage):
                 raise
             released = False
             try:
-                yield
+                yield conn
             finally:
                 try:
-                    unlock = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
-                    released = bool((await asyncio.shield(conn.execute(unlock, params))).scalar())
+                    released = bool((await asyncio.shield(conn.execute(_UNLOCK, params))).scalar())
                 finally:
                     if not released:
                         await conn.invalidate()
+
+
+_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:key, 0))")
+_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
+
+
+class _TurnConnection:
+    """The connection a PostgreSQL turn holds its user's lock on. The
+    turn's own storage calls (`_run`: `begin_turn`, `save_turn`...) run on
+    it as well: one pool checkout per message instead of one per call, and
+    no BEGIN/ROLLBACK around reads (each statement, in autocommit, reads
+    what is committed; the rows a turn reads are only written under the
+    same user lock). Writes get a real transaction, all or nothing."""
+
+    def __init__(self, storage: SqlStorage, conn: AsyncConnection) -> None:
+        self.storage = storage
+        self.conn: AsyncConnection | None = conn
+        self.busy = asyncio.Lock()  # one statement at a time on a connection
+
+    async def run(self, work: Callable[..., Any], args: tuple, write: bool) -> Any:
+        async with self.busy:
+            conn = self.conn
+            if conn is None:
+                raise RuntimeError("the turn's connection was used after its user lock was released")
+            if not write:
+                return await conn.run_sync(work, *args)
+            # The connection is in autocommit mode (the lock must outlive
+            # transactions), so the transaction is the driver's own.
+            driver = (await conn.get_raw_connection()).driver_connection
+            async with driver.transaction():
+                return await conn.run_sync(work, *args)
+
+
+# The turn (user lock) the current task is in, if any.
+_turn_connection: contextvars.ContextVar[_TurnConnection | None] = contextvars.ContextVar("troly_turn", default=None)
 
 
 def _tables_keyed_by_user() -> list:
@@ -492,6 +583,12 @@ def _tables_keyed_by_user() -> list:
         for table in reversed(metadata.sorted_tables)
         if {"channel", "user_id"} <= set(table.c.keys()) and table is not audit_log
     ]
+
+
+def _tables_keyed_by_hash() -> list:
+    """Every table that names its user by the keyed hash (`user_hash`):
+    analytics events, unanswered questions; `forget_user` empties them too."""
+    return [table for table in metadata.sorted_tables if "user_hash" in table.c]
 
 
 def _in_transaction(engine: Engine, write: bool, work: Callable[..., Any], args: tuple) -> Any:
@@ -533,14 +630,50 @@ class _TurnQueries:
         )
         self.insert_events = events.insert()
         self.insert_audit = audit_log.insert()
+        self.turn_start = {wanted: self._turn_start_query(wanted) for wanted in (False, True)}
+
+    @staticmethod
+    def _turn_start_query(with_conversation: bool):
+        """What a turn starts from in one round trip: whether the update id
+        is on record, the user's row and (if wanted) their conversation,
+        outer-joined to a single row that always exists."""
+        seen = exists().where(
+            seen_updates.c.channel == bindparam("key_channel"), seen_updates.c.update_id == bindparam("key_update_id")
+        )
+        one = select(literal(1).label("one")).subquery()
+        is_user = and_(users.c.channel == bindparam("key_channel"), users.c.user_id == bindparam("key_user_id"))
+        columns = [seen.label("seen"), *(column.label(f"user_{column.name}") for column in users.c)]
+        joined = one.outerjoin(users, is_user)
+        if with_conversation:
+            is_conversation = and_(
+                conversations.c.channel == bindparam("key_channel"),
+                conversations.c.user_id == bindparam("key_user_id"),
+            )
+            columns += [column.label(f"conversation_{column.name}") for column in conversations.c]
+            joined = joined.outerjoin(conversations, is_conversation)
+        return select(*columns).select_from(joined)
 
     def begin_turn(
         self, conn: Connection, channel: str, user_id: str, update_id: str | None, conversation: bool
     ) -> TurnStart:
-        if update_id and self.update_seen(conn, channel, update_id):
+        params = {"key_channel": channel, "key_user_id": user_id, "key_update_id": str(update_id) if update_id else None}
+        row = conn.execute(self.turn_start[conversation], params).one()
+        if row.seen:
             return TurnStart(True, None, None)
-        loaded = self.load_conversation(conn, channel, user_id) if conversation else None
-        return TurnStart(False, self.get_user(conn, channel, user_id), loaded)
+        user = None
+        if row.user_channel is not None:
+            user = User(**{f.name: getattr(row, f"user_{f.name}") for f in fields(User)})
+        loaded = None
+        if conversation:
+            loaded = Conversation()
+            if row.conversation_version is not None:
+                loaded = Conversation(
+                    flow=row.conversation_flow,
+                    state=row.conversation_state,
+                    data=row.conversation_data,
+                    version=row.conversation_version,
+                )
+        return TurnStart(False, user, loaded)
 
     def get_user(self, conn: Connection, channel: str, user_id: str) -> User | None:
         row = conn.execute(self.select_user, {"key_channel": channel, "key_user_id": user_id}).one_or_none()

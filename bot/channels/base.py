@@ -126,6 +126,11 @@ class ChatOrderedTasks:
         """True when everything submitted is done."""
         return not self._running
 
+    @property
+    def busy(self) -> int:
+        """How many submitted updates are waiting or being handled."""
+        return len(self._running)
+
     async def drain(self, timeout: float = 10) -> None:
         """Wait (up to `timeout` seconds) until everything submitted is done."""
         deadline = asyncio.get_running_loop().time() + timeout

@@ -447,6 +447,8 @@ class TelegramChannel(Channel):
     async def _with_typing(self, chat_id: str, answer: Awaitable[T]) -> T:
         task = asyncio.ensure_future(answer)
         done, _ = await asyncio.wait({task}, timeout=self.settings.typing_delay_seconds)
+        if not done and self._work.busy > self.settings.typing_max_busy:
+            return await task  # overloaded: spend the Bot API calls on answers
         while not done:
             await self._quietly(self.bot.send_chat_action(chat_id, "typing"))
             done, _ = await asyncio.wait({task}, timeout=TYPING_REFRESH_SECONDS)

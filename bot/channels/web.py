@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections import defaultdict, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from starlette.routing import Route
 
 from bot.channels.base import Channel, Handler
 from bot.messages import Capabilities, Inbound, InboundKind, Reply
+from storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ PAGE_FILE = Path(__file__).with_name("web_page.html")
 MAX_BODY = 32 * 1024
 MAX_TEXT = 10_000  # the dispatcher politely refuses anything over its own limit
 MAX_PAYLOAD = 200
-PENDING_PER_USER = 50
+PENDING_PER_USER = 50  # notices kept for a page that is not open (the newest)
 _USER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -49,11 +49,12 @@ class WebChannel(Channel):
     name = "web"
     capabilities = Capabilities(buttons=True, max_text_length=4000, image_by="url", edit_messages=True)
 
-    def __init__(self, media: Any = None) -> None:
+    def __init__(self, storage: Storage, media: Any = None) -> None:
         self.media = media
+        # Notifications wait in storage until the page polls for them: they
+        # survive a restart, and any worker can hand them over.
+        self.storage = storage
         self._handle: Handler | None = None
-        # Notifications wait here until the page polls for them.
-        self._pending: dict[str, deque[dict]] = defaultdict(lambda: deque(maxlen=PENDING_PER_USER))
         self._page = PAGE_FILE.read_text(encoding="utf-8")
 
     def routes(self) -> list[Route]:
@@ -68,8 +69,7 @@ class WebChannel(Channel):
         self._handle = handle
 
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        for reply in replies:
-            self._pending[chat_id].append(self.render(reply))
+        await self.storage.queue_notices(self.name, chat_id, [self.render(reply) for reply in replies], PENDING_PER_USER)
 
     # --- HTTP -------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -133,8 +133,7 @@ class WebChannel(Channel):
         user_id = request.query_params.get("user_id", "")
         if not _USER_ID.match(user_id):
             return _refuse(400, "Thiếu hoặc sai user_id.", "user_id is missing or not valid.")
-        pending = self._pending.pop(user_id, ())
-        return JSONResponse({"replies": list(pending)})
+        return JSONResponse({"replies": await self.storage.take_notices(self.name, user_id)})
 
     # --- rendering ----------------------------------------------------------------
     def render(self, reply: Reply) -> dict:
@@ -166,4 +165,4 @@ def _locale(value: Any) -> str | None:
 
 def from_settings(context) -> WebChannel:
     """The web chat is always on: it is the offline demo."""
-    return WebChannel(context.media)
+    return WebChannel(context.storage, context.media)

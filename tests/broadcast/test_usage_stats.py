@@ -36,5 +36,5 @@ async def test_admin_gets_stats_with_a_chart_and_citizens_do_not(staff, storage)
     text, chart = await staff.handle(says(CONFIG_ADMIN, "/stats"))
     assert "Người dùng / Citizens: 2" in text.text
     with Image.open(io.BytesIO(chart.image.png)) as picture:
-        assert picture.format == "PNG" and picture.size == (1000, 700)
+        assert picture.format == "PNG" and picture.size == (1500, 700)  # six panels
     assert await staff.handle(says("telegram:42", "/stats")) is None

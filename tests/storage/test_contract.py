@@ -213,6 +213,29 @@ async def test_status_subscribers_are_the_reachable_users_who_asked(storage):
     assert await storage.subscribers("LLTP-unknown") == []
 
 
+# --- notices for the web chat ----------------------------------------------
+async def test_notices_wait_in_order_for_their_user_and_are_handed_over_once(storage):
+    await storage.queue_notices("web", "w1", [{"text": "first"}, {"text": "second"}], keep=50)
+    await storage.queue_notices("web", "w2", [{"text": "for someone else"}], keep=50)
+    await storage.queue_notices("web", "w1", [{"text": "third"}], keep=50)
+
+    assert [n["text"] for n in await storage.take_notices("web", "w1")] == ["first", "second", "third"]
+    assert await storage.take_notices("web", "w1") == []
+    assert await storage.take_notices("web", "w2") == [{"text": "for someone else"}]
+
+
+async def test_a_page_left_closed_keeps_only_the_newest_notices(storage):
+    for number in range(5):
+        await storage.queue_notices("web", "w1", [{"n": number}], keep=3)
+    assert await storage.take_notices("web", "w1") == [{"n": 2}, {"n": 3}, {"n": 4}]
+
+
+async def test_two_polls_at_once_hand_each_notice_over_once(storage):
+    await storage.queue_notices("web", "w1", [{"n": n} for n in range(20)], keep=50)
+    first, second = await asyncio.gather(storage.take_notices("web", "w1"), storage.take_notices("web", "w1"))
+    assert sorted(n["n"] for n in first + second) == list(range(20))
+
+
 # --- analytics and audit ----------------------------------------------------
 async def test_analytics_events_never_keep_personal_numbers(storage):
     await storage.record_event(

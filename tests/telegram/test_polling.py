@@ -225,6 +225,19 @@ async def test_slow_answer_shows_typing_and_a_quick_one_does_not(api, dispatcher
         await channel.stop()
 
 
+async def test_an_overloaded_bot_answers_without_typing_indicators(api, dispatcher):
+    channel = make_channel(api, typing_delay_seconds=0.1, typing_max_busy=0)
+    await channel.start(dispatcher)
+    await asyncio.wait_for(channel.ready.wait(), 5)
+    try:
+        dispatcher.delay = 0.3
+        await api.user_says("chậm")
+        await api.wait_for(lambda: api.bot_messages())
+        assert not api.calls_to("sendChatAction")
+    finally:
+        await channel.stop()
+
+
 async def test_one_chats_messages_are_answered_in_order(api, polling, dispatcher):
     async def answer(inbound):
         await asyncio.sleep(0.3 if inbound.text == "một" else 0)

@@ -6,7 +6,9 @@ import json
 import time
 
 import httpx
+from starlette.applications import Starlette
 
+from bot.messages import Reply
 from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID
 
 
@@ -104,3 +106,23 @@ async def test_a_request_moving_in_the_mock_backend_reaches_the_subscribed_user(
         updates = (await client.get("/api/chat/updates", params={"user_id": "real1"})).json()["replies"]
     assert updates and AWAITING_PAYMENT_CODE in updates[0]["text"]
     assert updates[0]["buttons"] == [{"title": "🔎 Check status", "payload": "menu:open:status"}]
+
+
+async def test_a_notice_for_a_closed_page_survives_a_restart(tmp_path):
+    from bot.channels.web import WebChannel
+    from storage.sql import SqlStorage
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+    before = SqlStorage(url)
+    await before.init()
+    await WebChannel(before).send("w42", [Reply("Hồ sơ của bạn đã được tiếp nhận.")])
+    await before.close()
+
+    after = SqlStorage(url)
+    await after.init()
+    app = Starlette(routes=WebChannel(after).routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as client:
+        updates = (await client.get("/api/chat/updates", params={"user_id": "w42"})).json()["replies"]
+        again = (await client.get("/api/chat/updates", params={"user_id": "w42"})).json()["replies"]
+    await after.close()
+    assert [u["text"] for u in updates] == ["Hồ sơ của bạn đã được tiếp nhận."] and again == []

@@ -51,3 +51,16 @@ def _no_internet():
     yield
     socket.socket.connect = _real_connect
     socket.socket.connect_ex = _real_connect_ex
+
+
+@pytest.fixture
+async def storage(tmp_path):
+    """A migrated SQLite file of this test's own. Suites that must run on
+    PostgreSQL too (tests/storage, tests/broadcast) override it."""
+    from storage.sql import SqlStorage
+    from tests.flows.helpers import sqlite_url
+
+    store = SqlStorage(sqlite_url(tmp_path))
+    await store.init()
+    yield store
+    await store.close()

@@ -143,3 +143,11 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def storage_url(request, tmp_path) -> str:
+    """The same test on a SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3"
+    return request.getfixturevalue("postgres_url")

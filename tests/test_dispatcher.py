@@ -6,18 +6,8 @@ import asyncio
 
 from bot.dispatcher import Dispatcher
 from bot.messages import Inbound, InboundKind, Reply
-import pytest
 
-from storage.sql import SqlStorage
-from tests.flows.helpers import Chat, make_services, sqlite_url
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = SqlStorage(sqlite_url(tmp_path))
-    await store.init()
-    yield store
-    await store.close()
+from tests.flows.helpers import Chat, make_services
 
 
 async def test_concurrent_messages_of_one_user_are_handled_one_at_a_time(storage):

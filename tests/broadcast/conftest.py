@@ -17,7 +17,7 @@ from bot.staff_commands import StaffCommands
 from storage.schema import users
 from storage.sql import SqlStorage
 from tests.fakes.loopback_channel import LoopbackChannel, LoopbackPlatform
-from tests.postgres import postgres_server_url, postgres_url  # noqa: F401  (fixtures)
+from tests.postgres import postgres_server_url, postgres_url, storage_url  # noqa: F401  (fixtures)
 
 ADMIN = "cli:admin"
 CONFIG_ADMIN = "telegram:1001"  # an admin from config.yml in the `roles`/`staff` fixtures
@@ -28,11 +28,6 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_url(request, sqlite_url) -> str:
-    return sqlite_url if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-
-
 async def _opened(url: str):
     store = SqlStorage(url)
     await store.init()
@@ -40,8 +35,8 @@ async def _opened(url: str):
 
 
 @pytest.fixture
-async def storage(any_url):
-    store = await _opened(any_url)
+async def storage(storage_url):
+    store = await _opened(storage_url)
     yield store
     await store.close()
 

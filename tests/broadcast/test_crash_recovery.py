@@ -34,8 +34,8 @@ async def in_flight(storage: SqlStorage) -> int:
 
 
 @pytest.mark.slow
-async def test_broadcast_resumes_after_crash_without_skipping_anyone(any_url, platform):
-    storage = SqlStorage(any_url)
+async def test_broadcast_resumes_after_crash_without_skipping_anyone(storage_url, platform):
+    storage = SqlStorage(storage_url)
     await storage.init()
     try:
         ids = await add_citizens(storage, RECIPIENTS)
@@ -43,7 +43,7 @@ async def test_broadcast_resumes_after_crash_without_skipping_anyone(any_url, pl
         broadcast = await store.create(created_by="cli:admin", text="Thông báo khẩn", segment=Segment())
 
         kill_after = random.randint(RECIPIENTS // 10, RECIPIENTS * 9 // 10)
-        worker = await start_worker(any_url, platform.url)
+        worker = await start_worker(storage_url, platform.url)
         while platform.delivered < kill_after:
             assert worker.returncode is None, "the worker ended before the kill"
             await asyncio.sleep(0.005)
@@ -53,7 +53,7 @@ async def test_broadcast_resumes_after_crash_without_skipping_anyone(any_url, pl
         possibly_twice = await in_flight(storage)
         assert delivered_at_kill < RECIPIENTS  # killed mid-broadcast
 
-        worker = await start_worker(any_url, platform.url)
+        worker = await start_worker(storage_url, platform.url)
         assert await asyncio.wait_for(worker.wait(), 120) == 0
 
         assert sorted(platform.received, key=int) == ids  # nobody skipped

@@ -95,8 +95,8 @@ async def test_citizen_who_opts_out_after_the_broadcast_started_is_skipped(stora
     assert report.count(DeliveryState.SKIPPED) == 1 and report.count(DeliveryState.SENT) == 4
 
 
-async def test_two_workers_share_the_outbox_without_double_sending(any_url, platform):
-    storages = [SqlStorage(any_url) for _ in range(2)]
+async def test_two_workers_share_the_outbox_without_double_sending(storage_url, platform):
+    storages = [SqlStorage(storage_url) for _ in range(2)]
     for storage in storages:
         await storage.init()
     try:

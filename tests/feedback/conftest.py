@@ -3,5 +3,5 @@ shared with tests/flows, plus a PostgreSQL server for the migration test."""
 
 from __future__ import annotations
 
-from tests.flows.conftest import chat, dispatcher, services, storage  # noqa: F401
-from tests.postgres import postgres_server_url, postgres_url  # noqa: F401
+from tests.flows.conftest import chat, dispatcher, services  # noqa: F401
+from tests.postgres import postgres_server_url, postgres_url, storage_url  # noqa: F401

@@ -23,16 +23,9 @@ PERSONAL = (
 )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_storage_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/any.sqlite3"
-    return request.getfixturevalue("postgres_url")
-
-
 @pytest.fixture
-async def any_storage(any_storage_url):
-    store = SqlStorage(any_storage_url)
+async def any_storage(storage_url):
+    store = SqlStorage(storage_url)
     await store.init()
     yield store
     await store.close()

@@ -3,16 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.dispatcher import Dispatcher
-from storage.sql import SqlStorage
-from tests.flows.helpers import Chat, make_services, sqlite_url
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = SqlStorage(sqlite_url(tmp_path))
-    await store.init()
-    yield store
-    await store.close()
+from tests.flows.helpers import Chat, make_services
 
 
 @pytest.fixture

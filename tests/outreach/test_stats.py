@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 
 from bot.outreach.stats import outreach_stats
-from storage.sql import SqlStorage
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = SqlStorage(f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
-    await store.init()
-    yield store
-    await store.close()
 
 
 async def citizen(storage, user_id: str, source: str | None, *events: str, channel: str = "telegram") -> None:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage.sql import SqlStorage
-from tests.postgres import postgres_server_url, postgres_url  # noqa: F401  (fixtures)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def storage_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3"
-    return request.getfixturevalue("postgres_url")
+from tests.postgres import postgres_server_url, postgres_url, storage_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -7,16 +7,7 @@ import pytest
 
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.messages import Reply
-from storage.sql import SqlStorage
 from tests.telegram.conftest import make_channel
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = SqlStorage(f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
-    await store.init()
-    yield store
-    await store.close()
 
 
 async def test_a_user_who_blocked_the_bot_is_marked_unreachable(api, storage):

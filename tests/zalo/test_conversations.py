@@ -15,21 +15,12 @@ from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import BUTTON_PREFIX
 from bot.config import ZaloBotSettings
 from bot.dispatcher import Dispatcher
-from storage.sql import SqlStorage
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID, make_services
 from tests.zalo.test_zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, make_channel
 
 TOKEN = "1459232241454765289:conversation-token"
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = SqlStorage(f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
-    await store.init()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

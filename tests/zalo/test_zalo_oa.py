@@ -28,20 +28,11 @@ from bot.channels.zalo_oa import (
 )
 from bot.config import Settings, ZaloOaSettings
 from bot.messages import Button, Image, Reply
-from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 
 APP_ID = "360846524940903967"
 OA_SECRET_KEY = "oa-secret-key-for-tests"
 APP_SECRET = "app-secret-for-tests"
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = SqlStorage(f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
-    await store.init()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

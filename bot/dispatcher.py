@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.messages import Inbound, InboundKind, Reply
-from flows.base import Context, Flow, Services, Turn
+from flows.base import Context, Flow, Services, Turn, is_plain_number
 from flows.fallback import IntentRouter
 from flows.registry import all_flows
 from flows.safety import looks_like_secret, mentions_app_install
@@ -204,7 +204,7 @@ class Dispatcher:
                 return payload
         flow = self.flows.get(ctx.conversation.flow)
         numeric_question = flow is not None and ctx.state in flow.numeric_states
-        if typed.isascii() and typed.isdigit() and not numeric_question and 1 <= int(typed) <= len(offered):
+        if is_plain_number(typed) and not numeric_question and 1 <= int(typed) <= len(offered):
             return offered[int(typed) - 1][1]
         return None
 

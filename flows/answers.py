@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from bot.messages import Button, Link, Reply
-from flows.base import Context, Flow, Turn, rows
+from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 # Intents answered straight from the knowledge base, and the follow-up
 # buttons that fit each one.
@@ -104,7 +104,7 @@ class Answers(Flow):
     def rate(self, ctx: Context, topic: str, number: str, value: str) -> list[Reply] | None:
         """Record a rating once per answer shown; None (a stale button) for a forged one."""
         shown = int(ctx.memory.get("answers_shown", 0))
-        valid_number = number.isascii() and number.isdigit() and 1 <= int(number) <= shown
+        valid_number = is_plain_number(number) and 1 <= int(number) <= shown
         if topic not in RATED_TOPICS or value not in RATINGS or not valid_number:
             return None
         rated: list[int] = ctx.memory.setdefault("rated", [])

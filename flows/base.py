@@ -134,3 +134,9 @@ class Flow:
 
 def rows(*rows_of_buttons: tuple[Button, ...] | list[Button]) -> tuple[tuple[Button, ...], ...]:
     return tuple(tuple(row) for row in rows_of_buttons if row)
+
+
+def is_plain_number(text: str) -> bool:
+    """ASCII digits only: a typed option or a payload's number. `isdigit()`
+    alone also accepts "²" or "٣", which `int()` then refuses or reads."""
+    return text.isascii() and text.isdigit()

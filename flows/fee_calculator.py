@@ -28,7 +28,7 @@ from enum import StrEnum
 from bot.messages import Reply
 from flows import fees
 from flows.answers import answer_reply, fact_reply, rating_row
-from flows.base import Context, Flow, Turn, rows
+from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 
 class State(StrEnum):
@@ -76,7 +76,7 @@ class FeeCalculator(Flow):
                 ctx.data["group"] = group
                 ctx.set_state(State.COPIES)
                 return [self.ask_copies(ctx)]
-            case ["copies", number] if number.isascii() and number.isdigit() and "group" in ctx.data:
+            case ["copies", number] if is_plain_number(number) and "group" in ctx.data:
                 return self.result(ctx, copies=int(number))
             case ["date"] if "group" in ctx.data:
                 ctx.set_state(State.DATE)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.messages import Image, Reply
-from flows.base import Context, Flow, Turn, rows
+from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 
 class State(StrEnum):
@@ -47,9 +47,9 @@ class Guide(Flow):
             ctx.goto(self.name, State.STEP, index=0)
         index = int(ctx.data.get("index", 0))
         match action:
-            case ["step", number] if number.isascii() and number.isdigit():
+            case ["step", number] if is_plain_number(number):
                 index = min(max(int(number), 0), len(steps) - 1)
-            case ["problems", number] if number.isascii() and number.isdigit():
+            case ["problems", number] if is_plain_number(number):
                 index = min(max(int(number), 0), len(steps) - 1)
                 ctx.data["index"] = index
                 ctx.set_state(State.PROBLEMS)

@@ -31,6 +31,7 @@ from bot.channels import ChannelContext, configured_channels
 from bot.channels.base import Channel, DeliveryError
 from bot.config import PROJECT_ROOT, Settings
 from bot.messages import Reply
+from bot.resilience import retry_transient
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,6 @@ class Runtime:
         """The Handler channels call; ready once `start()` has run."""
         if self.dispatcher is None:
             raise RuntimeError("the bot is still starting")
-        from bot.resilience import retry_transient
-
         return await retry_transient(lambda: self.dispatcher.handle(inbound))
 
     async def start(self, start_channels: bool = True) -> None:

@@ -104,9 +104,10 @@ class FeedbackStore:
             "normalized": normalized,
             "at": at or _now(),
         }
-        async with self.storage.transaction(write=True) as conn:
-            result = await conn.execute(unanswered_questions.insert().values(**row))
-            question_id = result.inserted_primary_key[0]
+        insert = unanswered_questions.insert().values(**row)
+        question_id = await self.storage.run_sync(
+            lambda conn: conn.execute(insert).inserted_primary_key[0], write=True
+        )
         if _now() >= self._next_prune:
             self._next_prune = _now() + PRUNE_EVERY
             await self.prune()
@@ -120,15 +121,13 @@ class FeedbackStore:
             .where(table.c.id == question_id, table.c.user_hash == self.storage.pseudonym(channel, user_id))
             .values(guess=intent[:64], confirmed=True)
         )
-        async with self.storage.transaction(write=True) as conn:
-            return (await conn.execute(statement)).rowcount == 1
+        return await self.storage.run_sync(lambda conn: conn.execute(statement).rowcount == 1, write=True)
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete questions older than `keep_days`; returns how many went."""
         cutoff = (now or _now()) - timedelta(days=self.keep_days)
-        async with self.storage.transaction(write=True) as conn:
-            result = await conn.execute(delete(unanswered_questions).where(unanswered_questions.c.at < cutoff))
-        return result.rowcount or 0
+        statement = delete(unanswered_questions).where(unanswered_questions.c.at < cutoff)
+        return await self.storage.run_sync(lambda conn: conn.execute(statement).rowcount or 0, write=True)
 
     async def top_unanswered(self, since: datetime | None = None, limit: int = 10) -> list[UnansweredQuestion]:
         """The most frequent unanswered questions (alike ones counted together)."""

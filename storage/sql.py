@@ -4,17 +4,22 @@ SQLite (aiosqlite, one process) and PostgreSQL (asyncpg, several workers).
 Dialect differences are confined to four places: the upsert helper
 (`_insert`), connection set-up (SQLite pragmas and `BEGIN IMMEDIATE` for
 writes), `user_lock` (a PostgreSQL advisory lock on top of the
-process-local lock), and `_run`, which runs the per-message queries.
+process-local lock), and `run_sync`, which runs the per-message queries.
 
 Per-message work (`begin_turn`, `save_turn` and the methods they share) is
 written once as plain synchronous SQLAlchemy Core on a `Connection`. On
-PostgreSQL `_run` executes it through the async engine (`run_sync`). On
+PostgreSQL `run_sync` executes it through the async engine. On
 SQLite it runs on the event loop itself, on a synchronous pysqlite
 connection: a turn's transaction takes well under a millisecond there,
 while aiosqlite's four thread hand-offs per statement (each waiting for the
 GIL behind the flows' work) were most of a message's time. Only another
 process holding the write lock can make it wait: then it gives up after a
 short busy timeout and waits off the loop, through aiosqlite.
+
+Modules with tables of their own use `run_sync` too for writes a citizen's
+message waits for (unanswered questions, web notices): `transaction()`
+goes through aiosqlite and holds the single writer across its thread
+hand-offs, so under load every other message queued behind it.
 """
 
 from __future__ import annotations
@@ -141,7 +146,7 @@ class SqlStorage(Storage):
         self._lock_pool_size = lock_pool_size
         self._engine: AsyncEngine | None = None
         self._lock_engine: AsyncEngine | None = None  # PostgreSQL: connections that hold user locks
-        self._sqlite_engine: Engine | None = None  # SQLite: `_run` on the event loop
+        self._sqlite_engine: Engine | None = None  # SQLite: `run_sync` on the event loop
         self._local_locks = _KeyedLocks()
         # PostgreSQL turns each hold a lock connection: the ones beyond the
         # pool wait here, in order and without the pool's 30 s timeout
@@ -247,9 +252,11 @@ class SqlStorage(Storage):
                 async with conn.begin():
                     yield conn
 
-    async def _run(self, work: Callable[..., Any], *args: Any, write: bool = False) -> Any:
+    async def run_sync(self, work: Callable[..., Any], *args: Any, write: bool = False) -> Any:
         """`work(connection, *args)` in one transaction (committed if `write`,
-        `work` being synchronous SQLAlchemy Core), on either database."""
+        `work` being synchronous SQLAlchemy Core), on either database: the
+        fast path for short statements (see the module's docstring); in a
+        PostgreSQL turn, on the turn's connection."""
         if self._engine is None:
             raise RuntimeError("storage used before init()")
         turn = _turn_connection.get()
@@ -284,13 +291,13 @@ class SqlStorage(Storage):
             index_elements=[users.c.channel, users.c.user_id],
             set_={"chat_id": statement.excluded.chat_id, "last_seen_at": statement.excluded.last_seen_at},
         ).returning(*users.c)
-        return _user(await self._run(lambda conn: conn.execute(statement).one(), write=True))
+        return _user(await self.run_sync(lambda conn: conn.execute(statement).one(), write=True))
 
     async def get_user(self, channel: str, user_id: str) -> User | None:
-        return await self._run(self._queries.get_user, channel, user_id)
+        return await self.run_sync(self._queries.get_user, channel, user_id)
 
     async def save_user(self, user: User) -> None:
-        await self._run(self._queries.save_user, user, write=True)
+        await self.run_sync(self._queries.save_user, user, write=True)
 
     async def forget_user(self, channel: str, user_id: str) -> None:
         actor = user_actor(channel, user_id)
@@ -330,20 +337,20 @@ class SqlStorage(Storage):
 
     # --- conversation ------------------------------------------------------
     async def load_conversation(self, channel: str, user_id: str) -> Conversation:
-        return await self._run(self._queries.load_conversation, channel, user_id)
+        return await self.run_sync(self._queries.load_conversation, channel, user_id)
 
     async def save_conversation(self, channel: str, user_id: str, conversation: Conversation) -> None:
-        await self._run(self._queries.save_conversation, channel, user_id, conversation, write=True)
+        await self.run_sync(self._queries.save_conversation, channel, user_id, conversation, write=True)
         conversation.version += 1
 
     # --- platform update de-duplication ------------------------------------
     async def first_time_seen(self, channel: str, update_id: str) -> bool:
-        fresh = await self._run(self._queries.record_update, channel, update_id, write=True)
+        fresh = await self.run_sync(self._queries.record_update, channel, update_id, write=True)
         await self._prune_now_and_then()
         return fresh
 
     async def update_seen(self, channel: str, update_id: str) -> bool:
-        return await self._run(self._queries.update_seen, channel, update_id)
+        return await self.run_sync(self._queries.update_seen, channel, update_id)
 
     async def _prune_now_and_then(self) -> None:
         now = _now()
@@ -356,13 +363,13 @@ class SqlStorage(Storage):
         how many rows went. Called by `first_time_seen` every 10 minutes."""
         cutoff = _now() - (older_than if older_than is not None else self._seen_updates_ttl)
         statement = delete(seen_updates).where(seen_updates.c.seen_at < cutoff)
-        return await self._run(lambda conn: conn.execute(statement).rowcount, write=True)
+        return await self.run_sync(lambda conn: conn.execute(statement).rowcount, write=True)
 
     # --- one handled message ----------------------------------------------
     async def begin_turn(
         self, channel: str, user_id: str, update_id: str | None, *, conversation: bool = True
     ) -> TurnStart:
-        return await self._run(self._queries.begin_turn, channel, user_id, update_id, conversation)
+        return await self.run_sync(self._queries.begin_turn, channel, user_id, update_id, conversation)
 
     async def save_turn(
         self,
@@ -392,7 +399,7 @@ class SqlStorage(Storage):
             if event_rows:
                 conn.execute(queries.insert_events, event_rows)
 
-        await self._run(work, write=True)
+        await self.run_sync(work, write=True)
         if conversation is not None:
             conversation.version += 1
         if update_id:
@@ -403,13 +410,13 @@ class SqlStorage(Storage):
         statement = self._insert(subscriptions).values(
             channel=channel, user_id=user_id, request_code=request_code, created_at=_now()
         )
-        await self._run(lambda conn: conn.execute(statement.on_conflict_do_nothing()), write=True)
+        await self.run_sync(lambda conn: conn.execute(statement.on_conflict_do_nothing()), write=True)
 
     async def unsubscribe(self, channel: str, user_id: str, request_code: str) -> None:
         statement = delete(subscriptions).where(
             *_is_user(subscriptions, channel, user_id), subscriptions.c.request_code == request_code
         )
-        await self._run(lambda conn: conn.execute(statement), write=True)
+        await self.run_sync(lambda conn: conn.execute(statement), write=True)
 
     async def subscribers(self, request_code: str) -> list[Subscriber]:
         query = (
@@ -418,13 +425,13 @@ class SqlStorage(Storage):
             .where(subscriptions.c.request_code == request_code, users.c.unreachable.is_(False))
             .order_by(subscriptions.c.created_at)
         )
-        rows = await self._run(lambda conn: conn.execute(query).all())
+        rows = await self.run_sync(lambda conn: conn.execute(query).all())
         return [Subscriber(row.channel, row.user_id, row.chat_id, row.language) for row in rows]
 
     # --- analytics and audit -----------------------------------------------
     async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:
         rows = self._event_rows(channel, user_id, [(name, props)])
-        await self._run(lambda conn: conn.execute(self._queries.insert_events, rows), write=True)
+        await self.run_sync(lambda conn: conn.execute(self._queries.insert_events, rows), write=True)
 
     def _event_rows(self, channel: str, user_id: str, turn_events: Sequence[Event]) -> list[dict[str, Any]]:
         user_hash = self.pseudonym(channel, user_id)
@@ -447,7 +454,7 @@ class SqlStorage(Storage):
 
     async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
         row = {"actor": actor, "action": action, "details": details or {}, "at": _now()}
-        await self._run(lambda conn: conn.execute(self._queries.insert_audit, row), write=True)
+        await self.run_sync(lambda conn: conn.execute(self._queries.insert_audit, row), write=True)
 
     async def list_audit(self, actor: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit rows first: actor, action, details, at."""
@@ -463,34 +470,32 @@ class SqlStorage(Storage):
         if not notices:
             return
         now = _now()
-        async with self.transaction(write=True) as conn:
-            await conn.execute(
-                pending_notices.insert(),
-                [{"channel": channel, "user_id": user_id, "notice": notice, "created_at": now} for notice in notices],
-            )
-            kept = (
-                select(pending_notices.c.id)
-                .where(*_is_user(pending_notices, channel, user_id))
-                .order_by(pending_notices.c.id.desc())
-                .limit(keep)
-            )
-            await conn.execute(
-                delete(pending_notices).where(*_is_user(pending_notices, channel, user_id), pending_notices.c.id.not_in(kept))
-            )
+        rows = [{"channel": channel, "user_id": user_id, "notice": notice, "created_at": now} for notice in notices]
+        mine = _is_user(pending_notices, channel, user_id)
+        kept = select(pending_notices.c.id).where(*mine).order_by(pending_notices.c.id.desc()).limit(keep)
+        trim = delete(pending_notices).where(*mine, pending_notices.c.id.not_in(kept))
+
+        def work(conn: Connection) -> None:
+            conn.execute(pending_notices.insert(), rows)
+            conn.execute(trim)
+
+        await self.run_sync(work, write=True)
 
     async def take_notices(self, channel: str, user_id: str) -> list[dict[str, Any]]:
-        async with self.transaction(write=True) as conn:
-            rows = (
-                await conn.execute(
-                    select(pending_notices.c.id, pending_notices.c.notice)
-                    .where(*_is_user(pending_notices, channel, user_id))
-                    .order_by(pending_notices.c.id)
-                    .with_for_update(skip_locked=True)  # two polls at once: each notice once
-                )
-            ).all()
+        waiting = (
+            select(pending_notices.c.id, pending_notices.c.notice)
+            .where(*_is_user(pending_notices, channel, user_id))
+            .order_by(pending_notices.c.id)
+            .with_for_update(skip_locked=True)  # two polls at once: each notice once
+        )
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(waiting).all()
             if rows:
-                await conn.execute(delete(pending_notices).where(pending_notices.c.id.in_([row.id for row in rows])))
-        return [row.notice for row in rows]
+                conn.execute(delete(pending_notices).where(pending_notices.c.id.in_([row.id for row in rows])))
+            return [row.notice for row in rows]
+
+        return await self.run_sync(work, write=True)
 
     # --- ordering ----------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -545,7 +550,7 @@ _UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
 
 class _TurnConnection:
     """The connection a PostgreSQL turn holds its user's lock on. The
-    turn's own storage calls (`_run`: `begin_turn`, `save_turn`...) run on
+    turn's own storage calls (`run_sync`: `begin_turn`, `save_turn`...) run on
     it as well: one pool checkout per message instead of one per call, and
     no BEGIN/ROLLBACK around reads (each statement, in autocommit, reads
     what is committed; the rows a turn reads are only written under the
@@ -600,7 +605,7 @@ def _in_transaction(engine: Engine, write: bool, work: Callable[..., Any], args:
 class _TurnQueries:
     """The per-message statements, built once with bound parameters:
     building a SQLAlchemy statement costs more than SQLite running it.
-    Methods take a synchronous `Connection` (see `SqlStorage._run`)."""
+    Methods take a synchronous `Connection` (see `SqlStorage.run_sync`)."""
 
     def __init__(self, insert) -> None:
         key = (users.c.channel == bindparam("key_channel"), users.c.user_id == bindparam("key_user_id"))

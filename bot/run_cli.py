@@ -42,7 +42,19 @@ def serve_command(args: argparse.Namespace) -> int:
     if getattr(args, "lan", False):
         settings, host = lan_settings(settings, port)
         print(lan_banner_for(settings), flush=True)
-    return asyncio.run(serve(settings, host, port, worker=args.worker))
+    with asyncio.Runner(loop_factory=_fast_event_loop()) as runner:
+        return runner.run(serve(settings, host, port, worker=args.worker))
+
+
+def _fast_event_loop():
+    """uvloop's event loop where it is installed (not on Windows): a worker
+    spent about 5% less CPU per message with it (bench/load.py). uvicorn
+    likewise parses HTTP with httptools when present."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def serve(settings, host: str, port: int, worker: bool = False) -> int:

@@ -9,7 +9,9 @@ Each user sends `--messages` texts (a /start, then typical questions), one
 every `--think` seconds, waiting for the bot's answer before the next, so
 the offered load is users / think messages per second (1,000 / 2 s = 500/s).
 Updates alternate between the two workers, as a round-robin reverse proxy
-would. A message's latency is from posting its update to the webhook until
+would. The workers answer in the webhook response where they can
+(`--webhook-reply-seconds`, as docs/deploy.md suggests under load); the fake
+Bot API then runs that call, as Telegram does. A message's latency is from posting its update to the webhook until
 the fake Bot API receives the bot's first reply to that chat. An error is a
 webhook answer other than 200, no reply within `--reply-timeout` seconds,
 or the bot's apology.
@@ -69,14 +71,14 @@ class TimedTelegramApi(FakeTelegramApi):
         self.waiting: dict[str, asyncio.Future] = {}
         self.last_reply: dict[str, str] = {}
 
-    def _record(self, method, params, files, error):
+    def _record(self, method, params, files, error, *args):
         if error is None and method in REPLY_METHODS:
             chat = str(params.get("chat_id"))
             self.last_reply[chat] = str(params.get("text") or params.get("caption") or "")
             waiter = self.waiting.pop(chat, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(time.perf_counter())
-        return super()._record(method, params, files, error)
+        return super()._record(method, params, files, error, *args)
 
 
 class WebhookPoster:
@@ -94,8 +96,8 @@ class WebhookPoster:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._open: set[asyncio.StreamWriter] = set()
 
-    async def post(self, body: bytes, headers: dict[str, str]) -> int:
-        """POST `body` as JSON; the response status."""
+    async def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """POST `body` as JSON; the response status and body."""
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         request = (
             f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
@@ -111,7 +113,7 @@ class WebhookPoster:
                 # The server closed an idle connection (keep-alive timeout): once more on a new one.
                 return await asyncio.wait_for(self._exchange(request, False), self.timeout)
 
-    async def _exchange(self, request: bytes, reuse: bool) -> int:
+    async def _exchange(self, request: bytes, reuse: bool) -> tuple[int, bytes]:
         if reuse and self._idle:
             reader, writer = self._idle.pop()
         else:
@@ -130,7 +132,7 @@ class WebhookPoster:
                     length = int(value)
                 elif name.lower() == "connection" and value.strip().lower() == "close":
                     keep = False
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
         except BaseException:
             self._close(writer)
             raise
@@ -138,7 +140,7 @@ class WebhookPoster:
             self._idle.append((reader, writer))
         else:
             self._close(writer)
-        return status
+        return status, body
 
     def _close(self, writer: asyncio.StreamWriter) -> None:
         self._open.discard(writer)
@@ -186,13 +188,15 @@ class Load:
         sent = time.perf_counter()
         body = json.dumps(update).encode()
         try:
-            status = await poster.post(body, {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
+            status, answer = await poster.post(body, {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET})
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as error:
             self.api.waiting.pop(chat, None)
             return self.error(f"webhook {type(error).__name__}")
         if status != 200:
             self.api.waiting.pop(chat, None)
             return self.error(f"webhook HTTP {status}")
+        if answer:  # the reply came back in the webhook response: Telegram sends it
+            await self.api.run_webhook_answer(answer)
         try:
             answered = await asyncio.wait_for(replied, self.args.reply_timeout)
         except TimeoutError:
@@ -279,7 +283,7 @@ async def run(args) -> dict:
             0,
         )
         async with TimedTelegramApi() as api:
-            config = write_worker_config(work, storage_url, mock.url)
+            config = write_worker_config(work, storage_url, mock.url, webhook_reply_seconds=args.webhook_reply_seconds)
             env = worker_environment(api.token, api.base_url)
             workers = await asyncio.gather(
                 *(asyncio.to_thread(start_worker, config, env, work / f"worker-{n}.log") for n in range(args.workers))
@@ -335,6 +339,7 @@ async def run(args) -> dict:
         "cpus": os.cpu_count(),
         "bot_api_calls": bot_api_calls,
         "postgres_fsync": not args.no_fsync,
+        "webhook_reply_seconds": args.webhook_reply_seconds,
     }
 
 
@@ -349,6 +354,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the benchmark after this long")
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (path on stderr)")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (as the tests run it)")
+    parser.add_argument(
+        "--webhook-reply-seconds", type=float, default=1.0,
+        help="telegram.webhook_reply_seconds of the workers (docs/deploy.md; 0: every reply by a Bot API call)",
+    )
     print(json.dumps(asyncio.run(run(parser.parse_args())), ensure_ascii=False))
 
 

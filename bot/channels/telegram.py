@@ -12,6 +12,15 @@ looking at. Text goes out in HTML parse mode, escaped, split at 4,096
 characters (1,024 for a caption). "typing..." shows while a slow answer is
 being prepared.
 
+Answer in the webhook (`telegram.webhook_reply_seconds` > 0): the webhook
+request waits that long for its turn, and a reply that is one plain text
+message goes back as the response body (`{"method": "sendMessage", ...}`),
+which Telegram executes: one Bot API request less per message, about a
+fifth of a worker's CPU under load (bench/load.py). Telegram does not say
+whether it delivered it, so replies whose message id we need later (ones
+that can be edited in place), photos and multi-part replies still go by
+the Bot API, as does any reply not ready in time.
+
 Errors: 403 marks the user unreachable (`UserUnreachable`), 429 waits
 `retry_after` (or raises `RateLimited` from `send`), network errors retry
 with backoff (then `TransientError`). A duplicated update is dropped here as
@@ -165,6 +174,11 @@ def to_html(text: str) -> str:
 def _retry_seconds(error: RetryAfter) -> float:
     value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _settle(answer: asyncio.Future | None, result: Any) -> None:
+    if answer is not None and not answer.done():
+        answer.set_result(result)
 
 
 def _link_as_button(url: str) -> bool:
@@ -401,27 +415,41 @@ class TelegramChannel(Channel):
             update = Update.de_json(json.loads(body), self.bot)
         except Exception:  # not JSON, or not an update
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
-        self.submit(update)
-        return Response(status_code=200)
+        wait = self.settings.webhook_reply_seconds
+        answer = asyncio.get_running_loop().create_future() if wait > 0 else None
+        self.submit(update, answer)
+        if answer is None or answer.done():
+            return Response(status_code=200)
+        try:
+            method = await asyncio.wait_for(asyncio.shield(answer), wait)
+        except TimeoutError:
+            method = None
+        finally:
+            _settle(answer, None)  # too late: the turn sends its reply by the Bot API
+        return Response(status_code=200) if method is None else JSONResponse(method)
 
-    def submit(self, update: Update) -> None:
+    def submit(self, update: Update, answer: asyncio.Future | None = None) -> None:
         """Queue an update for processing: once per update id, in order
-        within its chat, concurrently across chats."""
+        within its chat, concurrently across chats. `answer`, if given,
+        receives the reply to send in the webhook response, or None."""
         if update.update_id in self._seen_updates:
             log.info("telegram: dropped a duplicated update")
+            _settle(answer, None)
             return
         self._seen_updates[update.update_id] = True
         chat = update.effective_chat
         key = str(chat.id) if chat else f"update:{update.update_id}"
-        self._work.submit(key, self._process_logged(update))
+        self._work.submit(key, self._process_logged(update, answer))
 
-    async def _process_logged(self, update: Update) -> None:
+    async def _process_logged(self, update: Update, answer: asyncio.Future | None = None) -> None:
         try:
-            await self._process(update)
+            await self._process(update, answer)
         except Exception:
             log.exception("telegram: failed to process an update")
+        finally:
+            _settle(answer, None)
 
-    async def _process(self, update: Update) -> None:
+    async def _process(self, update: Update, answer: asyncio.Future | None = None) -> None:
         query = update.callback_query
         inbound = to_inbound(update, self._resolve_payload)
         if query is not None:  # stop the button's spinner first
@@ -439,6 +467,12 @@ class TelegramChannel(Channel):
             log.exception("telegram: the dispatcher failed")
             replies = [Reply(text=APOLOGY)]
         source = query.message.message_id if query is not None and query.message is not None else None
+        if answer is not None and not answer.done():
+            method = self._webhook_answer(inbound.chat_id, replies)
+            if method is not None:
+                answer.set_result(method)
+                self._latest_message.pop(inbound.chat_id, None)  # its id is unknown: no edit relies on it
+                return
         try:
             await self._deliver(inbound.chat_id, replies, source_message_id=source, patient=True)
         except DeliveryError as error:
@@ -473,7 +507,9 @@ class TelegramChannel(Channel):
         for reply in replies:
             await self._deliver_one(chat_id, reply, source_message_id, patient)
 
-    async def _deliver_one(self, chat_id: str, reply: Reply, source_message_id: int | None, patient: bool) -> None:
+    def _text_and_keyboard(self, reply: Reply) -> tuple[str, InlineKeyboardMarkup | None]:
+        """The reply's text (with its link, when not a button) and inline
+        keyboard; ("", None) when there is nothing to send."""
         text, rows = reply.text, [
             [InlineKeyboardButton(button.title, callback_data=self._callback_data(button.payload)) for button in row]
             for row in reply.buttons
@@ -485,10 +521,27 @@ class TelegramChannel(Channel):
             else:
                 text = "\n\n".join(filter(None, [text, f"{reply.link.title}: {reply.link.url}"]))
         keyboard = InlineKeyboardMarkup(rows) if rows else None
-        if reply.image is None and not text.strip():
-            if keyboard is None:
-                return
+        if reply.image is None and not text.strip() and keyboard is not None:
             text = "👇"  # Telegram needs some text to carry the buttons
+        return text, keyboard
+
+    def _webhook_answer(self, chat_id: str, replies: Sequence[Reply]) -> dict[str, Any] | None:
+        """The Bot API call for a webhook response, if the replies are one
+        plain text message nobody will edit later; else None."""
+        if len(replies) != 1 or replies[0].image is not None or replies[0].edit_key:
+            return None
+        text, keyboard = self._text_and_keyboard(replies[0])
+        if not text.strip() or len(text) > TEXT_LIMIT:
+            return None
+        method = {"method": "sendMessage", "chat_id": chat_id, "text": to_html(text), "parse_mode": ParseMode.HTML.value}
+        if keyboard is not None:
+            method["reply_markup"] = keyboard.to_dict()
+        return method
+
+    async def _deliver_one(self, chat_id: str, reply: Reply, source_message_id: int | None, patient: bool) -> None:
+        text, keyboard = self._text_and_keyboard(reply)
+        if reply.image is None and not text.strip():
+            return
         if reply.image is not None and len(text) <= CAPTION_LIMIT:
             caption, chunks = text, []  # one photo message with its caption
         else:

@@ -6,7 +6,8 @@ through its own, unchanged `HTTPXRequest` (point the bot's `base_url` at
 It records every call, keeps the chats as a user would see them (messages,
 edits, photos, inline keyboards), plays the user's side (texts, button
 presses, contacts, deep-link starts) by long polling or by posting to the
-registered webhook, and can be scripted to fail: a 429 with `retry_after`,
+registered webhook (running the Bot API call a bot may put in the webhook's
+response, as Telegram does), and can be scripted to fail: a 429 with `retry_after`,
 a 403 for a user who blocked the bot, a 5xx. Optional `RateLimits` enforce
 Telegram's flood limits (30 messages/s overall, 1/s per chat) with 429s, for
 broadcast benchmarks.
@@ -72,6 +73,7 @@ class ApiCall:
     files: dict[str, bytes]
     status: int  # the HTTP status the fake answered
     at: float  # time.monotonic()
+    in_webhook_response: bool = False  # the bot put it in its webhook response
 
     @property
     def chat_id(self) -> str | None:
@@ -393,6 +395,8 @@ class FakeTelegramApi:
             if self.webhook.get("secret_token"):
                 headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
             response = await self._client.post(self.webhook["url"], json=update, headers=headers)
+            if response.status_code == 200 and response.content:
+                await self.run_webhook_answer(response.content)
             return response.status_code
         async with self._new_update:
             self._updates.append(update)
@@ -400,11 +404,22 @@ class FakeTelegramApi:
         return None
 
     # --- internals: the HTTP endpoint ------------------------------------
+    async def run_webhook_answer(self, body: bytes) -> None:
+        """Execute the Bot API call a bot put in its webhook response, as
+        Telegram does (its result goes nowhere)."""
+        params = json.loads(body)
+        await self._perform(params.pop("method"), params, {}, in_webhook_response=True)
+
     async def _endpoint(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
         params, files = await self._read_params(request)
         if request.path_params["token"] != self.token:
             return self._record(method, params, files, ApiError(401, "Unauthorized"))
+        return await self._perform(method, params, files)
+
+    async def _perform(
+        self, method: str, params: dict[str, Any], files: dict[str, bytes], in_webhook_response: bool = False
+    ) -> JSONResponse:
         try:
             self._scripted_failure(method, params)
             self._rate_limit(method, params)
@@ -413,8 +428,8 @@ class FakeTelegramApi:
                 raise ApiError(404, "Not Found: method not found")
             result = await handler(params, files)
         except ApiError as error:
-            return self._record(method, params, files, error)
-        self._record(method, params, files, None)
+            return self._record(method, params, files, error, in_webhook_response)
+        self._record(method, params, files, None, in_webhook_response)
         return JSONResponse({"ok": True, "result": result})
 
     async def _read_params(self, request: Request) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -433,9 +448,9 @@ class FakeTelegramApi:
                         params[key] = json.loads(value) if key in JSON_FIELDS else value
         return params, files
 
-    def _record(self, method, params, files, error: ApiError | None) -> JSONResponse | None:
+    def _record(self, method, params, files, error: ApiError | None, in_webhook_response=False) -> JSONResponse | None:
         status = error.status if error else 200
-        self.calls.append(ApiCall(method, params, files, status, time.monotonic()))
+        self.calls.append(ApiCall(method, params, files, status, time.monotonic(), in_webhook_response))
         if error is None:
             return None
         body: dict[str, Any] = {"ok": False, "error_code": error.status, "description": error.description}

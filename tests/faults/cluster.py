@@ -26,7 +26,7 @@ WEBHOOK_SECRET = "test-webhook-secret-shared-by-workers"
 _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
-def write_worker_config(directory: Path, storage_url: str, backend_url: str) -> Path:
+def write_worker_config(directory: Path, storage_url: str, backend_url: str, webhook_reply_seconds: float = 0) -> Path:
     """A config.yml every worker of one deployment shares."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.yml"
@@ -36,6 +36,7 @@ def write_worker_config(directory: Path, storage_url: str, backend_url: str) -> 
         f"backend:\n  url: {backend_url}\n  timeout_seconds: 1.0\n"
         # Telegram would call the public HTTPS address; tests post to each worker directly.
         f"telegram:\n  webhook_url: https://bot.example.test{WEBHOOK_PATH}\n"
+        f"  webhook_reply_seconds: {webhook_reply_seconds}\n"
         f"media:\n  directory: {directory / 'media'}\n",
         encoding="utf-8",
     )

@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from storage import resolve_url
-from storage.base import Conversation, ConversationConflict, User, user_actor
+from storage.base import Conversation, ConversationConflict, DuplicateUpdate, User, user_actor
 from storage.schema import metadata, seen_updates
 from storage.sql import SqlStorage, _tables_keyed_by_user
 
@@ -165,6 +165,43 @@ async def test_two_first_saves_of_a_new_conversation_conflict(storage):
     with pytest.raises(ConversationConflict):
         await storage.save_conversation(TELEGRAM, "43", Conversation(state="b"))
     assert (await storage.load_conversation(TELEGRAM, "43")).state == "a"
+
+
+# --- one message: save_turn under the user lock -----------------------------
+async def _an_ongoing_conversation(storage, user_id: str) -> Conversation:
+    await storage.get_or_create_user(TELEGRAM, user_id, user_id)
+    async with storage.user_lock(TELEGRAM, user_id):
+        await storage.save_turn(TELEGRAM, user_id, update_id=f"{user_id}-1", conversation=Conversation(flow="fee"))
+    return (await storage.begin_turn(TELEGRAM, user_id, f"{user_id}-2")).conversation
+
+
+async def test_a_turn_saves_its_update_conversation_and_events_together(storage):
+    conversation = await _an_ongoing_conversation(storage, "61")
+    conversation.state = "ask_copies"
+    async with storage.user_lock(TELEGRAM, "61"):
+        await storage.save_turn(TELEGRAM, "61", update_id="61-2", conversation=conversation,
+                                events=[("fee_asked", {"group": "standard"}), ("button", {})])
+        again = await storage.begin_turn(TELEGRAM, "61", "61-2")
+    assert again.duplicate
+    loaded = (await storage.begin_turn(TELEGRAM, "61", "61-3")).conversation
+    assert (loaded.state, loaded.version) == ("ask_copies", conversation.version) == ("ask_copies", 2)
+    assert [(row["name"], row["props"]) for row in await storage.list_events()] == [
+        ("fee_asked", {"group": "standard"}), ("button", {})
+    ]
+
+
+async def test_a_turn_already_saved_or_saved_over_writes_nothing(storage):
+    conversation = await _an_ongoing_conversation(storage, "62")
+    stale = Conversation(flow=conversation.flow, state="stale", version=conversation.version)
+    async with storage.user_lock(TELEGRAM, "62"):
+        await storage.save_turn(TELEGRAM, "62", update_id="62-2", conversation=conversation, events=[("a", {})])
+        with pytest.raises(DuplicateUpdate):  # the same update again
+            await storage.save_turn(TELEGRAM, "62", update_id="62-2", conversation=conversation, events=[("b", {})])
+        with pytest.raises(ConversationConflict):  # another handler saved since this one read
+            await storage.save_turn(TELEGRAM, "62", update_id="62-3", conversation=stale, events=[("c", {})])
+        assert not (await storage.begin_turn(TELEGRAM, "62", "62-3")).duplicate  # so a retry handles it
+    assert [row["name"] for row in await storage.list_events()] == ["a"]
+    assert (await storage.load_conversation(TELEGRAM, "62")).version == 2
 
 
 # --- de-duplication ---------------------------------------------------------

@@ -5,8 +5,9 @@ loopback ASGI app)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from starlette.applications import Starlette
@@ -69,14 +70,20 @@ async def polling(api, dispatcher):
     await channel.stop()
 
 
-@pytest.fixture
-async def webhook(api, dispatcher):
+@contextlib.asynccontextmanager
+async def webhook_channel(api: FakeTelegramApi, dispatcher, **settings) -> AsyncIterator[TelegramChannel]:
     """A channel in webhook mode, its route served by a loopback app and
     registered with the fake Bot API (which then posts updates to it)."""
-    channel = make_channel(api, webhook_url="https://placeholder.invalid/telegram/webhook")
+    channel = make_channel(api, webhook_url="https://placeholder.invalid/telegram/webhook", **settings)
     async with serve(Starlette(routes=channel.routes())) as base_url:
         channel.settings = channel.settings.model_copy(update={"webhook_url": f"{base_url}/telegram/webhook"})
         await channel.start(dispatcher)
         await asyncio.wait_for(channel.ready.wait(), 5)
         yield channel
         await channel.stop()
+
+
+@pytest.fixture
+async def webhook(api, dispatcher):
+    async with webhook_channel(api, dispatcher) as channel:
+        yield channel

@@ -4,13 +4,24 @@ to the registered URL as Telegram does."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+
 import httpx
 import pytest
+from PIL import Image as PillowImage
 
 from bot.channels import ChannelContext
-from bot.channels.telegram import SECRET_HEADER, derived_webhook_secret, from_settings
+from bot.channels.telegram import APOLOGY, SECRET_HEADER, derived_webhook_secret, from_settings
 from bot.config import Settings
-from bot.messages import InboundKind
+from bot.messages import Button, Image, InboundKind, Reply
+from tests.telegram.conftest import ScriptedDispatcher, webhook_channel
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    PillowImage.new("RGB", (8, 8), "white").save(out, "PNG")
+    return out.getvalue()
 
 
 async def test_start_registers_our_webhook_with_its_secret(api, webhook):
@@ -100,3 +111,61 @@ def test_a_webhook_path_without_leading_slash_is_a_clear_config_error(tmp_path):
     config.write_text("telegram:\n  webhook_path: telegram/webhook\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="telegram.webhook_path"):
         load_settings(config)
+
+
+# --- answering in the webhook response (telegram.webhook_reply_seconds) ----
+
+
+async def test_a_one_message_answer_rides_in_the_webhook_response(api, dispatcher):
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
+        await api.user_says("xin chào")
+        message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+    assert message.text == "Bạn nói: xin chào"
+    [sent] = api.calls_to("sendMessage")
+    assert sent.in_webhook_response  # no Bot API request of its own
+
+
+async def test_buttons_survive_the_webhook_response(api):
+    dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Chọn một mục", buttons=((Button("Lệ phí", "menu:open:fees"),),))])
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
+        await api.user_says("menu")
+        message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+        assert message.button_titles == ["Lệ phí"]
+        await api.user_presses("Lệ phí")
+        await api.wait_for(lambda: len(dispatcher.inbounds) == 2)
+    assert dispatcher.inbounds[1].payload == "menu:open:fees"
+
+
+async def test_photos_and_several_messages_still_go_by_the_bot_api_in_order(api):
+    picture = Image(key="guide-1", png=_png(), alt="Bước 1")
+    dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Bước 1", image=picture), Reply("Tiếp theo?")])
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
+        await api.user_says("hướng dẫn")
+        await api.wait_for(lambda: len(api.bot_messages()) == 2)
+    assert [message.text for message in api.bot_messages()] == ["Bước 1", "Tiếp theo?"]
+    assert not any(call.in_webhook_response for call in api.calls)
+
+
+async def test_an_answer_not_ready_in_time_is_sent_by_the_bot_api(api):
+    dispatcher = ScriptedDispatcher(delay=0.6)  # slower than the webhook waits
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=0.2, typing_delay_seconds=5):
+        await api.user_says("chậm thôi")  # returns when the webhook is answered
+        assert not api.bot_messages()  # answered empty, the turn still running
+        message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+    assert message.text == "Bạn nói: chậm thôi"
+    [sent] = api.calls_to("sendMessage")
+    assert not sent.in_webhook_response
+
+
+async def test_a_failing_turn_answers_the_webhook_at_once_with_the_apology(api):
+    async def broken(inbound):
+        raise RuntimeError("boom")
+
+    async with webhook_channel(api, ScriptedDispatcher(broken), webhook_reply_seconds=5) as channel:
+        started = asyncio.get_running_loop().time()
+        await api.user_says("xin chào")
+        waited = asyncio.get_running_loop().time() - started
+        message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+        await channel.drain()
+    assert message.text == APOLOGY
+    assert waited < 2  # not held for the whole 5 s

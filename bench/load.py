@@ -301,7 +301,9 @@ async def run(args) -> dict:
                 load.error("benchmark time limit")
             elapsed = time.perf_counter() - started
             cpu_ms = cpu.used_ms_per_message(len(load.latencies))
-            bot_api_calls = dict(Counter(call.method for call in api.calls[calls_before:]).most_common())
+            calls = api.calls[calls_before:]
+            bot_api_calls = dict(Counter(call.method for call in calls if not call.in_webhook_response).most_common())
+            in_webhook_responses = sum(call.in_webhook_response for call in calls)
             for poster in load.posters:
                 poster.close()
             for worker in workers:
@@ -338,6 +340,7 @@ async def run(args) -> dict:
         "cpu_ms_per_message": cpu_ms,
         "cpus": os.cpu_count(),
         "bot_api_calls": bot_api_calls,
+        "calls_in_webhook_responses": in_webhook_responses,
         "postgres_fsync": not args.no_fsync,
         "webhook_reply_seconds": args.webhook_reply_seconds,
     }

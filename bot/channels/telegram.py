@@ -13,13 +13,15 @@ characters (1,024 for a caption). "typing..." shows while a slow answer is
 being prepared.
 
 Answer in the webhook (`telegram.webhook_reply_seconds` > 0): the webhook
-request waits that long for its turn, and a reply that is one plain text
-message goes back as the response body (`{"method": "sendMessage", ...}`),
-which Telegram executes: one Bot API request less per message, about a
-fifth of a worker's CPU under load (bench/load.py). Telegram does not say
-whether it delivered it, so replies whose message id we need later (ones
-that can be edited in place), photos and multi-part replies still go by
-the Bot API, as does any reply not ready in time.
+request waits up to that long for its turn, so an update is acknowledged
+only once its answer is saved (a worker dying mid-message gets no 200, and
+Telegram delivers the update again). A reply that is one plain text message
+goes back as the response body (`{"method": "sendMessage", ...}`), which
+Telegram executes: one Bot API request less per message, about a fifth of
+a worker's CPU under load (bench/load.py). Telegram does not say whether it
+delivered it, so replies whose message id we need later (ones that can be
+edited in place), photos and multi-part replies still go by the Bot API,
+as does any reply not ready in time.
 
 Errors: 403 marks the user unreachable (`UserUnreachable`), 429 waits
 `retry_after` (or raises `RateLimited` from `send`), network errors retry

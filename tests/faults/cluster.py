@@ -26,17 +26,22 @@ WEBHOOK_SECRET = "test-webhook-secret-shared-by-workers"
 _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
-def write_worker_config(directory: Path, storage_url: str, backend_url: str, webhook_reply_seconds: float = 0) -> Path:
-    """A config.yml every worker of one deployment shares."""
+def write_worker_config(
+    directory: Path, storage_url: str, backend_url: str, webhook_reply_seconds: float | None = None
+) -> Path:
+    """A config.yml every worker of one deployment shares
+    (`webhook_reply_seconds`: config.yml's default when None)."""
     directory.mkdir(parents=True, exist_ok=True)
+    # Telegram would call the public HTTPS address; tests post to each worker directly.
+    telegram = f"telegram:\n  webhook_url: https://bot.example.test{WEBHOOK_PATH}\n"
+    if webhook_reply_seconds is not None:
+        telegram += f"  webhook_reply_seconds: {webhook_reply_seconds}\n"
     config = directory / "config.yml"
     config.write_text(
         "web:\n  host: 127.0.0.1\n"
         f"storage:\n  url: {storage_url}\n"
         f"backend:\n  url: {backend_url}\n  timeout_seconds: 1.0\n"
-        # Telegram would call the public HTTPS address; tests post to each worker directly.
-        f"telegram:\n  webhook_url: https://bot.example.test{WEBHOOK_PATH}\n"
-        f"  webhook_reply_seconds: {webhook_reply_seconds}\n"
+        f"{telegram}"
         f"media:\n  directory: {directory / 'media'}\n",
         encoding="utf-8",
     )

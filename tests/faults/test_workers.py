@@ -1,7 +1,8 @@
 """Two real `troly run --worker` processes on one PostgreSQL database behind
 one webhook address (a balancer that skips a dead worker, like nginx's
 `proxy_next_upstream error`), with the fake Telegram Bot API: a worker
-killed mid-conversation, and duplicated or out-of-order platform updates."""
+killed mid-conversation or mid-message, and duplicated or out-of-order
+platform updates."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from bot.channels.telegram import APOLOGY
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
+from tests.faults.conftest import set_faults
 from tests.faults.test_backend_faults import CODE, LAN_ID
 
 USER = 42
@@ -113,4 +115,31 @@ async def test_duplicated_and_out_of_order_updates_are_each_answered_exactly_onc
     await api.wait_for(lambda: len(texts(api)) >= count + 2 * one_answer)  # the older one is answered too
     await asyncio.sleep(1.0)
     assert len(texts(api)) == count + 2 * one_answer
+    assert APOLOGY not in texts(api)
+
+
+async def test_an_update_whose_worker_dies_mid_turn_is_redelivered_and_answered_once(cluster, mock_backend):
+    api, balancer = cluster
+    await balancer.via(0, lambda: api.user_says("/start", user_id=USER))
+    await api.wait_for(lambda: api.bot_messages(USER))
+    await balancer.via(0, lambda: api.user_presses_data("menu:open:status", api.last_bot_message(USER), user_id=USER))
+    count = len(texts(api))
+    await balancer.via(0, lambda: api.user_says(CODE, user_id=USER))
+    await answered(api, CODE, after=count)  # worker 0 asks for the proof
+
+    await set_faults(mock_backend.url, latency_ms=900)  # the lookup keeps worker 0 busy
+    proof = {"update_id": 20_000, "message": {**api._user_message(USER, "vi", "Lan"), "text": LAN_ID}}
+    count = len(texts(api))
+    delivery = asyncio.create_task(balancer.via(0, lambda: api.replay(proof)))
+    await asyncio.sleep(0.4)
+    balancer.workers[0].kill()  # mid-turn: nothing of it was saved
+    with pytest.raises(httpx.HTTPError):
+        await delivery  # no 200: Telegram will deliver the update again
+    await set_faults(mock_backend.url)
+    assert await balancer.via(1, lambda: api.replay(proof)) == 200
+
+    status = await answered(api, "Tình trạng:", after=count)
+    assert CODE in status
+    await asyncio.sleep(1.0)  # time for a second answer, if there were one
+    assert sum("Tình trạng:" in text for text in texts(api, after=count)) == 1
     assert APOLOGY not in texts(api)

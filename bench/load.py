@@ -10,11 +10,11 @@ every `--think` seconds, waiting for the bot's answer before the next, so
 the offered load is users / think messages per second (1,000 / 2 s = 500/s).
 Updates alternate between the two workers, as a round-robin reverse proxy
 would. The workers answer in the webhook response where they can
-(`--webhook-reply-seconds`, as docs/deploy.md suggests under load); the fake
-Bot API then runs that call, as Telegram does. A message's latency is from posting its update to the webhook until
-the fake Bot API receives the bot's first reply to that chat. An error is a
-webhook answer other than 200, no reply within `--reply-timeout` seconds,
-or the bot's apology.
+(`--webhook-reply-seconds`, 1 s as in config.yml); the fake Bot API then
+runs that call, as Telegram does. A message's latency is from posting its
+update to the webhook until the fake Bot API receives the bot's first reply
+to that chat. An error is a webhook answer other than 200, no reply within
+`--reply-timeout` seconds, or the bot's apology.
 
     .venv/bin/python bench/load.py [--users 1000] [--messages 20] [--think 2]
 
@@ -71,14 +71,14 @@ class TimedTelegramApi(FakeTelegramApi):
         self.waiting: dict[str, asyncio.Future] = {}
         self.last_reply: dict[str, str] = {}
 
-    def _record(self, method, params, files, error, *args):
+    def _record(self, method, params, files, error, in_webhook_response=False):
         if error is None and method in REPLY_METHODS:
             chat = str(params.get("chat_id"))
             self.last_reply[chat] = str(params.get("text") or params.get("caption") or "")
             waiter = self.waiting.pop(chat, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(time.perf_counter())
-        return super()._record(method, params, files, error, *args)
+        return super()._record(method, params, files, error, in_webhook_response)
 
 
 class WebhookPoster:
@@ -283,7 +283,7 @@ async def run(args) -> dict:
             0,
         )
         async with TimedTelegramApi() as api:
-            config = write_worker_config(work, storage_url, mock.url, webhook_reply_seconds=args.webhook_reply_seconds)
+            config = write_worker_config(work, storage_url, mock.url, args.webhook_reply_seconds)
             env = worker_environment(api.token, api.base_url)
             workers = await asyncio.gather(
                 *(asyncio.to_thread(start_worker, config, env, work / f"worker-{n}.log") for n in range(args.workers))

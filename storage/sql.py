@@ -1,10 +1,11 @@
 """`SqlStorage`: the storage port on SQLAlchemy 2 async, one code path for
 SQLite (aiosqlite, one process) and PostgreSQL (asyncpg, several workers).
 
-Dialect differences are confined to four places: the upsert helper
+Dialect differences are confined to five places: the upsert helper
 (`_insert`), connection set-up (SQLite pragmas and `BEGIN IMMEDIATE` for
 writes), `user_lock` (a PostgreSQL advisory lock on top of the
-process-local lock), and `run_sync`, which runs the per-message queries.
+process-local lock), `run_sync`, which runs the per-message queries, and
+`save_turn`'s one-statement form of the usual message on PostgreSQL.
 
 Per-message work (`begin_turn`, `save_turn` and the methods they share) is
 written once as plain synchronous SQLAlchemy Core on a `Connection`. On
@@ -406,8 +407,8 @@ class SqlStorage(Storage):
                 conn.execute(queries.insert_events, event_rows)
 
         turn = self._current_turn()
-        usual = update_id and user is None and touch_chat_id is None and conversation is not None and conversation.version > 0
-        if turn is not None and usual:
+        known = user is None and touch_chat_id is None and conversation is not None and conversation.version > 0
+        if turn is not None and update_id and known:
             # The usual message on PostgreSQL: one statement, atomic by itself
             # on the turn's autocommit connection (1 round trip, not 5).
             args = (channel, user_id, str(update_id), self.pseudonym(channel, user_id), conversation, event_rows)
@@ -761,7 +762,8 @@ class _TurnQueries:
             raise DuplicateUpdate(update_id)
         if not saved:
             # Only if the user lock was lost: the update must not stay recorded.
-            conn.execute(delete(seen_updates).where(seen_updates.c.channel == channel, seen_updates.c.update_id == update_id))
+            recorded = (seen_updates.c.channel == channel, seen_updates.c.update_id == update_id)
+            conn.execute(delete(seen_updates).where(*recorded))
             raise ConversationConflict(f"conversation changed since version {conversation.version}")
 
     def save_user(self, conn: Connection, user: User) -> None:
@@ -776,9 +778,9 @@ class _TurnQueries:
         conn.execute(self.touch_user_statement, params)
 
 
-# Data-modifying CTEs run once each, in one snapshot; each write is made
-# conditional on the one before, so a duplicate or a conflict writes nothing
-# (but see `save_usual_turn` for a lost lock).
+# Data-modifying CTEs run once each, in one snapshot; each write depends on
+# the one before: a duplicate update writes nothing, a stale version only the
+# update id (which `save_usual_turn` then deletes).
 _SAVE_USUAL_TURN = text("""
 WITH seen AS (
     INSERT INTO seen_updates (channel, update_id, seen_at) VALUES (:channel, :update_id, :now)

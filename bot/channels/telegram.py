@@ -535,7 +535,7 @@ class TelegramChannel(Channel):
         text, keyboard = self._text_and_keyboard(replies[0])
         if not text.strip() or len(text) > TEXT_LIMIT:
             return None
-        method = {"method": "sendMessage", "chat_id": chat_id, "text": to_html(text), "parse_mode": ParseMode.HTML.value}
+        method = {"method": "sendMessage", "chat_id": chat_id, "text": to_html(text), "parse_mode": ParseMode.HTML}
         if keyboard is not None:
             method["reply_markup"] = keyboard.to_dict()
         return method

@@ -126,7 +126,8 @@ async def test_a_one_message_answer_rides_in_the_webhook_response(api, dispatche
 
 
 async def test_buttons_survive_the_webhook_response(api):
-    dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Chọn một mục", buttons=((Button("Lệ phí", "menu:open:fees"),),))])
+    menu = Reply("Chọn một mục", buttons=((Button("Lệ phí", "menu:open:fees"),),))
+    dispatcher = ScriptedDispatcher(lambda inbound: [menu])
     async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
         await api.user_says("menu")
         message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())

@@ -86,6 +86,7 @@ class TelegramSettings(Section):
     typing_delay_seconds: float = Field(0.5, ge=0)
     typing_max_busy: int = Field(100, ge=0)
     webhook_reply_seconds: float = Field(1.0, ge=0, le=10)  # 0: acknowledge at once, every reply by a Bot API call
+    webhook_max_connections: int = Field(100, ge=1, le=100)  # Telegram's setWebhook max_connections
     commands: list[TelegramCommand] = [
         TelegramCommand(command="start", vi="Bắt đầu", en="Start"),
         TelegramCommand(command="menu", vi="Các việc tôi giúp được", en="What I can help with"),

@@ -349,7 +349,10 @@ class TelegramChannel(Channel):
                     if not self.settings.webhook_url.startswith("https://"):
                         log.warning("telegram: Telegram only delivers webhooks to HTTPS URLs")
                     await self.bot.set_webhook(
-                        self.settings.webhook_url, secret_token=self.webhook_secret, allowed_updates=ALLOWED_UPDATES
+                        self.settings.webhook_url,
+                        secret_token=self.webhook_secret,
+                        allowed_updates=ALLOWED_UPDATES,
+                        max_connections=self.settings.webhook_max_connections,
                     )
                 else:  # getUpdates fails while a webhook is registered
                     await self.bot.delete_webhook()

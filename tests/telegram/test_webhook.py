@@ -28,6 +28,7 @@ async def test_start_registers_our_webhook_with_its_secret(api, webhook):
     assert api.webhook["url"].endswith("/telegram/webhook")
     assert api.webhook["secret_token"] == "s3cret-for-tests"
     assert set(api.webhook["allowed_updates"]) == {"message", "callback_query"}
+    assert int(api.calls_to("setWebhook")[-1].params["max_connections"]) == 100  # each waits for its answer
     assert not api.calls_to("getUpdates")  # no polling in webhook mode
 
 

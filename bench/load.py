@@ -352,7 +352,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--think", type=float, default=2.0, help="seconds between a user's messages")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=40, help="webhook connections in all (Telegram opens up to 40 by default)")
+    parser.add_argument(
+        "--connections", type=int, default=100,
+        help="webhook connections in all (Telegram opens up to telegram.webhook_max_connections, 100)",
+    )
     parser.add_argument("--reply-timeout", type=float, default=10.0)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the benchmark after this long")
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (path on stderr)")

@@ -94,12 +94,14 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
     from flows.knowledge import load_knowledge
     from flows.texts import texts
     from nlu import load_interpreter
+    from storage.feedback import FeedbackStore
     from storage.sql import SqlStorage
 
     storage = SqlStorage(f"sqlite+aiosqlite:///{directory / f'bench-{rate or 0}.sqlite3'}")
     await storage.init()
     services = Services(storage=storage, texts=texts(), nlu=load_interpreter(load_settings()),
-                        backend=FakeBackendClient(), knowledge=load_knowledge(), illustrations=step_image)
+                        backend=FakeBackendClient(), knowledge=load_knowledge(), illustrations=step_image,
+                        feedback=FeedbackStore(storage))  # as bot/app.py wires it
     dispatcher = Dispatcher(services)
     latencies: list[float] = []
     begin = 0.0

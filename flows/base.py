@@ -39,7 +39,7 @@ class Services:
     status_attempt_limit: int = 3
     status_lock_minutes: int = 15
     officer_desk: Any = None  # bot.handoff_relay.OfficerDesk when officers take questions live
-    feedback: Any = None  # storage.feedback.FeedbackStore: questions the bot could not answer
+    feedback: Any = None  # storage.feedback.FeedbackStore: questions the bot could not answer (None: not kept)
 
 
 @dataclass(frozen=True)

@@ -119,17 +119,13 @@ async def keep_unanswered(ctx: Context, parse: dict[str, Any], kind: str) -> Non
     `storage.feedback`) with the NLU's best guess, for admins to improve the
     NLU data. Only for citizens who agreed to the privacy notice; a failure
     here never costs the citizen their answer."""
+    store = ctx.services.feedback
     text = str(parse.get("text") or "").strip()
-    if not text or ctx.user.consent_at is None:
+    if store is None or not text or ctx.user.consent_at is None:
         return
     ranking = [item.get("name") for item in parse.get("intent_ranking") or [] if item.get("name")]
     guess = "out_of_scope" if kind == "out_of_scope" or not ranking else str(ranking[0])
     try:
-        store = ctx.services.feedback
-        if store is None:
-            from storage.feedback import FeedbackStore
-
-            store = ctx.services.feedback = FeedbackStore(ctx.services.storage)
         question_id = await store.record_unanswered(
             ctx.user.channel, ctx.user.user_id, text, language=ctx.lang, guess=guess
         )

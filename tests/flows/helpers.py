@@ -146,9 +146,11 @@ def tiny_png(index: int, lang: str) -> bytes:
 
 def make_services(storage, backend=None, knowledge=None, nlu=None, today=date(2026, 11, 23)) -> Services:
     from backend.client import FakeBackendClient
+    from storage.feedback import FeedbackStore
 
     return Services(
         storage=storage,
+        feedback=FeedbackStore(storage),
         texts=texts(),
         nlu=nlu or ScriptedInterpreter(),
         backend=backend or FakeBackendClient(),

@@ -117,6 +117,7 @@ class Storage(ABC):
         """Record an update id; False if it was already recorded."""
 
     # --- one handled message -----------------------------------------------
+    @abstractmethod
     async def begin_turn(
         self, channel: str, user_id: str, update_id: str | None, *, conversation: bool = True
     ) -> TurnStart:
@@ -124,16 +125,8 @@ class Storage(ABC):
         id was already handled, the user, and (if asked) the conversation.
         Call it holding `user_lock`, so an earlier copy of the update has
         finished saving."""
-        seen = bool(update_id) and await self.update_seen(channel, update_id)
-        if seen:
-            return TurnStart(True, None, None)
-        loaded = await self.load_conversation(channel, user_id) if conversation else None
-        return TurnStart(False, await self.get_user(channel, user_id), loaded)
 
     @abstractmethod
-    async def update_seen(self, channel: str, update_id: str) -> bool:
-        """Whether an update id is recorded (a read; `first_time_seen` records)."""
-
     async def save_turn(
         self,
         channel: str,
@@ -150,20 +143,7 @@ class Storage(ABC):
         whole profile, as `save_user`; or only `touch_chat_id`: the user
         wrote now from this chat, refreshing `chat_id` and `last_seen_at`),
         the conversation (as `save_conversation`, `ConversationConflict` if
-        its version moved on) and the analytics events.
-
-        This default takes one transaction per part; `SqlStorage` commits
-        them as one."""
-        if update_id and not await self.first_time_seen(channel, update_id):
-            raise DuplicateUpdate(update_id)
-        if conversation is not None:
-            await self.save_conversation(channel, user_id, conversation)
-        if user is not None:
-            await self.save_user(user)
-        elif touch_chat_id is not None:
-            await self.get_or_create_user(channel, user_id, touch_chat_id)
-        for name, props in events:
-            await self.record_event(channel, user_id, name, props)
+        its version moved on) and the analytics events."""
 
     # --- status subscriptions --------------------------------------------
     @abstractmethod

@@ -356,9 +356,6 @@ class SqlStorage(Storage):
         await self._prune_now_and_then()
         return fresh
 
-    async def update_seen(self, channel: str, update_id: str) -> bool:
-        return await self.run_sync(self._queries.update_seen, channel, update_id)
-
     async def _prune_now_and_then(self) -> None:
         now = _now()
         if now >= self._next_prune:
@@ -635,9 +632,6 @@ class _TurnQueries:
                 if column.name not in ("channel", "user_id", "created_at")
             },
         )
-        self.select_seen = select(seen_updates.c.seen_at).where(
-            seen_updates.c.channel == bindparam("key_channel"), seen_updates.c.update_id == bindparam("key_update_id")
-        )
         self.insert_seen = insert(seen_updates).on_conflict_do_nothing()
         self.select_conversation = select(conversations).where(
             conversations.c.channel == bindparam("key_channel"), conversations.c.user_id == bindparam("key_user_id")
@@ -698,10 +692,6 @@ class _TurnQueries:
     def get_user(self, conn: Connection, channel: str, user_id: str) -> User | None:
         row = conn.execute(self.select_user, {"key_channel": channel, "key_user_id": user_id}).one_or_none()
         return _user(row) if row else None
-
-    def update_seen(self, conn: Connection, channel: str, update_id: str) -> bool:
-        params = {"key_channel": channel, "key_update_id": str(update_id)}
-        return conn.execute(self.select_seen, params).first() is not None
 
     def record_update(self, conn: Connection, channel: str, update_id: str) -> bool:
         """Record an update id; False if it was already recorded."""

@@ -5,7 +5,9 @@ Dialect differences are confined to five places: the upsert helper
 (`_insert`), connection set-up (SQLite pragmas and `BEGIN IMMEDIATE` for
 writes), `user_lock` (a PostgreSQL advisory lock on top of the
 process-local lock), `run_sync`, which runs the per-message queries, and
-`save_turn`'s one-statement form of the usual message on PostgreSQL.
+a PostgreSQL turn's own statements (`_DriverStatement`: the lock, the
+turn's first read and the one-statement save of the usual message),
+compiled by SQLAlchemy and run on the asyncpg connection itself.
 
 Per-message work (`begin_turn`, `save_turn` and the methods they share) is
 written once as plain synchronous SQLAlchemy Core on a `Connection`. On
@@ -30,17 +32,20 @@ import contextlib
 import contextvars
 import hashlib
 import hmac
+import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Text, and_, bindparam, cast, create_engine, delete, event, exists, literal, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -131,7 +136,7 @@ class SqlStorage(Storage):
         pseudonym_salt: str | None = None,
         seen_updates_ttl: timedelta = timedelta(days=2),
         pool_size: int = 10,
-        lock_pool_size: int = 10,
+        lock_pool_size: int = 20,
     ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
@@ -153,7 +158,7 @@ class SqlStorage(Storage):
         # PostgreSQL turns each hold a lock connection: the ones beyond the
         # pool wait here, in order and without the pool's 30 s timeout
         # (one connection stays free for the leader job, bot/workers.py).
-        self._turn_slots = asyncio.Semaphore(max(1, 2 * lock_pool_size - 1))
+        self._turn_slots = asyncio.Semaphore(max(1, lock_pool_size - 1))
         # SQLite has one writer at a time: see `transaction`.
         self._sqlite_writer = asyncio.Lock()
         self._next_prune = datetime.min.replace(tzinfo=UTC)
@@ -177,10 +182,12 @@ class SqlStorage(Storage):
             # checkout; a connection a database restart broke fails its
             # turn once, which invalidates the pool and `retry_transient`
             # (bot/resilience.py) repeats the turn on a fresh connection.
+            # No overflow: a connection beyond the pool would be opened for
+            # one turn and closed after it (a new server process each time).
             self._lock_engine = create_async_engine(
                 self.url,
                 pool_size=self._lock_pool_size,
-                max_overflow=self._lock_pool_size,
+                max_overflow=0,
                 isolation_level="AUTOCOMMIT",
             )
         else:
@@ -373,7 +380,11 @@ class SqlStorage(Storage):
     async def begin_turn(
         self, channel: str, user_id: str, update_id: str | None, *, conversation: bool = True
     ) -> TurnStart:
-        return await self.run_sync(self._queries.begin_turn, channel, user_id, update_id, conversation)
+        turn = self._current_turn()
+        if turn is None:
+            return await self.run_sync(self._queries.begin_turn, channel, user_id, update_id, conversation)
+        row = await turn.fetchrow(_TURN_START[conversation], _turn_start_params(channel, user_id, update_id))
+        return _turn_start(row, conversation)
 
     async def save_turn(
         self,
@@ -408,14 +419,45 @@ class SqlStorage(Storage):
         if turn is not None and update_id and known:
             # The usual message on PostgreSQL: one statement, atomic by itself
             # on the turn's autocommit connection (1 round trip, not 5).
-            args = (channel, user_id, str(update_id), self.pseudonym(channel, user_id), conversation, event_rows)
-            await turn.run(queries.save_usual_turn, args, write=False)
+            await self._save_usual_turn(turn, channel, user_id, str(update_id), conversation, event_rows)
         else:
             await self.run_sync(work, write=True)
         if conversation is not None:
             conversation.version += 1
         if update_id:
             await self._prune_now_and_then()
+
+    async def _save_usual_turn(
+        self,
+        turn: _TurnConnection,
+        channel: str,
+        user_id: str,
+        update_id: str,
+        conversation: Conversation,
+        event_rows: list[dict[str, Any]],
+    ) -> None:
+        """`save_turn` of a known user's message as one PostgreSQL statement
+        (`_SAVE_USUAL_TURN`): the update id recorded, the conversation saved
+        as version + 1, the events logged, or nothing at all."""
+        params = {
+            "channel": channel,
+            "user_id": user_id,
+            "update_id": update_id,
+            "user_hash": self.pseudonym(channel, user_id),
+            "now": _now(),
+            "flow": conversation.flow,
+            "state": conversation.state,
+            "data": json.dumps(conversation.data),
+            "version": conversation.version,
+            "events": json.dumps([{"name": row["name"], "props": row["props"]} for row in event_rows]),
+        }
+        fresh, saved = await turn.fetchrow(_SAVE_USUAL_TURN, params)
+        if not fresh:
+            raise DuplicateUpdate(update_id)
+        if not saved:
+            # Only if the user lock was lost: the update must not stay recorded.
+            await turn.fetchrow(_FORGET_UPDATE, {"channel": channel, "update_id": update_id})
+            raise ConversationConflict(f"conversation changed since version {conversation.version}")
 
     # --- status subscriptions ----------------------------------------------
     async def subscribe(self, channel: str, user_id: str, request_code: str) -> None:
@@ -519,8 +561,8 @@ class SqlStorage(Storage):
             if not self.is_postgres:
                 yield
                 return
-            async with self._turn_slots, self._advisory_lock(key) as conn:
-                turn = _TurnConnection(self, conn)
+            async with self._turn_slots, self._advisory_lock(key) as (conn, driver):
+                turn = _TurnConnection(self, conn, driver)
                 token = _turn_connection.set(turn)
                 try:
                     yield
@@ -530,16 +572,17 @@ class SqlStorage(Storage):
                         turn.conn = None
 
     @contextlib.asynccontextmanager
-    async def _advisory_lock(self, key: str) -> AsyncIterator[AsyncConnection]:
+    async def _advisory_lock(self, key: str) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
         """A session-level PostgreSQL advisory lock held on a dedicated
         connection (in autocommit mode), so workers in other processes wait
-        for it too; yields that connection."""
+        for it too; yields that connection and the asyncpg one under it."""
         if self._lock_engine is None:
             raise RuntimeError("storage used before init()")
         params = {"key": key}
         async with self._lock_engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
             try:
-                await conn.execute(_LOCK, params)
+                await _LOCK.fetchrow(driver, params)
             except BaseException:
                 # Cancelled mid-acquire: the lock may be ours server-side;
                 # ending the session is the only sure release.
@@ -547,17 +590,54 @@ class SqlStorage(Storage):
                 raise
             released = False
             try:
-                yield conn
+                yield conn, driver
             finally:
                 try:
-                    released = bool((await asyncio.shield(conn.execute(_UNLOCK, params))).scalar())
+                    released = bool((await asyncio.shield(_UNLOCK.fetchrow(driver, params)))[0])
                 finally:
                     if not released:
                         await conn.invalidate()
 
 
-_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:key, 0))")
-_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
+class _DriverStatement:
+    """A statement compiled once by SQLAlchemy for asyncpg and run on the
+    asyncpg connection itself: the per-message statements of a PostgreSQL
+    turn. SQLAlchemy's execution layer (greenlet hand-off, execution
+    context, result set-up) cost about 0.27 ms of CPU per statement, over
+    three times what asyncpg spends on it (storage part of a turn: 1.4 ms
+    against 0.3 ms). Parameters go in as asyncpg takes them (JSON as text);
+    errors come out as SQLAlchemy's, like those of every other call."""
+
+    def __init__(self, statement) -> None:
+        compiled = statement.compile(dialect=PGDialect_asyncpg())
+        self.sql = compiled.string
+        self._names = compiled.positiontup or []
+        self._literals = {name: value for name, value in compiled.params.items() if value is not None}
+
+    async def fetchrow(self, driver: asyncpg.Connection, params: Mapping[str, Any]) -> asyncpg.Record | None:
+        values = {**self._literals, **params}
+        with _as_sqlalchemy_errors(self.sql):
+            return await driver.fetchrow(self.sql, *(values[name] for name in self._names))
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(sql: str) -> Iterator[None]:
+    """asyncpg's errors as SQLAlchemy's dialect would raise them, so that
+    callers (`retry_transient`) tell a dropped connection from a bad query."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError(sql, None, error) from error
+    except asyncpg.SyntaxOrAccessError as error:
+        raise ProgrammingError(sql, None, error) from error
+    except asyncpg.DataError as error:
+        raise DataError(sql, None, error) from error
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise OperationalError(sql, None, error) from error
+
+
+_LOCK = _DriverStatement(text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"))
+_UNLOCK = _DriverStatement(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"))
 
 
 class _TurnConnection:
@@ -568,10 +648,17 @@ class _TurnConnection:
     what is committed; the rows a turn reads are only written under the
     same user lock). Writes get a real transaction, all or nothing."""
 
-    def __init__(self, storage: SqlStorage, conn: AsyncConnection) -> None:
+    def __init__(self, storage: SqlStorage, conn: AsyncConnection, driver: asyncpg.Connection) -> None:
         self.storage = storage
         self.conn: AsyncConnection | None = conn
+        self.driver = driver
         self.busy = asyncio.Lock()  # one statement at a time on a connection
+
+    async def fetchrow(self, statement: _DriverStatement, params: Mapping[str, Any]) -> asyncpg.Record | None:
+        async with self.busy:
+            if self.conn is None:
+                raise RuntimeError("the turn's connection was used after its user lock was released")
+            return await statement.fetchrow(self.driver, params)
 
     async def run(self, work: Callable[..., Any], args: tuple, write: bool) -> Any:
         async with self.busy:
@@ -644,50 +731,13 @@ class _TurnQueries:
         )
         self.insert_events = events.insert()
         self.insert_audit = audit_log.insert()
-        self.turn_start = {wanted: self._turn_start_query(wanted) for wanted in (False, True)}
-
-    @staticmethod
-    def _turn_start_query(with_conversation: bool):
-        """What a turn starts from in one round trip: whether the update id
-        is on record, the user's row and (if wanted) their conversation,
-        outer-joined to a single row that always exists."""
-        seen = exists().where(
-            seen_updates.c.channel == bindparam("key_channel"), seen_updates.c.update_id == bindparam("key_update_id")
-        )
-        one = select(literal(1).label("one")).subquery()
-        is_user = and_(users.c.channel == bindparam("key_channel"), users.c.user_id == bindparam("key_user_id"))
-        columns = [seen.label("seen"), *(column.label(f"user_{column.name}") for column in users.c)]
-        joined = one.outerjoin(users, is_user)
-        if with_conversation:
-            is_conversation = and_(
-                conversations.c.channel == bindparam("key_channel"),
-                conversations.c.user_id == bindparam("key_user_id"),
-            )
-            columns += [column.label(f"conversation_{column.name}") for column in conversations.c]
-            joined = joined.outerjoin(conversations, is_conversation)
-        return select(*columns).select_from(joined)
+        self.turn_start = {wanted: _turn_start_query(wanted) for wanted in (False, True)}
 
     def begin_turn(
         self, conn: Connection, channel: str, user_id: str, update_id: str | None, conversation: bool
     ) -> TurnStart:
-        params = {"key_channel": channel, "key_user_id": user_id, "key_update_id": str(update_id) if update_id else None}
-        row = conn.execute(self.turn_start[conversation], params).one()
-        if row.seen:
-            return TurnStart(True, None, None)
-        user = None
-        if row.user_channel is not None:
-            user = User(**{f.name: getattr(row, f"user_{f.name}") for f in fields(User)})
-        loaded = None
-        if conversation:
-            loaded = Conversation()
-            if row.conversation_version is not None:
-                loaded = Conversation(
-                    flow=row.conversation_flow,
-                    state=row.conversation_state,
-                    data=row.conversation_data,
-                    version=row.conversation_version,
-                )
-        return TurnStart(False, user, loaded)
+        params = _turn_start_params(channel, user_id, update_id)
+        return _turn_start(conn.execute(self.turn_start[conversation], params).one()._mapping, conversation)
 
     def get_user(self, conn: Connection, channel: str, user_id: str) -> User | None:
         row = conn.execute(self.select_user, {"key_channel": channel, "key_user_id": user_id}).one_or_none()
@@ -722,40 +772,6 @@ class _TurnQueries:
         if result.rowcount != 1:
             raise ConversationConflict(f"conversation changed since version {conversation.version}")
 
-    def save_usual_turn(
-        self,
-        conn: Connection,
-        channel: str,
-        user_id: str,
-        update_id: str,
-        user_hash: str,
-        conversation: Conversation,
-        event_rows: list[dict[str, Any]],
-    ) -> None:
-        """`save_turn` of a known user's message as one PostgreSQL statement
-        (`_SAVE_USUAL_TURN`): the update id recorded, the conversation saved
-        as version + 1, the events logged, or nothing at all."""
-        params = {
-            "channel": channel,
-            "user_id": user_id,
-            "update_id": update_id,
-            "user_hash": user_hash,
-            "now": _now(),
-            "flow": conversation.flow,
-            "state": conversation.state,
-            "data": conversation.data,
-            "version": conversation.version,
-            "events": [{"name": row["name"], "props": row["props"]} for row in event_rows],
-        }
-        fresh, saved = conn.execute(_SAVE_USUAL_TURN, params).one()
-        if not fresh:
-            raise DuplicateUpdate(update_id)
-        if not saved:
-            # Only if the user lock was lost: the update must not stay recorded.
-            recorded = (seen_updates.c.channel == channel, seen_updates.c.update_id == update_id)
-            conn.execute(delete(seen_updates).where(*recorded))
-            raise ConversationConflict(f"conversation changed since version {conversation.version}")
-
     def save_user(self, conn: Connection, user: User) -> None:
         now = _now()
         values = {f.name: getattr(user, f.name) for f in fields(User)}
@@ -770,8 +786,8 @@ class _TurnQueries:
 
 # Data-modifying CTEs run once each, in one snapshot; each write depends on
 # the one before: a duplicate update writes nothing, a stale version only the
-# update id (which `save_usual_turn` then deletes).
-_SAVE_USUAL_TURN = text("""
+# update id (which `_save_usual_turn` then deletes).
+_SAVE_USUAL_TURN = _DriverStatement(text("""
 WITH seen AS (
     INSERT INTO seen_updates (channel, update_id, seen_at) VALUES (:channel, :update_id, :now)
     ON CONFLICT DO NOTHING RETURNING 1
@@ -789,7 +805,60 @@ SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved
     bindparam("now", type_=UtcDateTime()),
     bindparam("data", type_=postgresql.JSONB()),
     bindparam("events", type_=postgresql.JSONB()),
+))
+_FORGET_UPDATE = _DriverStatement(
+    delete(seen_updates).where(
+        seen_updates.c.channel == bindparam("channel"), seen_updates.c.update_id == bindparam("update_id")
+    )
 )
+
+
+def _turn_start_query(with_conversation: bool):
+    """What a turn starts from in one round trip: whether the update id
+    is on record, the user's row and (if wanted) their conversation,
+    outer-joined to a single row that always exists."""
+    seen = exists().where(
+        seen_updates.c.channel == bindparam("key_channel"), seen_updates.c.update_id == bindparam("key_update_id")
+    )
+    one = select(literal(1).label("one")).subquery()
+    is_user = and_(users.c.channel == bindparam("key_channel"), users.c.user_id == bindparam("key_user_id"))
+    columns = [seen.label("seen"), *(column.label(f"user_{column.name}") for column in users.c)]
+    joined = one.outerjoin(users, is_user)
+    if with_conversation:
+        is_conversation = and_(
+            conversations.c.channel == bindparam("key_channel"),
+            conversations.c.user_id == bindparam("key_user_id"),
+        )
+        columns += [column.label(f"conversation_{column.name}") for column in conversations.c]
+        joined = joined.outerjoin(conversations, is_conversation)
+    return select(*columns).select_from(joined)
+
+
+_TURN_START = {wanted: _DriverStatement(_turn_start_query(wanted)) for wanted in (False, True)}
+
+
+def _turn_start_params(channel: str, user_id: str, update_id: str | None) -> dict[str, Any]:
+    return {"key_channel": channel, "key_user_id": user_id, "key_update_id": str(update_id) if update_id else None}
+
+
+def _turn_start(row: Mapping[str, Any], conversation: bool) -> TurnStart:
+    """A `TurnStart` from a row of `_turn_start_query`."""
+    if row["seen"]:
+        return TurnStart(True, None, None)
+    user = None
+    if row["user_channel"] is not None:
+        user = User(**{f.name: row[f"user_{f.name}"] for f in fields(User)})
+    loaded = None
+    if conversation:
+        loaded = Conversation()
+        if row["conversation_version"] is not None:
+            loaded = Conversation(
+                flow=row["conversation_flow"],
+                state=row["conversation_state"],
+                data=row["conversation_data"],
+                version=row["conversation_version"],
+            )
+    return TurnStart(False, user, loaded)
 
 
 def _is_user(table, channel: str, user_id: str) -> tuple:

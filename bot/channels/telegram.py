@@ -18,10 +18,11 @@ only once its answer is saved (a worker dying mid-message gets no 200, and
 Telegram delivers the update again). A reply that is one plain text message
 goes back as the response body (`{"method": "sendMessage", ...}`), which
 Telegram executes: one Bot API request less per message, about a fifth of
-a worker's CPU under load (bench/load.py). Telegram does not say whether it
-delivered it, so replies whose message id we need later (ones that can be
-edited in place), photos and multi-part replies still go by the Bot API,
-as does any reply not ready in time.
+a worker's CPU under load (bench/load.py). Of a reply in several parts,
+the others are sent first and the last one rides. Telegram does not say
+whether it delivered it, so messages whose id we need later (ones that can
+be edited in place) and photos still go by the Bot API, as does any reply
+not ready in time.
 
 Errors: 403 marks the user unreachable (`UserUnreachable`), 429 waits
 `retry_after` (or raises `RateLimited` from `send`), network errors retry
@@ -472,13 +473,17 @@ class TelegramChannel(Channel):
             log.exception("telegram: the dispatcher failed")
             replies = [Reply(text=APOLOGY)]
         source = query.message.message_id if query is not None and query.message is not None else None
-        if answer is not None and not answer.done():
-            method = self._webhook_answer(inbound.chat_id, replies)
-            if method is not None:
-                answer.set_result(method)
-                self._latest_message.pop(inbound.chat_id, None)  # its id is unknown: no edit relies on it
-                return
+        last = self._webhook_answer(inbound.chat_id, replies[-1]) if answer is not None and replies else None
         try:
+            if last is not None:
+                # The other parts first, by the Bot API: Telegram runs the
+                # response's call after them, once it has the response.
+                await self._deliver(inbound.chat_id, replies[:-1], source_message_id=source, patient=True)
+                if not answer.done():
+                    answer.set_result(last)
+                    self._latest_message.pop(inbound.chat_id, None)  # its id is unknown: no edit relies on it
+                    return
+                replies = replies[-1:]  # the webhook stopped waiting meanwhile
             await self._deliver(inbound.chat_id, replies, source_message_id=source, patient=True)
         except DeliveryError as error:
             log.warning("telegram: reply not delivered: %s", type(error).__name__)
@@ -530,12 +535,12 @@ class TelegramChannel(Channel):
             text = "👇"  # Telegram needs some text to carry the buttons
         return text, keyboard
 
-    def _webhook_answer(self, chat_id: str, replies: Sequence[Reply]) -> dict[str, Any] | None:
-        """The Bot API call for a webhook response, if the replies are one
+    def _webhook_answer(self, chat_id: str, reply: Reply) -> dict[str, Any] | None:
+        """The Bot API call for a webhook response, if the reply is one
         plain text message nobody will edit later; else None."""
-        if len(replies) != 1 or replies[0].image is not None or replies[0].edit_key:
+        if reply.image is not None or reply.edit_key:
             return None
-        text, keyboard = self._text_and_keyboard(replies[0])
+        text, keyboard = self._text_and_keyboard(reply)
         if not text.strip() or len(text) > TEXT_LIMIT:
             return None
         method = {"method": "sendMessage", "chat_id": chat_id, "text": to_html(text), "parse_mode": ParseMode.HTML}

@@ -138,13 +138,24 @@ async def test_buttons_survive_the_webhook_response(api):
     assert dispatcher.inbounds[1].payload == "menu:open:fees"
 
 
-async def test_photos_and_several_messages_still_go_by_the_bot_api_in_order(api):
+async def test_of_several_messages_the_last_rides_in_the_webhook_response_after_the_others(api):
     picture = Image(key="guide-1", png=_png(), alt="Bước 1")
     dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Bước 1", image=picture), Reply("Tiếp theo?")])
     async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
         await api.user_says("hướng dẫn")
         await api.wait_for(lambda: len(api.bot_messages()) == 2)
     assert [message.text for message in api.bot_messages()] == ["Bước 1", "Tiếp theo?"]
+    sends = [call for call in api.calls if call.method in ("sendPhoto", "sendMessage")]
+    assert [(call.method, call.in_webhook_response) for call in sends] == [("sendPhoto", False), ("sendMessage", True)]
+
+
+async def test_a_photo_last_sends_every_part_by_the_bot_api_in_order(api):
+    picture = Image(key="guide-1", png=_png(), alt="Bước 1")
+    dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Đây là bước 1"), Reply("Bước 1", image=picture)])
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
+        await api.user_says("hướng dẫn")
+        await api.wait_for(lambda: len(api.bot_messages()) == 2)
+    assert [message.text for message in api.bot_messages()] == ["Đây là bước 1", "Bước 1"]
     assert not any(call.in_webhook_response for call in api.calls)
 
 

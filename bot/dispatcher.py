@@ -154,7 +154,7 @@ class Dispatcher:
         user_before = dataclasses.replace(user)
         cached = self._conversations.get(key)
         conversation = copy.deepcopy(cached) if cached else start.conversation or Conversation()
-        ctx = Context(self.services, user, conversation, self.flows)
+        ctx = Context(self.services, user, conversation, self.flows, update_id=inbound.update_id)
         turn = self._turn(ctx, inbound)
         try:
             replies = await self._route(ctx, turn)

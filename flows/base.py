@@ -66,6 +66,9 @@ class Context:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     # Set by forget-me: nothing about this user may be written back.
     forgotten: bool = False
+    # The platform's id of the message being handled, for writes outside
+    # the turn's own save that must happen once even if the turn is redone.
+    update_id: str | None = None
 
     # --- language and words ----------------------------------------------
     @property

@@ -127,7 +127,7 @@ async def keep_unanswered(ctx: Context, parse: dict[str, Any], kind: str) -> Non
     guess = "out_of_scope" if kind == "out_of_scope" or not ranking else str(ranking[0])
     try:
         question_id = await store.record_unanswered(
-            ctx.user.channel, ctx.user.user_id, text, language=ctx.lang, guess=guess
+            ctx.user.channel, ctx.user.user_id, text, language=ctx.lang, guess=guess, update_id=ctx.update_id
         )
     except Exception:
         log.exception("could not keep an unanswered question")

@@ -88,14 +88,25 @@ class FeedbackStore:
         self._next_prune = datetime.min.replace(tzinfo=UTC)
 
     async def record_unanswered(
-        self, channel: str, user_id: str, text: str, *, language: str, guess: str, at: datetime | None = None
+        self,
+        channel: str,
+        user_id: str,
+        text: str,
+        *,
+        language: str,
+        guess: str,
+        update_id: str | None = None,
+        at: datetime | None = None,
     ) -> int | None:
         """Keep one question the bot could not answer; its id, or None if
-        nothing was left to keep once masked (a bare number, emoji only...)."""
+        nothing was left to keep once masked (a bare number, emoji only...).
+        The same `update_id` again (the message handled twice) keeps nothing
+        more and gives the first one's id."""
         masked = mask_question(text)
         normalized = normalize_question(masked)
         if not normalized.replace(MASK, "").strip():
             return None
+        table = unanswered_questions
         row = {
             "user_hash": self.storage.pseudonym(channel, user_id),
             "language": (language or "vi")[:8],
@@ -103,11 +114,19 @@ class FeedbackStore:
             "text": masked,
             "normalized": normalized,
             "at": at or _now(),
+            "update_id": update_id[:128] if update_id else None,
         }
-        insert = unanswered_questions.insert().values(**row)
-        question_id = await self.storage.run_sync(
-            lambda conn: conn.execute(insert).inserted_primary_key[0], write=True
+        kept_before = select(table.c.id).where(
+            table.c.user_hash == row["user_hash"], table.c.update_id == row["update_id"]
         )
+        insert = table.insert().values(**row)
+
+        def keep(conn) -> int:
+            # Under the user's lock (a dialogue turn), so no other writer races this check.
+            earlier = conn.execute(kept_before).scalar() if update_id else None
+            return earlier if earlier is not None else conn.execute(insert).inserted_primary_key[0]
+
+        question_id = await self.storage.run_sync(keep, write=True)
         if _now() >= self._next_prune:
             self._next_prune = _now() + PRUNE_EVERY
             await self.prune()

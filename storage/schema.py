@@ -278,4 +278,8 @@ unanswered_questions = Table(
     Column("text", String(300), nullable=False),
     Column("normalized", String(300), nullable=False, index=True),  # for counting alike questions
     Column("at", UtcDateTime(), nullable=False, index=True),
+    # The platform's id of the message: a turn handled twice (redone after a
+    # conflict between workers, or a database retry) keeps its question once.
+    Column("update_id", String(128)),
+    Index("ux_unanswered_questions_update", "user_hash", "update_id", unique=True),
 )

@@ -4,6 +4,7 @@ statistics, erased by /forget, pruned after the retention period."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import count
 
 import pytest
 from alembic import command
@@ -11,11 +12,13 @@ from alembic.migration import MigrationContext
 from alembic.autogenerate import compare_metadata
 from sqlalchemy import inspect, select
 
+from bot.dispatcher import Dispatcher
 from bot.usage_stats import stats_text, usage_stats
 from storage.feedback import FeedbackStore, mask_question, nlu_yaml
 from storage.migrations import alembic_config
 from storage.schema import metadata, unanswered_questions
 from storage.sql import SqlStorage
+from tests.flows.helpers import Chat
 
 PERSONAL = (
     "Tôi hỏi về mã 000.00.01.H01-261103-0012, số 0912 345 678, căn cước 001190004567, "
@@ -56,7 +59,9 @@ async def test_unanswered_question_is_stored_masked_and_shown_in_stats(chat, sto
     assert all("0912" not in row["text"] and "@" not in row["text"] for row in rows)
     # No identity beyond the analytics' keyed hash.
     assert {row["user_hash"] for row in rows} == {storage.pseudonym("web", "u1")}
-    assert set(rows[0]) == {"id", "user_hash", "language", "guess", "confirmed", "text", "normalized", "at"}
+    assert set(rows[0]) == {
+        "id", "user_hash", "language", "guess", "confirmed", "text", "normalized", "at", "update_id"
+    }
     assert rows[0]["guess"] == "fee_info" and rows[1]["guess"] == "out_of_scope"
 
     stats = await usage_stats(storage)
@@ -65,6 +70,30 @@ async def test_unanswered_question_is_stored_masked_and_shown_in_stats(chat, sto
     text = stats_text(stats)
     assert "Unanswered questions" in text and "2× " in text
     assert stats.as_dict()["unanswered"][0]["count"] == 2
+
+
+async def test_a_turn_redone_after_another_worker_saved_keeps_its_question_once(chat, services, storage):
+    await chat.onboard()
+    other_worker = Chat(Dispatcher(services), _ids=count(100))  # same user, another process's dispatcher
+    await other_worker.say("menu")  # this worker's cached conversation is now stale
+    replies = await chat.say("Thời tiết hôm nay thế nào?")  # saved on the second try, after a version conflict
+    assert [reply.text for reply in replies] == [services.texts.get("fallback.out_of_scope", "vi")]
+    (row,) = [row for row in await kept(storage) if row["user_hash"] == storage.pseudonym("web", "u1")]
+    assert row["update_id"] == f"u1-{next(chat._ids) - 1}"
+
+
+async def test_the_same_message_again_keeps_nothing_more_on_both_databases(any_storage):
+    store = FeedbackStore(any_storage)
+    def keep(user_id: str, update_id: str):
+        return store.record_unanswered("zalo_oa", user_id, "mấy giờ mở cửa", language="vi", guess="x",
+                                       update_id=update_id)
+
+    first = await keep("7", "e1")
+    again = await keep("7", "e1")  # the same message handled twice
+    await keep("7", "e2")
+    await keep("8", "e1")  # update ids are per user here (Zalo OA event ids)
+    assert again == first
+    assert [(q.text, q.count) for q in await store.top_unanswered()] == [("mấy giờ mở cửa", 3)]
 
 
 async def test_questions_are_not_kept_without_privacy_consent(chat, storage):

@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:  # one line per plugin at every start says nothing useful
+    if not args.verbose:
+        # One line per plugin at every start, and one per HTTP request (each
+        # Bot API call, each backend lookup): noise that costs CPU under load.
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     from bot.config import ConfigError
 
     try:

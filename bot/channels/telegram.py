@@ -427,12 +427,19 @@ class TelegramChannel(Channel):
         if answer is None or answer.done():
             return Response(status_code=200)
         try:
-            method = await asyncio.wait_for(asyncio.shield(answer), wait)
+            await self._wait_for_turn(answer, wait)
         except TimeoutError:
-            method = None
+            pass
         finally:
             _settle(answer, None)  # too late: the turn sends its reply by the Bot API
+        # What the turn handed over is sent even if it landed as the wait timed
+        # out (`wait_for` then raises all the same): the turn counts on it.
+        method = answer.result()
         return Response(status_code=200) if method is None else JSONResponse(method)
+
+    @staticmethod
+    async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:
+        await asyncio.wait_for(asyncio.shield(answer), seconds)
 
     def submit(self, update: Update, answer: asyncio.Future | None = None) -> None:
         """Queue an update for processing: once per update id, in order

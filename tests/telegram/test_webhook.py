@@ -170,6 +170,20 @@ async def test_an_answer_not_ready_in_time_is_sent_by_the_bot_api(api):
     assert not sent.in_webhook_response
 
 
+async def test_an_answer_handed_over_as_the_webhook_stops_waiting_is_still_sent(api, dispatcher, monkeypatch):
+    async def answered_as_the_wait_times_out(answer, seconds):
+        await answer  # the turn hands its reply over...
+        raise TimeoutError  # ...in the instant `wait_for` gives up, which then raises all the same
+
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=2) as channel:
+        monkeypatch.setattr(channel, "_wait_for_turn", answered_as_the_wait_times_out)
+        await api.user_says("xin chào")
+        message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+    assert message.text == "Bạn nói: xin chào"
+    [sent] = api.calls_to("sendMessage")
+    assert sent.in_webhook_response
+
+
 async def test_a_failing_turn_answers_the_webhook_at_once_with_the_apology(api):
     async def broken(inbound):
         raise RuntimeError("boom")

@@ -642,8 +642,9 @@ _UNLOCK = _DriverStatement(text("SELECT pg_advisory_unlock(hashtextextended(:key
 
 class _TurnConnection:
     """The connection a PostgreSQL turn holds its user's lock on. The
-    turn's own storage calls (`run_sync`: `begin_turn`, `save_turn`...) run on
-    it as well: one pool checkout per message instead of one per call, and
+    turn's own storage calls (`begin_turn` and `save_turn` by `fetchrow`,
+    the others by `run`) run on it as well: one pool checkout per message
+    instead of one per call, and
     no BEGIN/ROLLBACK around reads (each statement, in autocommit, reads
     what is committed; the rows a turn reads are only written under the
     same user lock). Writes get a real transaction, all or nothing."""

@@ -1,9 +1,11 @@
 """Storage throughput on SQLite and PostgreSQL; prints one JSON object.
 
 For each database: `save_conversation` ops/s (one writer, then 50 concurrent
-users), and the storage work of one incoming message (dedupe, user lock,
-user upsert, load + save conversation, analytics event) as messages/s with
-p50/p99 latency for 200 concurrent users.
+users), and the storage work of one incoming message as the dispatcher does
+it (user lock, `begin_turn`: duplicate guard + user + conversation, then
+`save_turn`: update id + conversation + one analytics event) as messages/s,
+p50/p99 latency and this process's CPU per message, for 200 concurrent
+users (a new user's first message also creates the user).
 
 PostgreSQL: TROLY_BENCH_POSTGRES_URL (an empty database), otherwise a
 throwaway cluster like the tests' but with fsync on (skipped without PostgreSQL binaries).
@@ -57,23 +59,27 @@ async def _message_cycle(storage: SqlStorage) -> dict:
 
     async def one_user(index: int) -> None:
         user_id = f"u{index}"
+        conversation = None  # kept between messages, as the dispatcher's cache does
         for message in range(MESSAGES_PER_USER):
             started = time.perf_counter()
-            if await storage.first_time_seen("bench", f"{user_id}-{message}"):
-                async with storage.user_lock("bench", user_id):
+            update_id = f"{user_id}-{message}"
+            async with storage.user_lock("bench", user_id):
+                turn = await storage.begin_turn("bench", user_id, update_id, conversation=conversation is None)
+                if turn.user is None:
                     await storage.get_or_create_user("bench", user_id, user_id)
-                    conversation = await storage.load_conversation("bench", user_id)
-                    conversation.data["messages"] = message
-                    await storage.save_conversation("bench", user_id, conversation)
-                    await storage.record_event("bench", user_id, "message", {"n": message})
+                conversation = conversation or turn.conversation
+                conversation.data["messages"] = message
+                await storage.save_turn("bench", user_id, update_id=update_id, conversation=conversation,
+                                        events=[("intent", {"intent": "fee_info", "confidence": 0.93})])
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one_user(index) for index in range(USERS)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     latencies.sort()
     return {
         "messages_per_s": round(len(latencies) / elapsed, 1),
+        "cpu_ms_per_message": round(cpu * 1000 / len(latencies), 3),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
     }

@@ -175,6 +175,22 @@ async def _an_ongoing_conversation(storage, user_id: str) -> Conversation:
     return (await storage.begin_turn(TELEGRAM, user_id, f"{user_id}-2")).conversation
 
 
+async def test_a_turn_starts_from_the_stored_user_and_conversation(storage):
+    user = await storage.get_or_create_user(TELEGRAM, "63", "63")
+    user.language, user.province_code = "vi", "01"
+    user.consent_at = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
+    await storage.save_user(user)
+    data = {"copies": 2, "province": "Hà Nội", "offered": [["Lệ phí", "menu:open:fees"]]}
+    await storage.save_conversation(TELEGRAM, "63", Conversation(flow="fee", state="ask_copies", data=data))
+    async with storage.user_lock(TELEGRAM, "63"):  # on PostgreSQL, read on the turn's own connection
+        start = await storage.begin_turn(TELEGRAM, "63", "63-1")
+    assert not start.duplicate
+    assert start.user == await storage.get_user(TELEGRAM, "63")
+    assert start.user.consent_at == datetime(2026, 11, 23, 15, 30, tzinfo=UTC) and start.user.consent_at.tzinfo
+    assert start.conversation == Conversation(flow="fee", state="ask_copies", data=data, version=1)
+    assert start == await storage.begin_turn(TELEGRAM, "63", "63-1")  # the same outside a turn
+
+
 async def test_a_turn_saves_its_update_conversation_and_events_together(storage):
     conversation = await _an_ongoing_conversation(storage, "61")
     conversation.state = "ask_copies"

@@ -93,6 +93,7 @@ async def test_a_wrong_token_turns_telegram_off_without_crashing(api, dispatcher
 
 async def test_the_bot_token_never_reaches_the_logs(api, polling, caplog):
     caplog.set_level("DEBUG")
+    caplog.set_level("DEBUG", logger="httpx")  # `troly` keeps it at WARNING (bot/cli.py); tests may run it first
     await api.user_says("xin chào")
     await api.wait_for(lambda: api.bot_messages())
     assert "HTTP Request: POST" in caplog.text  # httpx did log the requests...

@@ -169,6 +169,7 @@ async def test_the_token_never_reaches_the_logs(zalo, bot_server, caplog):
     import logging
 
     channel = _channel(zalo, bot_server)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # `troly` keeps it at WARNING (bot/cli.py); tests may run it first
     with caplog.at_level(logging.DEBUG):
         await channel.send("u10", [Reply(text="Hồ sơ của bạn đã có kết quả.")])
         zalo.fail_next("sendMessage", 400, "bad request")

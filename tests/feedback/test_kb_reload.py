@@ -57,7 +57,7 @@ async def test_hot_reload_applies_a_valid_edit_in_a_running_bot(bot_with_editabl
         return NEW in await ask_validity(runtime, asyncio.get_running_loop().time())
 
     await eventually(changed)
-    (entry,) = await reloads(runtime)
+    (entry,) = await eventually(lambda: reloads(runtime))  # audited just after the new version is served
     assert entry["actor"] == "system:kb_watch"
     assert list(entry["details"]["files"]) == ["answers.yml"]
     assert len(entry["details"]["files"]["answers.yml"]) == 64  # sha256 of the new content

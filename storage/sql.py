@@ -42,7 +42,22 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Text, and_, bindparam, cast, create_engine, delete, event, exists, literal, select, text, update
+from sqlalchemy import (
+    Boolean,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    create_engine,
+    delete,
+    event,
+    exists,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
@@ -415,11 +430,13 @@ class SqlStorage(Storage):
                 conn.execute(queries.insert_events, event_rows)
 
         turn = self._current_turn()
-        known = user is None and touch_chat_id is None and conversation is not None and conversation.version > 0
+        known = user is None and conversation is not None and conversation.version > 0
         if turn is not None and update_id and known:
             # The usual message on PostgreSQL: one statement, atomic by itself
             # on the turn's autocommit connection (1 round trip, not 5).
-            await self._save_usual_turn(turn, channel, user_id, str(update_id), conversation, event_rows)
+            await self._save_usual_turn(
+                turn, channel, user_id, str(update_id), conversation, event_rows, touch_chat_id
+            )
         else:
             await self.run_sync(work, write=True)
         if conversation is not None:
@@ -435,10 +452,12 @@ class SqlStorage(Storage):
         update_id: str,
         conversation: Conversation,
         event_rows: list[dict[str, Any]],
+        touch_chat_id: str | None,
     ) -> None:
         """`save_turn` of a known user's message as one PostgreSQL statement
         (`_SAVE_USUAL_TURN`): the update id recorded, the conversation saved
-        as version + 1, the events logged, or nothing at all."""
+        as version + 1, the events logged, the user's chat and last-seen time
+        refreshed if asked, or nothing at all."""
         params = {
             "channel": channel,
             "user_id": user_id,
@@ -450,6 +469,8 @@ class SqlStorage(Storage):
             "data": json.dumps(conversation.data),
             "version": conversation.version,
             "events": json.dumps([{"name": row["name"], "props": row["props"]} for row in event_rows]),
+            "touch": touch_chat_id is not None,
+            "chat_id": touch_chat_id,
         }
         fresh, saved = await turn.fetchrow(_SAVE_USUAL_TURN, params)
         if not fresh:
@@ -800,12 +821,17 @@ WITH seen AS (
     INSERT INTO events (channel, user_hash, name, props, at)
     SELECT :channel, :user_hash, e.name, e.props, :now FROM jsonb_to_recordset(:events) AS e(name text, props jsonb)
     WHERE EXISTS (SELECT FROM saved)
+), touched AS (
+    UPDATE users SET chat_id = :chat_id, last_seen_at = :now
+    WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
 )
 SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved
 """).bindparams(
     bindparam("now", type_=UtcDateTime()),
     bindparam("data", type_=postgresql.JSONB()),
     bindparam("events", type_=postgresql.JSONB()),
+    bindparam("touch", type_=Boolean()),
+    bindparam("chat_id", type_=String()),
 ))
 _FORGET_UPDATE = _DriverStatement(
     delete(seen_updates).where(

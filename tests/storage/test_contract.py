@@ -206,6 +206,19 @@ async def test_a_turn_saves_its_update_conversation_and_events_together(storage)
     ]
 
 
+async def test_a_turn_refreshes_the_users_chat_and_last_seen_time_with_the_rest(storage):
+    conversation = await _an_ongoing_conversation(storage, "64")
+    before = await storage.get_user(TELEGRAM, "64")
+    async with storage.user_lock(TELEGRAM, "64"):
+        await storage.save_turn(TELEGRAM, "64", update_id="64-2", touch_chat_id="chat-2", conversation=conversation)
+        with pytest.raises(DuplicateUpdate):  # a duplicate touches nothing either
+            await storage.save_turn(TELEGRAM, "64", update_id="64-2", touch_chat_id="chat-3", conversation=conversation)
+    after = await storage.get_user(TELEGRAM, "64")
+    assert after.chat_id == "chat-2" and after.last_seen_at > before.last_seen_at
+    assert (after.language, after.created_at) == (before.language, before.created_at)
+    assert (await storage.load_conversation(TELEGRAM, "64")).version == 2
+
+
 async def test_a_turn_already_saved_or_saved_over_writes_nothing(storage):
     conversation = await _an_ongoing_conversation(storage, "62")
     stale = Conversation(flow=conversation.flow, state="stale", version=conversation.version)

@@ -6,7 +6,7 @@ Dialect differences are confined to five places: the upsert helper
 writes), `user_lock` (a PostgreSQL advisory lock on top of the
 process-local lock), `run_sync`, which runs the per-message queries, and
 a PostgreSQL turn's own statements (`_DriverStatement`: the lock, the
-turn's first read and the one-statement save of the usual message),
+turn's first read and the one-statement save of a message),
 compiled by SQLAlchemy and run on the asyncpg connection itself.
 
 Per-message work (`begin_turn`, `save_turn` and the methods they share) is
@@ -44,6 +44,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import (
     Boolean,
+    Integer,
     String,
     Text,
     and_,
@@ -313,6 +314,10 @@ class SqlStorage(Storage):
     # --- users -------------------------------------------------------------
     async def get_or_create_user(self, channel: str, user_id: str, chat_id: str) -> User:
         now = _now()
+        turn = self._current_turn()
+        if turn is not None:  # a new user's first message on PostgreSQL
+            params = {"channel": channel, "user_id": user_id, "chat_id": chat_id, "now": now}
+            return _user(await turn.fetchrow(_GET_OR_CREATE_USER, params))
         statement = self._insert(users).values(
             channel=channel, user_id=user_id, chat_id=chat_id, created_at=now, last_seen_at=now
         )
@@ -320,7 +325,7 @@ class SqlStorage(Storage):
             index_elements=[users.c.channel, users.c.user_id],
             set_={"chat_id": statement.excluded.chat_id, "last_seen_at": statement.excluded.last_seen_at},
         ).returning(*users.c)
-        return _user(await self.run_sync(lambda conn: conn.execute(statement).one(), write=True))
+        return _user((await self.run_sync(lambda conn: conn.execute(statement).one(), write=True))._mapping)
 
     async def get_user(self, channel: str, user_id: str) -> User | None:
         return await self.run_sync(self._queries.get_user, channel, user_id)
@@ -430,12 +435,11 @@ class SqlStorage(Storage):
                 conn.execute(queries.insert_events, event_rows)
 
         turn = self._current_turn()
-        known = user is None and conversation is not None and conversation.version > 0
-        if turn is not None and update_id and known:
-            # The usual message on PostgreSQL: one statement, atomic by itself
-            # on the turn's autocommit connection (1 round trip, not 5).
-            await self._save_usual_turn(
-                turn, channel, user_id, str(update_id), conversation, event_rows, touch_chat_id
+        if turn is not None and update_id and conversation is not None:
+            # A message on PostgreSQL: one statement, atomic by itself on the
+            # turn's autocommit connection (1 round trip, not 6).
+            await self._save_turn_at_once(
+                turn, channel, user_id, str(update_id), conversation, event_rows, user, touch_chat_id
             )
         else:
             await self.run_sync(work, write=True)
@@ -444,7 +448,7 @@ class SqlStorage(Storage):
         if update_id:
             await self._prune_now_and_then()
 
-    async def _save_usual_turn(
+    async def _save_turn_at_once(
         self,
         turn: _TurnConnection,
         channel: str,
@@ -452,27 +456,35 @@ class SqlStorage(Storage):
         update_id: str,
         conversation: Conversation,
         event_rows: list[dict[str, Any]],
+        user: User | None,
         touch_chat_id: str | None,
     ) -> None:
-        """`save_turn` of a known user's message as one PostgreSQL statement
-        (`_SAVE_USUAL_TURN`): the update id recorded, the conversation saved
-        as version + 1, the events logged, the user's chat and last-seen time
-        refreshed if asked, or nothing at all."""
+        """`save_turn` as one PostgreSQL statement (`_SAVE_TURN`): the update
+        id recorded, the conversation saved as version + 1 (created if new),
+        the events logged, the user saved (or their chat and last-seen time
+        refreshed) if asked, or nothing at all."""
+        now = _now()
+        saved_user = {f"user_{f.name}": getattr(user, f.name) if user else None for f in fields(User)}
+        if user is not None:
+            saved_user["user_created_at"] = user.created_at or now
+            saved_user["user_last_seen_at"] = user.last_seen_at or now
         params = {
+            **saved_user,
+            "save_user": user is not None,
             "channel": channel,
             "user_id": user_id,
             "update_id": update_id,
             "user_hash": self.pseudonym(channel, user_id),
-            "now": _now(),
+            "now": now,
             "flow": conversation.flow,
             "state": conversation.state,
             "data": json.dumps(conversation.data),
             "version": conversation.version,
             "events": json.dumps([{"name": row["name"], "props": row["props"]} for row in event_rows]),
-            "touch": touch_chat_id is not None,
+            "touch": user is None and touch_chat_id is not None,
             "chat_id": touch_chat_id,
         }
-        fresh, saved = await turn.fetchrow(_SAVE_USUAL_TURN, params)
+        fresh, saved = await turn.fetchrow(_SAVE_TURN, params)
         if not fresh:
             raise DuplicateUpdate(update_id)
         if not saved:
@@ -763,7 +775,7 @@ class _TurnQueries:
 
     def get_user(self, conn: Connection, channel: str, user_id: str) -> User | None:
         row = conn.execute(self.select_user, {"key_channel": channel, "key_user_id": user_id}).one_or_none()
-        return _user(row) if row else None
+        return _user(row._mapping) if row else None
 
     def record_update(self, conn: Connection, channel: str, update_id: str) -> bool:
         """Record an update id; False if it was already recorded."""
@@ -806,33 +818,69 @@ class _TurnQueries:
         conn.execute(self.touch_user_statement, params)
 
 
-# Data-modifying CTEs run once each, in one snapshot; each write depends on
-# the one before: a duplicate update writes nothing, a stale version only the
-# update id (which `_save_usual_turn` then deletes).
-_SAVE_USUAL_TURN = _DriverStatement(text("""
+def _save_turn_statement() -> _DriverStatement:
+    """`_SAVE_TURN`, its user columns taken from the `users` table.
+
+    Data-modifying CTEs run once each, in one snapshot; each write depends on
+    the one before: a duplicate update writes nothing, a stale version (or a
+    "new" conversation that exists) only the update id, which
+    `_save_turn_at_once` then deletes."""
+    columns = [column.name for column in users.c]
+    updated = [name for name in columns if name not in ("channel", "user_id", "created_at")]
+    statement = text(f"""
 WITH seen AS (
     INSERT INTO seen_updates (channel, update_id, seen_at) VALUES (:channel, :update_id, :now)
     ON CONFLICT DO NOTHING RETURNING 1
-), saved AS (
+), updated AS (
     UPDATE conversations SET flow = :flow, state = :state, data = :data, version = :version + 1, updated_at = :now
     WHERE channel = :channel AND user_id = :user_id AND version = :version AND EXISTS (SELECT FROM seen)
     RETURNING 1
+), created AS (
+    INSERT INTO conversations (channel, user_id, flow, state, data, version, updated_at)
+    SELECT :channel, :user_id, :flow, :state, :data, 1, :now WHERE :version = 0 AND EXISTS (SELECT FROM seen)
+    ON CONFLICT DO NOTHING RETURNING 1
+), saved AS (
+    SELECT 1 FROM updated UNION ALL SELECT 1 FROM created
 ), logged AS (
     INSERT INTO events (channel, user_hash, name, props, at)
     SELECT :channel, :user_hash, e.name, e.props, :now FROM jsonb_to_recordset(:events) AS e(name text, props jsonb)
     WHERE EXISTS (SELECT FROM saved)
+), user_saved AS (
+    INSERT INTO users ({", ".join(columns)})
+    SELECT {", ".join(f":user_{name}" for name in columns)} WHERE :save_user AND EXISTS (SELECT FROM saved)
+    ON CONFLICT (channel, user_id) DO UPDATE SET {", ".join(f"{name} = EXCLUDED.{name}" for name in updated)}
 ), touched AS (
     UPDATE users SET chat_id = :chat_id, last_seen_at = :now
     WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
 )
 SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved
 """).bindparams(
-    bindparam("now", type_=UtcDateTime()),
-    bindparam("data", type_=postgresql.JSONB()),
-    bindparam("events", type_=postgresql.JSONB()),
-    bindparam("touch", type_=Boolean()),
-    bindparam("chat_id", type_=String()),
-))
+        bindparam("now", type_=UtcDateTime()),
+        bindparam("data", type_=postgresql.JSONB()),
+        bindparam("events", type_=postgresql.JSONB()),
+        bindparam("version", type_=Integer()),
+        bindparam("save_user", type_=Boolean()),
+        bindparam("touch", type_=Boolean()),
+        bindparam("chat_id", type_=String()),
+        *(bindparam(f"user_{column.name}", type_=column.type) for column in users.c),
+    )
+    return _DriverStatement(statement)
+
+
+_SAVE_TURN = _save_turn_statement()
+_new_user = postgresql.insert(users).values(
+    channel=bindparam("channel"),
+    user_id=bindparam("user_id"),
+    chat_id=bindparam("chat_id"),
+    created_at=bindparam("now"),
+    last_seen_at=bindparam("now"),
+)
+_GET_OR_CREATE_USER = _DriverStatement(
+    _new_user.on_conflict_do_update(
+        index_elements=[users.c.channel, users.c.user_id],
+        set_={"chat_id": _new_user.excluded.chat_id, "last_seen_at": _new_user.excluded.last_seen_at},
+    ).returning(*users.c)
+)
 _FORGET_UPDATE = _DriverStatement(
     delete(seen_updates).where(
         seen_updates.c.channel == bindparam("channel"), seen_updates.c.update_id == bindparam("update_id")
@@ -892,8 +940,8 @@ def _is_user(table, channel: str, user_id: str) -> tuple:
     return table.c.channel == channel, table.c.user_id == user_id
 
 
-def _user(row) -> User:
-    return User(**{f.name: getattr(row, f.name) for f in fields(User)})
+def _user(row: Mapping[str, Any]) -> User:
+    return User(**{f.name: row[f.name] for f in fields(User)})
 
 
 def _replace_identity(value: Any, identities: set[str], pseudonym: str) -> Any:

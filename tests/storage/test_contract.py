@@ -219,6 +219,36 @@ async def test_a_turn_refreshes_the_users_chat_and_last_seen_time_with_the_rest(
     assert (await storage.load_conversation(TELEGRAM, "64")).version == 2
 
 
+async def test_a_new_users_first_turn_saves_the_user_conversation_and_events_together(storage):
+    consent = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    async with storage.user_lock(TELEGRAM, "65"):
+        start = await storage.begin_turn(TELEGRAM, "65", "65-1")
+        assert start.user is None and start.conversation == Conversation()
+        user = await storage.get_or_create_user(TELEGRAM, "65", "65")
+        user.language, user.consent_at, user.source = "en", consent, "qr-xa-tan-hoa"
+        conversation = Conversation(flow="onboarding", state="province", data={"step": 3})
+        await storage.save_turn(TELEGRAM, "65", update_id="65-1", user=user, conversation=conversation,
+                                events=[("onboarded", {"language": "en"})])
+    assert await storage.get_user(TELEGRAM, "65") == user
+    assert await storage.load_conversation(TELEGRAM, "65") == Conversation("onboarding", "province", {"step": 3}, 1)
+    assert [row["name"] for row in await storage.list_events()] == ["onboarded"]
+    assert (await storage.begin_turn(TELEGRAM, "65", "65-1")).duplicate
+
+
+async def test_a_first_save_over_an_existing_conversation_writes_nothing(storage):
+    await _an_ongoing_conversation(storage, "66")
+    user = await storage.get_user(TELEGRAM, "66")
+    user.language = "en"
+    async with storage.user_lock(TELEGRAM, "66"):
+        with pytest.raises(ConversationConflict):  # another handler created it since this one read
+            await storage.save_turn(TELEGRAM, "66", update_id="66-2", user=user, conversation=Conversation(state="b"),
+                                    events=[("c", {})])
+        assert not (await storage.begin_turn(TELEGRAM, "66", "66-2")).duplicate  # so a retry handles it
+    assert (await storage.get_user(TELEGRAM, "66")).language is None
+    assert (await storage.load_conversation(TELEGRAM, "66")).state == "start"
+    assert await storage.list_events() == []
+
+
 async def test_a_turn_already_saved_or_saved_over_writes_nothing(storage):
     conversation = await _an_ongoing_conversation(storage, "62")
     stale = Conversation(flow=conversation.flow, state="stale", version=conversation.version)

@@ -20,6 +20,7 @@ from tests.staff.conftest import serve_runtime, staff_settings
 
 GROUP = -1001234567
 ALWAYS_OPEN = {"office_days": [1, 2, 3, 4, 5, 6, 7], "opens": "00:00", "closes": "23:59"}
+WORKING_NOON = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # Tuesday 12:00 in Hanoi: not the minute 23:59 ALWAYS_OPEN misses
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ async def _bot(tmp_path, api, monkeypatch, **handoff):
         handoff={"officers_chat_id": str(GROUP), **handoff},
     )
     url, runtime, server = await serve_runtime(settings)
+    runtime.officer_desk.clock = lambda: WORKING_NOON  # the tests pass at any hour
     await asyncio.wait_for(runtime.channel("telegram").ready.wait(), 10)
     return url, runtime, server
 

@@ -313,19 +313,12 @@ class SqlStorage(Storage):
 
     # --- users -------------------------------------------------------------
     async def get_or_create_user(self, channel: str, user_id: str, chat_id: str) -> User:
-        now = _now()
+        params = {"channel": channel, "user_id": user_id, "chat_id": chat_id, "now": _now()}
         turn = self._current_turn()
         if turn is not None:  # a new user's first message on PostgreSQL
-            params = {"channel": channel, "user_id": user_id, "chat_id": chat_id, "now": now}
             return _user(await turn.fetchrow(_GET_OR_CREATE_USER, params))
-        statement = self._insert(users).values(
-            channel=channel, user_id=user_id, chat_id=chat_id, created_at=now, last_seen_at=now
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[users.c.channel, users.c.user_id],
-            set_={"chat_id": statement.excluded.chat_id, "last_seen_at": statement.excluded.last_seen_at},
-        ).returning(*users.c)
-        return _user((await self.run_sync(lambda conn: conn.execute(statement).one(), write=True))._mapping)
+        statement = self._queries.get_or_create_user
+        return _user((await self.run_sync(lambda conn: conn.execute(statement, params).one(), write=True))._mapping)
 
     async def get_user(self, channel: str, user_id: str) -> User | None:
         return await self.run_sync(self._queries.get_user, channel, user_id)
@@ -464,12 +457,9 @@ class SqlStorage(Storage):
         the events logged, the user saved (or their chat and last-seen time
         refreshed) if asked, or nothing at all."""
         now = _now()
-        saved_user = {f"user_{f.name}": getattr(user, f.name) if user else None for f in fields(User)}
-        if user is not None:
-            saved_user["user_created_at"] = user.created_at or now
-            saved_user["user_last_seen_at"] = user.last_seen_at or now
+        saved_user = _user_row(user, now) if user is not None else dict.fromkeys(_USER_COLUMNS)
         params = {
-            **saved_user,
+            **{f"user_{name}": value for name, value in saved_user.items()},
             "save_user": user is not None,
             "channel": channel,
             "user_id": user_id,
@@ -735,6 +725,11 @@ def _in_transaction(engine: Engine, write: bool, work: Callable[..., Any], args:
         return work(conn, *args)
 
 
+# The `users` columns, and those an upsert of a known user overwrites.
+_USER_COLUMNS = [column.name for column in users.c]
+_USER_UPDATABLE = [name for name in _USER_COLUMNS if name not in ("channel", "user_id", "created_at")]
+
+
 class _TurnQueries:
     """The per-message statements, built once with bound parameters:
     building a SQLAlchemy statement costs more than SQLite running it.
@@ -747,12 +742,9 @@ class _TurnQueries:
         upsert = insert(users)
         self.upsert_user = upsert.on_conflict_do_update(
             index_elements=[users.c.channel, users.c.user_id],
-            set_={
-                column.name: upsert.excluded[column.name]
-                for column in users.c
-                if column.name not in ("channel", "user_id", "created_at")
-            },
+            set_={name: upsert.excluded[name] for name in _USER_UPDATABLE},
         )
+        self.get_or_create_user = _get_or_create_user_statement(insert)
         self.insert_seen = insert(seen_updates).on_conflict_do_nothing()
         self.select_conversation = select(conversations).where(
             conversations.c.channel == bindparam("key_channel"), conversations.c.user_id == bindparam("key_user_id")
@@ -807,11 +799,7 @@ class _TurnQueries:
             raise ConversationConflict(f"conversation changed since version {conversation.version}")
 
     def save_user(self, conn: Connection, user: User) -> None:
-        now = _now()
-        values = {f.name: getattr(user, f.name) for f in fields(User)}
-        values["created_at"] = values["created_at"] or now
-        values["last_seen_at"] = values["last_seen_at"] or now
-        conn.execute(self.upsert_user, values)
+        conn.execute(self.upsert_user, _user_row(user, _now()))
 
     def touch_user(self, conn: Connection, channel: str, user_id: str, chat_id: str) -> None:
         params = {"key_channel": channel, "key_user_id": user_id, "chat_id": chat_id, "last_seen_at": _now()}
@@ -825,8 +813,7 @@ def _save_turn_statement() -> _DriverStatement:
     the one before: a duplicate update writes nothing, a stale version (or a
     "new" conversation that exists) only the update id, which
     `_save_turn_at_once` then deletes."""
-    columns = [column.name for column in users.c]
-    updated = [name for name in columns if name not in ("channel", "user_id", "created_at")]
+    columns, updated = _USER_COLUMNS, _USER_UPDATABLE
     statement = text(f"""
 WITH seen AS (
     INSERT INTO seen_updates (channel, update_id, seen_at) VALUES (:channel, :update_id, :now)
@@ -867,20 +854,24 @@ SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved
     return _DriverStatement(statement)
 
 
-_SAVE_TURN = _save_turn_statement()
-_new_user = postgresql.insert(users).values(
-    channel=bindparam("channel"),
-    user_id=bindparam("user_id"),
-    chat_id=bindparam("chat_id"),
-    created_at=bindparam("now"),
-    last_seen_at=bindparam("now"),
-)
-_GET_OR_CREATE_USER = _DriverStatement(
-    _new_user.on_conflict_do_update(
+def _get_or_create_user_statement(insert):
+    """The user's row, created (or its chat and last-seen time refreshed)
+    from `channel`, `user_id`, `chat_id` and `now`; `insert` is the dialect's."""
+    new_user = insert(users).values(
+        channel=bindparam("channel"),
+        user_id=bindparam("user_id"),
+        chat_id=bindparam("chat_id"),
+        created_at=bindparam("now"),
+        last_seen_at=bindparam("now"),
+    )
+    return new_user.on_conflict_do_update(
         index_elements=[users.c.channel, users.c.user_id],
-        set_={"chat_id": _new_user.excluded.chat_id, "last_seen_at": _new_user.excluded.last_seen_at},
+        set_={"chat_id": new_user.excluded.chat_id, "last_seen_at": new_user.excluded.last_seen_at},
     ).returning(*users.c)
-)
+
+
+_SAVE_TURN = _save_turn_statement()
+_GET_OR_CREATE_USER = _DriverStatement(_get_or_create_user_statement(postgresql.insert))
 _FORGET_UPDATE = _DriverStatement(
     delete(seen_updates).where(
         seen_updates.c.channel == bindparam("channel"), seen_updates.c.update_id == bindparam("update_id")
@@ -942,6 +933,14 @@ def _is_user(table, channel: str, user_id: str) -> tuple:
 
 def _user(row: Mapping[str, Any]) -> User:
     return User(**{f.name: row[f.name] for f in fields(User)})
+
+
+def _user_row(user: User, now: datetime) -> dict[str, Any]:
+    """The `users` row saving `user` writes: its timestamps default to `now`."""
+    row = {f.name: getattr(user, f.name) for f in fields(User)}
+    row["created_at"] = row["created_at"] or now
+    row["last_seen_at"] = row["last_seen_at"] or now
+    return row
 
 
 def _replace_identity(value: Any, identities: set[str], pseudonym: str) -> Any:

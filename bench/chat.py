@@ -123,7 +123,7 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
                 latencies.append(time.perf_counter() - started)
 
     await user(-1)  # warm caches (NLU, knowledge, pictures)
-    settle_startup_memory()  # as `troly run` does once started (bot/run_cli.py)
+    settle_startup_memory()  # as `troly run` does before serving (bot/app.py create_app)
     latencies.clear()
     started, cpu = time.perf_counter(), cpu_seconds()
     begin = started

@@ -88,6 +88,7 @@ class Runtime:
         from storage.feedback import FeedbackStore
 
         await self.storage.init()
+        await self.storage.open_turn_connections()
         knowledge_dir = self.settings.path(self.settings.knowledge.directory) if self.settings.knowledge.directory else None
         knowledge = load_knowledge(knowledge_dir)
         self.feedback = FeedbackStore(self.storage, self.settings.feedback.unanswered_keep_days)
@@ -273,13 +274,19 @@ def texts_button(texts, lang: str, key: str, payload: str):
     return Button(texts.get(key, lang), payload)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
-    """The bot's ASGI app; its lifespan starts and stops the runtime."""
+def create_app(settings: Settings, runtime: Runtime | None = None, *, settle_memory: bool = False) -> Starlette:
+    """The bot's ASGI app; its lifespan starts and stops the runtime
+    (`settle_memory`: then `bot.dispatcher.settle_startup_memory`, before
+    the server takes its first request)."""
     runtime = runtime or Runtime(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await runtime.start()
+        if settle_memory:
+            from bot.dispatcher import settle_startup_memory
+
+            settle_startup_memory()
         try:
             yield
         finally:

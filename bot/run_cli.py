@@ -62,27 +62,13 @@ async def serve(settings, host: str, port: int, worker: bool = False) -> int:
 
     from bot.app import Runtime, create_app
 
-    app = create_app(settings, Runtime(settings, worker=worker))
+    app = create_app(settings, Runtime(settings, worker=worker), settle_memory=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     role = "worker" if worker else "web chat"
     print(f"Trợ lý LLTP: {role} on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
-    settle = asyncio.create_task(_settle_once_started(server))
-    try:
-        await server.serve()
-    finally:
-        settle.cancel()
+    await server.serve()
     return 0 if server.started else 1
-
-
-async def _settle_once_started(server) -> None:
-    """Once the runtime has loaded everything, keep it out of the garbage
-    collector's full passes (`bot.dispatcher.settle_startup_memory`)."""
-    from bot.dispatcher import settle_startup_memory
-
-    while not server.started:
-        await asyncio.sleep(0.1)
-    settle_startup_memory()
 
 
 def lan_settings(settings, port: int, ip: str | None = None):

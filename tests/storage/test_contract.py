@@ -219,7 +219,12 @@ async def test_a_turn_refreshes_the_users_chat_and_last_seen_time_with_the_rest(
     assert (await storage.load_conversation(TELEGRAM, "64")).version == 2
 
 
-async def test_a_new_users_first_turn_saves_the_user_conversation_and_events_together(storage):
+@pytest.mark.parametrize("opened_at_start_up", [False, True], ids=["new-connection", "opened-at-start-up"])
+async def test_a_new_users_first_turn_saves_the_user_conversation_and_events_together(storage, opened_at_start_up):
+    if opened_at_start_up:  # as a starting worker does: its turn statements already ran on each connection
+        await storage.open_turn_connections()
+        if storage.is_postgres:
+            assert storage._lock_engine.pool.checkedin() == storage._lock_pool_size
     consent = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     async with storage.user_lock(TELEGRAM, "65"):
         start = await storage.begin_turn(TELEGRAM, "65", "65-1")

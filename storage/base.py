@@ -86,6 +86,10 @@ class Storage(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def open_turn_connections(self) -> None:
+        """Before the first message: open what every message will need, so
+        a starting worker's first messages do not pay for it."""
+
     # --- users -----------------------------------------------------------
     @abstractmethod
     async def get_or_create_user(self, channel: str, user_id: str, chat_id: str) -> User: ...

@@ -1,9 +1,10 @@
 """Load test: simulated Telegram users through the webhook of two
 `troly run --worker` processes sharing one PostgreSQL database.
 
-Everything runs on loopback and stops by itself: a throwaway PostgreSQL
-cluster (durable commits: fsync on), the mock backend, the fake Telegram
-Bot API (tests/fakes) which also plays the users, and the two workers.
+Everything runs on this machine and stops by itself: a throwaway PostgreSQL
+cluster (durable commits: fsync on; the workers connect by its Unix socket,
+as on one host, or with `--tcp` by loopback TCP), the mock backend, the fake
+Telegram Bot API (tests/fakes) which also plays the users, and the two workers.
 
 Each user sends `--messages` texts (a /start, then typical questions), one
 every `--think` seconds, waiting for the bot's answer before the next, so
@@ -278,6 +279,8 @@ async def run(args) -> dict:
     workers = []
     try:
         storage_url = postgres.start()
+        if not args.tcp:
+            storage_url = postgres.unix_socket_url()
         mock = await start_server(
             create_app(MockSettings(database=str(work / "mock.sqlite3"), signing_key=b"bench", webhook_secret=b"bench")),
             "127.0.0.1",
@@ -350,6 +353,7 @@ async def run(args) -> dict:
         "bot_api_calls": bot_api_calls,
         "calls_in_webhook_responses": in_webhook_responses,
         "postgres_fsync": not args.no_fsync,
+        "postgres_connection": "tcp loopback" if args.tcp else "unix socket",
         "webhook_reply_seconds": args.webhook_reply_seconds,
     }
 
@@ -368,6 +372,10 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the benchmark after this long")
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (path on stderr)")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (as the tests run it)")
+    parser.add_argument(
+        "--tcp", action="store_true",
+        help="workers reach PostgreSQL by TCP on loopback, not by its Unix socket (docs/deploy.md, same host)",
+    )
     parser.add_argument(
         "--webhook-reply-seconds", type=float, default=1.0,
         help="telegram.webhook_reply_seconds of the workers (docs/deploy.md; 0: every reply by a Bot API call)",

@@ -92,6 +92,11 @@ class ThrowawayPostgres:
                     raise RuntimeError(f"PostgreSQL did not start; log tail:\n{log}") from None
         raise AssertionError("unreachable")
 
+    def unix_socket_url(self) -> str:
+        """The started cluster's superuser URL through its Unix socket (what
+        a worker on the database's own host uses, docs/deploy.md)."""
+        return f"postgresql+asyncpg://postgres@/postgres?host={self.root}&port={self.port}"
+
     def stop(self) -> None:
         if self.data.exists():
             subprocess.run(

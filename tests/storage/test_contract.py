@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, make_url, select, text
 
 from storage import resolve_url
 from storage.base import Conversation, ConversationConflict, DuplicateUpdate, User, user_actor
@@ -440,6 +440,33 @@ async def test_workers_sharing_postgres_never_handle_one_user_at_once(postgres_u
     finally:
         for worker in workers:
             await worker.close()
+
+
+@pytest.mark.postgres
+async def test_a_worker_on_the_database_host_connects_by_its_unix_socket(postgres_url):
+    """docs/deploy.md: `?host=<socket directory>` instead of an address."""
+    by_tcp = SqlStorage(postgres_url)
+    await by_tcp.init()
+    try:
+        async with by_tcp.transaction() as conn:
+            directory = (await conn.execute(text("SHOW unix_socket_directories"))).scalar().split(",")[0].strip()
+            port = (await conn.execute(text("SHOW port"))).scalar()
+        url = make_url(postgres_url)
+        by_socket = SqlStorage(url.set(host="", port=None, query={"host": directory, "port": port}).render_as_string(False))
+        await by_socket.init()
+        try:
+            await by_socket.open_turn_connections()
+            async with by_socket.user_lock(TELEGRAM, "66"):
+                await by_socket.begin_turn(TELEGRAM, "66", "66-1")
+                await by_socket.get_or_create_user(TELEGRAM, "66", "66")
+                await by_socket.save_turn(TELEGRAM, "66", update_id="66-1", conversation=Conversation(flow="fee"))
+            async with by_socket.transaction() as conn:
+                assert (await conn.execute(text("SELECT inet_server_addr()"))).scalar() is None  # not TCP
+        finally:
+            await by_socket.close()
+        assert (await by_tcp.load_conversation(TELEGRAM, "66")).flow == "fee"  # the same database
+    finally:
+        await by_tcp.close()
 
 
 # --- migrations and set-up --------------------------------------------------

@@ -438,7 +438,6 @@ class SqlStorage(Storage):
         """One write transaction for the whole message (see `Storage.save_turn`):
         on SQLite the single writer is held once per message, not per part."""
         queries = self._queries
-        event_rows = self._event_rows(channel, user_id, events) if events else []
 
         def work(conn: Connection) -> None:
             if update_id and not queries.record_update(conn, channel, update_id):
@@ -449,15 +448,15 @@ class SqlStorage(Storage):
                 queries.save_user(conn, user)
             elif touch_chat_id is not None:
                 queries.touch_user(conn, channel, user_id, touch_chat_id)
-            if event_rows:
-                conn.execute(queries.insert_events, event_rows)
+            if events:
+                conn.execute(queries.insert_events, self._event_rows(channel, user_id, events))
 
         turn = self._current_turn()
         if turn is not None and update_id and conversation is not None:
             # A message on PostgreSQL: one statement, atomic by itself on the
             # turn's autocommit connection (1 round trip, not 6).
             await self._save_turn_at_once(
-                turn, channel, user_id, str(update_id), conversation, event_rows, user, touch_chat_id
+                turn, channel, user_id, str(update_id), conversation, events, user, touch_chat_id
             )
         else:
             await self.run_sync(work, write=True)
@@ -473,7 +472,7 @@ class SqlStorage(Storage):
         user_id: str,
         update_id: str,
         conversation: Conversation,
-        event_rows: list[dict[str, Any]],
+        turn_events: Sequence[Event],
         user: User | None,
         touch_chat_id: str | None,
     ) -> None:
@@ -495,7 +494,7 @@ class SqlStorage(Storage):
             "state": conversation.state,
             "data": json.dumps(conversation.data),
             "version": conversation.version,
-            "events": json.dumps([{"name": row["name"], "props": row["props"]} for row in event_rows]),
+            "events": json.dumps([{"name": name, "props": scrub_props(props or {})} for name, props in turn_events]),
             "touch": user is None and touch_chat_id is not None,
             "chat_id": touch_chat_id,
         }

@@ -20,7 +20,8 @@ from tests.staff.conftest import serve_runtime, staff_settings
 
 GROUP = -1001234567
 ALWAYS_OPEN = {"office_days": [1, 2, 3, 4, 5, 6, 7], "opens": "00:00", "closes": "23:59"}
-WORKING_NOON = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # Tuesday 12:00 in Hanoi: not the minute 23:59 ALWAYS_OPEN misses
+# Tuesday 12:00 in Hanoi: not the minute 23:59 that ALWAYS_OPEN misses.
+WORKING_NOON = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -454,8 +454,8 @@ async def test_a_worker_on_the_database_host_connects_by_its_unix_socket(postgre
             port = (await conn.execute(text("SHOW port"))).scalar()
         if not directory or not os.path.isdir(directory):
             pytest.skip("the PostgreSQL server under test is not on this host (TROLY_TEST_POSTGRES_URL)")
-        url = make_url(postgres_url)
-        by_socket = SqlStorage(url.set(host="", port=None, query={"host": directory, "port": port}).render_as_string(False))
+        socket_url = make_url(postgres_url).set(host="", port=None, query={"host": directory, "port": port})
+        by_socket = SqlStorage(socket_url.render_as_string(hide_password=False))
         await by_socket.init()
         try:
             await by_socket.open_turn_connections()

@@ -2,14 +2,14 @@
 (the bot still answers their questions and status updates they asked for);
 `/start` opts back in and then starts as usual.
 
-A dispatcher interceptor: `handle(inbound)` answers `/stop` and returns None
-for everything else, so the ordinary dialogue carries on.
+A dispatcher interceptor: `handle(inbound, user)` answers `/stop` and returns
+None for everything else, so the ordinary dialogue carries on.
 """
 
 from __future__ import annotations
 
 from bot.messages import Inbound, InboundKind, Reply
-from storage.base import Storage, user_actor
+from storage.base import Storage, User, user_actor
 
 STOPPED = {
     "vi": "Bạn sẽ không nhận thông báo chung nữa. Trợ lý vẫn trả lời khi bạn hỏi. Muốn nhận lại, gõ /start.",
@@ -29,10 +29,12 @@ class AnnouncementSubscription:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
-    async def handle(self, inbound: Inbound) -> list[Reply] | None:
+    async def handle(self, inbound: Inbound, user: User | None) -> list[Reply] | None:
+        """`user`: the stored user, as the dispatcher's turn read it (None: new)."""
         command = _command(inbound)
         if command == "stop":
-            user = await self.storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
+            if user is None:
+                user = await self.storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
             if not user.announcements_opt_out:
                 user.announcements_opt_out = True
                 await self.storage.save_user(user)
@@ -41,7 +43,6 @@ class AnnouncementSubscription:
                 return [Reply(text=STOPPED[user.language])]
             return [Reply(text=f"{STOPPED['vi']}\n\n{STOPPED['en']}")]
         if command == "start":
-            user = await self.storage.get_user(inbound.channel, inbound.user_id)
             if user is not None and user.announcements_opt_out:
                 user.announcements_opt_out = False
                 await self.storage.save_user(user)

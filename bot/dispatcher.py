@@ -79,8 +79,9 @@ def settle_startup_memory() -> None:
 
 
 # Handlers that may claim a message before the dialogue sees it (staff
-# commands): they return replies, or None to let the dialogue handle it.
-Interceptor = Callable[[Inbound], Awaitable[list[Reply] | None]]
+# commands): given the message and the stored user as the turn read it (None
+# for a new user), they return replies, or None to let the dialogue handle it.
+Interceptor = Callable[[Inbound, User | None], Awaitable[list[Reply] | None]]
 
 
 class Dispatcher:
@@ -122,7 +123,7 @@ class Dispatcher:
                 log.info("duplicate update ignored on %s", inbound.channel)
                 return []
             for interceptor in self.interceptors:
-                claimed = await interceptor(inbound)
+                claimed = await interceptor(inbound, start.user)
                 if claimed is not None:
                     if inbound.update_id:
                         await storage.first_time_seen(inbound.channel, inbound.update_id)
@@ -152,6 +153,8 @@ class Dispatcher:
             user = await storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
         touched = _touch(user, inbound.chat_id)
         user_before = dataclasses.replace(user)
+        if inbound.reachable_again:
+            user.unreachable = False  # saved with the turn
         cached = self._conversations.get(key)
         conversation = copy.deepcopy(cached) if cached else start.conversation or Conversation()
         ctx = Context(self.services, user, conversation, self.flows, update_id=inbound.update_id)

@@ -167,8 +167,9 @@ class OfficerDesk:
         return _ticket(row) if row else None
 
     # --- interceptor -------------------------------------------------------
-    async def handle(self, inbound: Inbound) -> list[Reply] | None:
-        """Claim officers' group messages and open-ticket citizens' text."""
+    async def handle(self, inbound: Inbound, user: User | None = None) -> list[Reply] | None:
+        """Claim officers' group messages and open-ticket citizens' text
+        (a dispatcher interceptor; tickets are looked up, not `user`)."""
         if not self.enabled:
             return None
         if inbound.channel == GROUP_CHANNEL and inbound.chat_id == self.settings.officers_chat_id:

@@ -33,6 +33,9 @@ class Inbound:
     # In group chats, the text of the message this one replies to (officers
     # answering a handed-off question); "" otherwise.
     reply_to_text: str = ""
+    # The platform shows that the user gets our messages again (a Telegram
+    # /start after blocking the bot): the turn clears `User.unreachable`.
+    reachable_again: bool = False
     received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 

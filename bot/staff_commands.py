@@ -37,7 +37,7 @@ from bot.messages import Button, Image, Inbound, InboundKind, Reply
 from bot.outreach.stats import outreach_stats
 from bot.usage_stats import stats_chart, stats_text, usage_stats
 from bot.roles import Role, RoleError, Roles
-from storage.base import user_actor
+from storage.base import User, user_actor
 from storage.feedback import FeedbackStore, nlu_yaml
 
 Command = Callable[["StaffCommands", str, list[str]], Awaitable[str | list[Reply]]]
@@ -76,7 +76,8 @@ class StaffCommands:
         self.storage = broadcasts.storage
         self.feedback = feedback or FeedbackStore(self.storage)
 
-    async def handle(self, inbound: Inbound) -> list[Reply] | None:
+    async def handle(self, inbound: Inbound, user: User | None = None) -> list[Reply] | None:
+        """A dispatcher interceptor; roles come from `Roles`, not from `user`."""
         if inbound.kind == InboundKind.BUTTON and inbound.payload.startswith(BUTTON_PREFIX):
             return await self._button(inbound)
         if inbound.kind != InboundKind.TEXT or not inbound.text.startswith("/"):

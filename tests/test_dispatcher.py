@@ -23,7 +23,7 @@ async def test_concurrent_messages_of_one_user_are_handled_one_at_a_time(storage
 
 
 async def test_an_interceptor_claims_staff_commands_before_the_dialogue(storage):
-    async def staff(inbound: Inbound):
+    async def staff(inbound: Inbound, user):
         return [Reply("staff only")] if inbound.text == "/roles" else None
 
     chat = Chat(Dispatcher(make_services(storage), interceptors=[staff]))

@@ -163,7 +163,8 @@ def to_inbound(update: Update, resolve_payload: Callable[[str], str | None] = la
     command, _, argument = text.partition(" ")
     if command.split("@", 1)[0] == "/start":
         payload = argument.strip()
-        return Inbound(kind=InboundKind.START, payload=payload if START_PAYLOAD.match(payload) else "", **common)
+        payload = payload if START_PAYLOAD.match(payload) else ""
+        return Inbound(kind=InboundKind.START, payload=payload, reachable_again=True, **common)
     if text.startswith("/"):  # "/help@troly_bot" in a group -> "/help"
         text = command.split("@", 1)[0] + (f" {argument}" if argument else "")
     return Inbound(kind=InboundKind.TEXT, text=text, **common)
@@ -472,8 +473,6 @@ class TelegramChannel(Channel):
             self._latest_message[str(update.message.chat.id)] = update.message.message_id
         if inbound is None or self._handle is None:
             return
-        if inbound.kind is InboundKind.START:
-            await self._set_unreachable(inbound.user_id, False)  # they came back
         try:
             replies = await self._with_typing(inbound.chat_id, self._handle(inbound))
         except Exception:

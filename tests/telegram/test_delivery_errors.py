@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
+from bot.dispatcher import Dispatcher
 from bot.messages import Reply
+from tests.flows.helpers import make_services
 from tests.telegram.conftest import make_channel
 
 
@@ -20,12 +22,12 @@ async def test_a_user_who_blocked_the_bot_is_marked_unreachable(api, storage):
     await channel.stop()  # as `troly broadcast` does: send without start, then stop
 
 
-async def test_a_blocked_user_who_starts_again_is_reachable_again(api, storage, dispatcher):
+async def test_a_blocked_user_who_starts_again_is_reachable_again(api, storage):
     user = await storage.get_or_create_user("telegram", "42", "42")
     user.unreachable = True
     await storage.save_user(user)
     channel = make_channel(api, storage=storage)
-    await channel.start(dispatcher)
+    await channel.start(Dispatcher(make_services(storage)).handle)  # the turn that reads the user saves it
     try:
         await api.user_says("/start")
         await api.wait_for(lambda: api.bot_messages())

@@ -498,7 +498,10 @@ class SqlStorage(Storage):
             "touch": user is None and touch_chat_id is not None,
             "chat_id": touch_chat_id,
         }
-        fresh, saved = await turn.fetchrow(_SAVE_TURN, params)
+        lock_key = turn.key if turn.holds_lock else None
+        fresh, saved, unlocked = await turn.fetchrow(_SAVE_TURN, {**params, "lock_key": lock_key})
+        if unlocked:
+            turn.holds_lock = False
         if not fresh:
             raise DuplicateUpdate(update_id)
         if not saved:
@@ -608,8 +611,7 @@ class SqlStorage(Storage):
             if not self.is_postgres:
                 yield
                 return
-            async with self._turn_slots, self._advisory_lock(key) as (conn, driver):
-                turn = _TurnConnection(self, conn, driver)
+            async with self._turn_slots, self._advisory_lock(key) as turn:
                 token = _turn_connection.set(turn)
                 try:
                     yield
@@ -619,10 +621,11 @@ class SqlStorage(Storage):
                         turn.conn = None
 
     @contextlib.asynccontextmanager
-    async def _advisory_lock(self, key: str) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
+    async def _advisory_lock(self, key: str) -> AsyncIterator[_TurnConnection]:
         """A session-level PostgreSQL advisory lock held on a dedicated
         connection (in autocommit mode), so workers in other processes wait
-        for it too; yields that connection and the asyncpg one under it."""
+        for it too; yields the turn on that connection. A turn's save
+        releases the lock itself (`_SAVE_TURN`), else it is released here."""
         if self._lock_engine is None:
             raise RuntimeError("storage used before init()")
         params = {"key": key}
@@ -635,12 +638,13 @@ class SqlStorage(Storage):
                 # ending the session is the only sure release.
                 await conn.invalidate()
                 raise
+            turn = _TurnConnection(self, conn, driver, key)
             released = False
             try:
-                yield conn, driver
+                yield turn
             finally:
                 try:
-                    released = bool((await asyncio.shield(_UNLOCK.fetchrow(driver, params)))[0])
+                    released = not turn.holds_lock or bool((await asyncio.shield(_UNLOCK.fetchrow(driver, params)))[0])
                 finally:
                     if not released:
                         await conn.invalidate()
@@ -696,10 +700,12 @@ class _TurnConnection:
     what is committed; the rows a turn reads are only written under the
     same user lock). Writes get a real transaction, all or nothing."""
 
-    def __init__(self, storage: SqlStorage, conn: AsyncConnection, driver: asyncpg.Connection) -> None:
+    def __init__(self, storage: SqlStorage, conn: AsyncConnection, driver: asyncpg.Connection, key: str) -> None:
         self.storage = storage
         self.conn: AsyncConnection | None = conn
         self.driver = driver
+        self.key = key  # of the user lock
+        self.holds_lock = True  # until the turn's save releases it
         self.busy = asyncio.Lock()  # one statement at a time on a connection
 
     async def fetchrow(self, statement: _DriverStatement, params: Mapping[str, Any]) -> asyncpg.Record | None:
@@ -836,7 +842,13 @@ def _save_turn_statement() -> _DriverStatement:
     Data-modifying CTEs run once each, in one snapshot; each write depends on
     the one before: a duplicate update writes nothing, a stale version (or a
     "new" conversation that exists) only the update id, which
-    `_save_turn_at_once` then deletes."""
+    `_save_turn_at_once` then deletes.
+
+    A saved turn also hands its user lock (`:lock_key`) over, saving the
+    unlock's round trip: it takes the same lock at transaction level, then
+    releases the session-level hold. The transaction-level one goes at
+    commit, so the next turn of this user, in any worker, reads what this
+    one saved. On a duplicate or a conflict the session lock stays held."""
     columns, updated = _USER_COLUMNS, _USER_UPDATABLE
     statement = text(f"""
 WITH seen AS (
@@ -863,8 +875,11 @@ WITH seen AS (
 ), touched AS (
     UPDATE users SET chat_id = :chat_id, last_seen_at = :now
     WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
+), handed_over AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock(hashtextextended(:lock_key, 0)) WHERE :lock_key IS NOT NULL AND EXISTS (SELECT FROM saved)
 )
-SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved
+SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved,
+    CASE WHEN EXISTS (SELECT FROM handed_over) THEN pg_advisory_unlock(hashtextextended(:lock_key, 0)) END AS unlocked
 """).bindparams(
         bindparam("now", type_=UtcDateTime()),
         bindparam("data", type_=postgresql.JSONB()),

@@ -444,6 +444,54 @@ async def test_workers_sharing_postgres_never_handle_one_user_at_once(postgres_u
 
 
 @pytest.mark.postgres
+async def test_a_saved_turn_lets_the_other_worker_in_with_what_it_saved(postgres_url):
+    """A turn's save hands the user lock over (no separate unlock): the
+    other worker's turn may start as soon as the save is committed, and
+    reads it. A save that conflicted keeps the lock; none is left over."""
+    first, second = SqlStorage(postgres_url), SqlStorage(postgres_url)
+    await first.init()
+    await second.init()
+    order: list[str] = []
+    saved, conflicted, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def first_worker():
+        async with first.user_lock(TELEGRAM, "67"):
+            await first.begin_turn(TELEGRAM, "67", "67-1")
+            await first.get_or_create_user(TELEGRAM, "67", "67")
+            await first.save_turn(TELEGRAM, "67", update_id="67-1", conversation=Conversation(flow="fee", state="ask"))
+            saved.set()
+            await done.wait()  # still inside its user lock
+        async with first.user_lock(TELEGRAM, "67"):
+            with pytest.raises(ConversationConflict):  # a stale "new" conversation
+                await first.save_turn(TELEGRAM, "67", update_id="67-3", conversation=Conversation(flow="fee"))
+            conflicted.set()
+            await asyncio.sleep(0.3)
+            order.append("first worker out")
+
+    async def second_worker():
+        await saved.wait()
+        async with asyncio.timeout(2), second.user_lock(TELEGRAM, "67"):
+            start = await second.begin_turn(TELEGRAM, "67", "67-2")
+        done.set()
+        await conflicted.wait()
+        async with second.user_lock(TELEGRAM, "67"):
+            order.append("second worker in")
+        return start
+
+    try:
+        _, start = await asyncio.gather(first_worker(), second_worker())
+        assert start.conversation == Conversation(flow="fee", state="ask", version=1)
+        assert order == ["first worker out", "second worker in"]
+        async with first.transaction() as conn:
+            held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())")
+            assert (await conn.execute(held)).scalar() == 0
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.postgres
 async def test_a_worker_on_the_database_host_connects_by_its_unix_socket(postgres_url):
     """docs/deploy.md: `?host=<socket directory>` instead of an address."""
     by_tcp = SqlStorage(postgres_url)

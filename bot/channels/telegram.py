@@ -5,7 +5,8 @@ served by our own ASGI app, python-telegram-bot's custom-webhook pattern)
 becomes an `Inbound`; `/start <payload>` is a deep-link start; a button press
 is answered at once so its spinner stops.
 
-Outbound: each `Reply` becomes a message with an inline keyboard, a photo
+Outbound: a plain text reply joins the one after it (`folded`: one message,
+one notification). Each message then is text with an inline keyboard, a photo
 (uploaded once, then re-sent by `file_id`), or an edit of the message that
 carried the same `edit_key` when that message is still the one the user is
 looking at. Text goes out in HTML parse mode, escaped, split at 4,096
@@ -33,6 +34,7 @@ well as in the dispatcher.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import html
@@ -168,6 +170,30 @@ def to_inbound(update: Update, resolve_payload: Callable[[str], str | None] = la
     if text.startswith("/"):  # "/help@troly_bot" in a group -> "/help"
         text = command.split("@", 1)[0] + (f" {argument}" if argument else "")
     return Inbound(kind=InboundKind.TEXT, text=text, **common)
+
+
+def folded(replies: Sequence[Reply]) -> list[Reply]:
+    """The replies of one answer as few messages: a plain text (no buttons,
+    link, picture or edit) goes in one message with the text after it. One
+    notification instead of several, one Bot API call (it can then ride in
+    the webhook response), and Telegram lets a bot send a chat only about
+    one message a second."""
+    messages: list[Reply] = []
+    for reply in replies:
+        before = messages[-1] if messages else None
+        if (
+            before is not None
+            and before.text
+            and not (before.buttons or before.link or before.image or before.edit_key)
+            and reply.text
+            and reply.image is None
+            and reply.edit_key is None
+            and len(before.text) + 2 + len(reply.text) <= TEXT_LIMIT
+        ):
+            messages[-1] = dataclasses.replace(reply, text=f"{before.text}\n\n{reply.text}")
+        else:
+            messages.append(reply)
+    return messages
 
 
 def to_html(text: str) -> str:
@@ -478,6 +504,7 @@ class TelegramChannel(Channel):
         except Exception:
             log.exception("telegram: the dispatcher failed")
             replies = [Reply(text=APOLOGY)]
+        replies = folded(replies)
         source = query.message.message_id if query is not None and query.message is not None else None
         last = self._webhook_answer(inbound.chat_id, replies[-1]) if answer is not None and replies else None
         try:
@@ -515,7 +542,7 @@ class TelegramChannel(Channel):
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
         """Deliver replies the bot starts itself; a 429 raises `RateLimited`
         so the caller (broadcast) paces itself."""
-        await self._deliver(chat_id, replies, source_message_id=None, patient=False)
+        await self._deliver(chat_id, folded(replies), source_message_id=None, patient=False)
 
     async def _deliver(
         self, chat_id: str, replies: Sequence[Reply], *, source_message_id: int | None, patient: bool

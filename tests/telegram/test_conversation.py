@@ -81,33 +81,33 @@ async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_t
     await press("Tiếng Việt", 2)
     assert "91/2025/QH15" in api.last_bot_message().text
     await press("✅ Đồng ý", 3)
-    await press("Bỏ qua", 5)
+    await press("Bỏ qua", 4)  # "Được ạ..." and the menu in one message
     assert "💰 Tính lệ phí" in api.last_bot_message().button_titles
     user = await channel.storage.get_user("telegram", "42")
     assert user.source == "xa_TanHoa-01" and user.language == "vi"
 
     # The guide: a picture per step, paged in place.
-    await press("📱 Hướng dẫn xin phiếu", 6)
+    await press("📱 Hướng dẫn xin phiếu", 5)
     step = api.last_bot_message()
     assert step.photo_file_id and step.text.startswith("Bước 1/")
-    await press("Tiếp ▶", 6)
+    await press("Tiếp ▶", 5)
     assert step.text.startswith("Bước 2/") and step.edits == 1 and len(api.calls_to("editMessageMedia")) == 1
-    await press("◀ Quay lại", 6)
+    await press("◀ Quay lại", 5)
     assert step.text.startswith("Bước 1/")
     uploads = [call for call in api.calls_to("sendPhoto") + api.calls_to("editMessageMedia") if call.files]
     assert len(uploads) == 2  # step 1 was uploaded once, then shown again by file_id
 
     # The fee: typed "4" answers the offered question.
-    await press("🏠 Menu", 7)
-    await press("💰 Tính lệ phí", 8)
-    await press("Công dân nói chung", 9)
-    await say("4", 11)
+    await press("🏠 Menu", 6)
+    await press("💰 Tính lệ phí", 7)
+    await press("Công dân nói chung", 8)
+    await say("4", 10)
     fee = api.bot_messages()[-2]
     assert "210.000 đ" in fee.text and "Cách thanh toán" in " ".join(fee.button_titles)
 
     # The status of a finished request, understood from free text, then the QR code as a photo.
-    await say(f"tra cứu hồ sơ {COMPLETED_CODE}", 12)
-    await say(LAN_ID, 15)
+    await say(f"tra cứu hồ sơ {COMPLETED_CODE}", 11)
+    await say(LAN_ID, 14)
     status, qr, how_to_show = api.bot_messages()[-3:]
     assert COMPLETED_CODE in status.text and "Đã trả kết quả" in status.text
     upload = api.calls_to("sendPhoto")[-1]
@@ -119,6 +119,6 @@ async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_t
     if api.webhook:  # Telegram retries an update it thinks we missed: answered once only
         assert await api.replay(first) == 200
         await channel.drain()
-        assert len(api.bot_messages()) == 15 and handled.count(str(first["update_id"])) == 1
+        assert len(api.bot_messages()) == 14 and handled.count(str(first["update_id"])) == 1
     assert not [call for call in api.calls if call.status != 200 and call.method != "getUpdates"]
     assert len(api.answered_callbacks) == 9  # every press answered: no spinning buttons

@@ -138,6 +138,21 @@ async def test_buttons_survive_the_webhook_response(api):
     assert dispatcher.inbounds[1].payload == "menu:open:fees"
 
 
+async def test_a_greeting_and_the_menu_go_as_one_message_in_the_webhook_response(api):
+    menu = Reply("Bạn cần gì?", buttons=((Button("Lệ phí", "menu:open:fees"),),))
+    too_long = Reply("x" * 4000)
+    dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Xin chào! 👋"), menu] if inbound.text == "chào" else
+                                    [too_long, Reply("y" * 200)])  # fmt: skip
+    async with webhook_channel(api, dispatcher, webhook_reply_seconds=2):
+        await api.user_says("chào")
+        message = await api.wait_for(lambda: api.bot_messages() and api.last_bot_message())
+        assert message.text == "Xin chào! 👋\n\nBạn cần gì?" and message.button_titles == ["Lệ phí"]
+        assert [call.in_webhook_response for call in api.calls_to("sendMessage")] == [True]
+        await api.user_says("dài")  # together over Telegram's 4,096 characters: two messages
+        await api.wait_for(lambda: len(api.bot_messages()) == 3)
+    assert [len(message.text) for message in api.bot_messages()[1:]] == [4000, 200]
+
+
 async def test_of_several_messages_the_last_rides_in_the_webhook_response_after_the_others(api):
     picture = Image(key="guide-1", png=_png(), alt="Bước 1")
     dispatcher = ScriptedDispatcher(lambda inbound: [Reply("Bước 1", image=picture), Reply("Tiếp theo?")])

@@ -876,7 +876,8 @@ WITH seen AS (
     UPDATE users SET chat_id = :chat_id, last_seen_at = :now
     WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
 ), handed_over AS MATERIALIZED (
-    SELECT pg_advisory_xact_lock(hashtextextended(:lock_key, 0)) WHERE :lock_key IS NOT NULL AND EXISTS (SELECT FROM saved)
+    SELECT pg_advisory_xact_lock(hashtextextended(:lock_key, 0))
+    WHERE :lock_key IS NOT NULL AND EXISTS (SELECT FROM saved)
 )
 SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved,
     CASE WHEN EXISTS (SELECT FROM handed_over) THEN pg_advisory_unlock(hashtextextended(:lock_key, 0)) END AS unlocked

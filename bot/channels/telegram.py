@@ -722,11 +722,11 @@ class TelegramChannel(Channel):
                 log.info("telegram: rate limited, waiting %.0f s", seconds)
                 await asyncio.sleep(seconds)
             except Forbidden as error:
-                await self._set_unreachable(chat_id, True)
+                await self._mark_unreachable(chat_id)
                 raise UserUnreachable(str(error)) from error
             except BadRequest as error:
                 if "chat not found" in str(error).lower():
-                    await self._set_unreachable(chat_id, True)
+                    await self._mark_unreachable(chat_id)
                     raise UserUnreachable(str(error)) from error
                 raise
             except NetworkError as error:  # timeouts, connection errors, 5xx
@@ -737,15 +737,15 @@ class TelegramChannel(Channel):
             except TelegramError as error:
                 raise DeliveryError(str(error)) from error
 
-    async def _set_unreachable(self, user_id: str, unreachable: bool) -> None:
-        """Record that the user blocked the bot (or came back); in private
-        chats the chat id is the user id."""
+    async def _mark_unreachable(self, user_id: str) -> None:
+        """Record that the user blocked the bot (their next /start clears it,
+        in the dispatcher's turn); in private chats the chat id is the user id."""
         if self.storage is None:
             return
         try:
             user = await self.storage.get_user(self.name, user_id)
-            if user is not None and user.unreachable != unreachable:
-                user.unreachable = unreachable
+            if user is not None and not user.unreachable:
+                user.unreachable = True
                 await self.storage.save_user(user)
         except Exception:
             log.exception("telegram: could not update the user's reachability")

@@ -12,7 +12,7 @@ For each message the dispatcher
 6. gives the message to the flow its button names, or to the active flow;
    if that flow says it is not an answer, routes the text by intent (NLU);
 7. saves, in one transaction, the update id, the conversation, the user
-   (when changed, or `last_seen_at` when stale) and the analytics events
+   (when new or changed, or `last_seen_at` when stale) and the analytics events
    (names and small labels only: never message text, codes, id or phone
    numbers).
 
@@ -147,12 +147,10 @@ class Dispatcher:
     async def _handle_locked(self, inbound: Inbound, start: TurnStart) -> list[Reply]:
         storage = self.services.storage
         key = (inbound.channel, inbound.user_id)
-        user = start.user
-        if user is None:
-            # A new user: their row exists before any flow stores about them.
-            user = await storage.get_or_create_user(inbound.channel, inbound.user_id, inbound.chat_id)
+        # A new user's row is written with the rest of their first turn.
+        user = start.user or User(inbound.channel, inbound.user_id, inbound.chat_id)
         touched = _touch(user, inbound.chat_id)
-        user_before = dataclasses.replace(user)
+        user_before = dataclasses.replace(user) if start.user is not None else None
         if inbound.reachable_again:
             user.unreachable = False  # saved with the turn
         cached = self._conversations.get(key)

@@ -522,14 +522,28 @@ class TelegramChannel(Channel):
             log.warning("telegram: reply not delivered: %s", type(error).__name__)
 
     async def _with_typing(self, chat_id: str, answer: Awaitable[T]) -> T:
-        task = asyncio.ensure_future(answer)
-        done, _ = await asyncio.wait({task}, timeout=self.settings.typing_delay_seconds)
-        if not done and self._work.busy > self.settings.typing_max_busy:
-            return await task  # overloaded: spend the Bot API calls on answers
-        while not done:
+        """`answer`, with "typing..." shown once it takes longer than
+        `typing_delay_seconds`. A timer, not a task per message: most
+        answers are ready long before it fires."""
+        typing: asyncio.Task | None = None
+
+        def start_typing() -> None:
+            nonlocal typing
+            if self._work.busy <= self.settings.typing_max_busy:  # else spend the Bot API calls on answers
+                typing = asyncio.create_task(self._keep_typing(chat_id))
+
+        timer = asyncio.get_running_loop().call_later(self.settings.typing_delay_seconds, start_typing)
+        try:
+            return await answer
+        finally:
+            timer.cancel()
+            if typing is not None:
+                typing.cancel()
+
+    async def _keep_typing(self, chat_id: str) -> None:
+        while True:
             await self._quietly(self.bot.send_chat_action(chat_id, "typing"))
-            done, _ = await asyncio.wait({task}, timeout=TYPING_REFRESH_SECONDS)
-        return task.result()
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
         """Best-effort calls (typing, answering a button): never fail a reply."""

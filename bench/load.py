@@ -175,11 +175,11 @@ class Load:
         await asyncio.sleep(start_delay)
         chat = str(user_id)
         for n in range(self.args.messages):
-            if n:  # the run ends with the last answer, not a pause after it
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             text = "/start" if n == 0 else random.choice(QUESTIONS)
             next_at = time.perf_counter() + self.args.think
             await self.message(chat, user_id, text)
+            if n + 1 < self.args.messages:  # the run ends with the last answer, not a pause after it
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
 
     async def message(self, chat: str, user_id: int, text: str) -> None:
         message = {**self.api._user_message(user_id, "vi", "Lan"), "text": text}

@@ -249,8 +249,7 @@ class SqlStorage(Storage):
                 await _UNLOCK.fetchrow(driver, {"key": "troly:warm-up"})
                 for statement in _TURN_START.values():
                     await statement.fetchrow(driver, _turn_start_params("", "", None))
-                for statement in (_SAVE_TURN, _GET_OR_CREATE_USER):
-                    await driver.prepare(statement.sql)
+                await driver.prepare(_SAVE_TURN.sql)
 
     async def close(self) -> None:
         for engine in (self._lock_engine, self._engine):

@@ -48,8 +48,8 @@ from backend.service import (
     NotPayable,
     agency_name,
 )
-from flows.fees import format_vnd
-from nlu.provinces import all_provinces, province_by_code
+from domain.fees import format_vnd
+from domain.provinces import all_provinces, province_by_code
 
 log = logging.getLogger(__name__)
 
@@ -506,7 +506,7 @@ def create_app(settings: MockSettings, service: MockGovernment | None = None) ->
                                 address: FormStr = ""):
         fields = _simulator_fields(province_code, certificate_type, purpose, paper_copies, delivery, address,
                                    fee_group, scenario)
-        from flows.fees import quote
+        from domain.fees import quote
 
         amount = quote(service.clock.now().astimezone(VIETNAM_TZ).date(), fee_group, paper_copies, "online").amount_vnd
         delivery_text = {"electronic": "Bản điện tử trên VNeID", "post": "Bưu chính công ích",
@@ -697,43 +697,3 @@ async def start_server(app, host: str = "127.0.0.1", port: int = 0) -> RunningSe
     if service is not None and not service.settings.public_url:
         service.settings.public_url = f"http://{host}:{bound}"
     return RunningServer(server, task, host, bound, app)
-
-
-async def start_mock_backend(settings, *, host: str | None = None, port: int | None = None,
-                             database: str | None = None, webhook_url: str | None = None) -> RunningServer:
-    """Start the mock from the project's `bot.config.Settings` (what `troly
-    backend` and `troly run` call). `webhook_url` overrides backend.webhook_url,
-    e.g. the bot's own `<public_base_url>/hooks/backend` under `troly run`."""
-    from bot.config import PROJECT_ROOT
-
-    mock = mock_settings_from_config(settings.backend, PROJECT_ROOT, database)
-    if webhook_url is not None and not settings.backend.webhook_url:
-        mock.webhook_url = webhook_url
-    return await start_server(
-        create_app(mock),
-        host or settings.backend.mock_host,
-        settings.backend.mock_port if port is None else port,
-    )
-
-
-def mock_settings_from_config(backend, root: Path, database: str | None = None) -> MockSettings:
-    """MockSettings from `bot.config.BackendSettings` plus the secrets."""
-    from backend.keys import ADMIN_TOKEN_ENV, SIGNING_KEY_ENV, WEBHOOK_SECRET_ENV, load_or_create_secret
-    from backend.service import path_or_memory
-    from bot.config import secret
-
-    var = root / "var"
-    return MockSettings(
-        database=path_or_memory(database or backend.mock_database, root),
-        public_url=backend.mock_public_url,
-        clock_speed=backend.clock_speed,
-        token_ttl_days=backend.token_ttl_days,
-        webhook_url=backend.webhook_url,
-        webhook_max_attempts=backend.webhook_max_attempts,
-        webhook_backoff_seconds=backend.webhook_backoff_seconds,
-        signing_key=load_or_create_secret(SIGNING_KEY_ENV, var / "backend-signing.key"),
-        webhook_secret=load_or_create_secret(WEBHOOK_SECRET_ENV, var / "backend-webhook.key"),
-        admin_token=secret(ADMIN_TOKEN_ENV),
-        faults=FaultSettings(backend.faults.latency_ms, backend.faults.error_rate, backend.faults.timeout_rate,
-                             backend.faults.down),
-    )

@@ -32,8 +32,8 @@ from backend.domain import (
 )
 from backend.scenarios import Scenario, scenario_book
 from backend.store import open_database
-from flows import fees
-from nlu.provinces import province_by_code
+from domain import fees
+from domain.provinces import province_by_code
 
 
 DELIVERIES = ("electronic", "post", "counter")

@@ -88,18 +88,18 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
     from backend.client import FakeBackendClient
     from bot.config import load_settings
     from bot.dispatcher import Dispatcher, settle_startup_memory
-    from bot.messages import Inbound, InboundKind
+    from core.messages import Inbound, InboundKind
     from flows.base import Services
     from flows.illustrations import step_image
-    from flows.knowledge import load_knowledge
+    from domain.knowledge import load_knowledge
     from flows.texts import texts
-    from nlu import load_interpreter
+    from bot.wiring import interpreter_from_settings
     from storage.feedback import FeedbackStore
     from storage.sql import SqlStorage
 
     storage = SqlStorage(f"sqlite+aiosqlite:///{directory / f'bench-{rate or 0}.sqlite3'}")
     await storage.init()
-    services = Services(storage=storage, texts=texts(), nlu=load_interpreter(load_settings()),
+    services = Services(storage=storage, texts=texts(), nlu=interpreter_from_settings(load_settings()),
                         backend=FakeBackendClient(), knowledge=load_knowledge(), illustrations=step_image,
                         feedback=FeedbackStore(storage))  # as bot/app.py wires it
     dispatcher = Dispatcher(services)

@@ -30,7 +30,7 @@ async def _admin(args) -> int:
     from bot.broadcast.cli import cli_actor
     from bot.config import load_settings
     from bot.roles import Role, RoleError, Roles
-    from storage import open_storage
+    from bot.wiring import open_storage
 
     settings = load_settings(args.config)
     storage = await open_storage(settings)

@@ -8,7 +8,7 @@ None for everything else, so the ordinary dialogue carries on.
 
 from __future__ import annotations
 
-from bot.messages import Inbound, InboundKind, Reply
+from core.messages import Inbound, InboundKind, Reply
 from storage.base import Storage, User, user_actor
 
 STOPPED = {

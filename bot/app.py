@@ -29,8 +29,10 @@ from starlette.routing import Route
 
 from bot.channels import ChannelContext, configured_channels
 from bot.channels.base import Channel, DeliveryError
-from bot.config import PROJECT_ROOT, Settings
-from bot.messages import Reply
+from bot.config import Settings
+from bot.wiring import backend_webhook_secret, interpreter_from_settings, mock_settings_from_config, storage_from_settings
+from core.paths import PROJECT_ROOT
+from core.messages import Reply
 from bot.resilience import retry_transient
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,6 @@ class Runtime:
 
     def __post_init__(self) -> None:
         from bot.media import MediaStore
-        from storage import storage_from_settings
 
         self.storage = storage_from_settings(self.settings)
         self.media = MediaStore.from_settings(self.settings)
@@ -79,9 +80,8 @@ class Runtime:
         from bot.dispatcher import Dispatcher
         from flows.base import Services
         from flows.illustrations import step_image
-        from flows.knowledge import load_knowledge
+        from domain.knowledge import load_knowledge
         from flows.texts import texts
-        from nlu import load_interpreter
 
         if self.worker:
             self._check_worker_settings()
@@ -92,7 +92,7 @@ class Runtime:
         knowledge_dir = self.settings.path(self.settings.knowledge.directory) if self.settings.knowledge.directory else None
         knowledge = load_knowledge(knowledge_dir)
         self.feedback = FeedbackStore(self.storage, self.settings.feedback.unanswered_keep_days)
-        interpreter = await asyncio.to_thread(load_interpreter, self.settings)
+        interpreter = await asyncio.to_thread(interpreter_from_settings, self.settings)
         self.backend = await self._backend_client()
         services = Services(
             storage=self.storage,
@@ -180,14 +180,12 @@ class Runtime:
 
     async def _backend_client(self):
         from backend.client import BackendClient
-        from backend.keys import WEBHOOK_SECRET_ENV, load_or_create_secret
+        from backend.server import create_app, start_server
 
         config = self.settings.backend
         if config.url:
-            self.webhook_secret = load_or_create_secret(WEBHOOK_SECRET_ENV, PROJECT_ROOT / "var" / "backend-webhook.key")
+            self.webhook_secret = backend_webhook_secret()
             return BackendClient(config.url, timeout=config.timeout_seconds)
-        from backend.server import create_app, mock_settings_from_config, start_server
-
         mock_settings = mock_settings_from_config(config, PROJECT_ROOT, str(self.settings.path(config.mock_database)))
         if not mock_settings.webhook_url:
             mock_settings.webhook_url = f"{self.public_base_url()}/hooks/backend"
@@ -269,7 +267,7 @@ class Runtime:
 
 
 def texts_button(texts, lang: str, key: str, payload: str):
-    from bot.messages import Button
+    from core.messages import Button
 
     return Button(texts.get(key, lang), payload)
 

@@ -18,9 +18,9 @@ COMMAND_MODULES: list[str] = [
     "bot.outreach.cli",
     "bot.stats_cli",
     "bot.demo_cli",
-    "backend.cli",
-    "nlu.cli",
-    "flows.kb_cli",
+    "bot.backend_cli",
+    "bot.nlu_cli",
+    "bot.kb_cli",
     "bot.run_cli",
 ]
 

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import PROJECT_ROOT
+
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
 
@@ -220,7 +221,7 @@ class FeedbackSettings(Section):
 
 
 class KnowledgeSettings(Section):
-    # The knowledge YAML files (answers, facts, guide...). Empty: flows/knowledge.
+    # The knowledge YAML files (answers, facts, guide...). Empty: domain/data/knowledge.
     directory: str = ""
     # How often a running bot looks for edited knowledge files, in seconds;
     # valid edits are applied without a restart. 0: never.
@@ -266,9 +267,3 @@ def load_settings(path: Path | str | None = None) -> Settings:
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
         )
         raise ConfigError(f"{path.name}: {problems}") from error
-
-
-def secret(name: str) -> str | None:
-    """A secret from the environment; secrets never live in config.yml."""
-    value = os.environ.get(name, "").strip()
-    return value or None

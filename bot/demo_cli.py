@@ -67,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _context(args: argparse.Namespace) -> tuple[str, dict[str, str], Path]:
     from backend.keys import ADMIN_TOKEN_ENV
-    from bot.config import load_settings, secret
+    from bot.config import load_settings
+    from core.secrets import secret
 
     settings = load_settings(args.config)
     backend = settings.backend

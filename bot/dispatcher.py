@@ -32,12 +32,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.messages import Inbound, InboundKind, Reply
+from core.messages import Inbound, InboundKind, Reply
 from flows.base import Context, Flow, Services, Turn, is_plain_number
-from flows.fallback import IntentRouter
+from flows.intent import IntentRouter
 from flows.registry import all_flows
 from flows.safety import looks_like_secret, mentions_app_install
-from nlu.normalize import fold_diacritics
+from core.textkey import text_key
 from storage.base import Conversation, ConversationConflict, DuplicateUpdate, TurnStart, User
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,6 @@ LAST_SEEN_PRECISION = timedelta(minutes=1)
 MAX_TEXT = 1000  # longer messages get a polite request to shorten them
 COMMANDS = ("start", "help", "menu", "cancel", "language", "privacy", "forget")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u2028-\u202e\ufeff]")
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-
-
-def _key(text: str) -> str:
-    """Comparable form of typed words: no diacritics, case or punctuation."""
-    return " ".join(_NON_WORD.sub(" ", fold_diacritics(text).lower()).split())
 
 
 def _touch(user: User, chat_id: str) -> bool:
@@ -106,7 +100,7 @@ class Dispatcher:
         for command in COMMANDS:
             for lang in ("vi", "en"):
                 for word in self.services.texts.get(f"command.{command}", lang).split("|"):
-                    words[_key(word)] = command
+                    words[text_key(word)] = command
         return words
 
     # --- entry point --------------------------------------------------------
@@ -199,9 +193,9 @@ class Dispatcher:
         offered: list[list[str]] = ctx.conversation.data.get("offered") or []
         if not offered or not text or len(text) > 80:
             return None
-        typed = _key(text)
+        typed = text_key(text)
         for title, payload in offered:
-            if _key(title) == typed:
+            if text_key(title) == typed:
                 return payload
         flow = self.flows.get(ctx.conversation.flow)
         numeric_question = flow is not None and ctx.state in flow.numeric_states
@@ -253,7 +247,7 @@ class Dispatcher:
             return name if name in COMMANDS else None
         if turn.kind == InboundKind.START:
             return None
-        return self._command_words.get(_key(turn.text)) if turn.text and len(turn.text) <= 40 else None
+        return self._command_words.get(text_key(turn.text)) if turn.text and len(turn.text) <= 40 else None
 
     async def _command_replies(self, ctx: Context, command: str, turn: Turn) -> list[Reply]:
         from flows import menu

@@ -26,8 +26,9 @@ from sqlalchemy import select, update
 
 from bot.channels.base import Channel, DeliveryError
 from bot.config import HandoffSettings
-from bot.messages import Button, Inbound, InboundKind, Reply
-from flows.safety import looks_like_secret, mask_numbers
+from core.messages import Button, Inbound, InboundKind, Reply
+from core.redaction import mask_numbers
+from flows.safety import looks_like_secret
 from storage.base import Storage, User, user_actor
 from storage.schema import handoff_tickets
 

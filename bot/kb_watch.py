@@ -27,7 +27,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flows.knowledge import KNOWLEDGE_FILES, KnowledgeError, reload
+from domain.knowledge import KNOWLEDGE_FILES, KnowledgeError, reload
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.messages import Image
+from core.messages import Image
+from core.secrets import load_or_create_secret
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -74,7 +75,7 @@ class MediaStore:
         directory = settings.path(media.directory)
         return cls(
             directory=directory,
-            secret=load_or_create_secret(settings.path(media.secret_file)),
+            secret=media_secret(settings.path(media.secret_file)),
             public_base_url=media.public_base_url or public_base_url(settings),
             ttl_seconds=media.ttl_seconds,
         )
@@ -174,28 +175,7 @@ def public_base_url(settings: Settings) -> str:
     return (web.public_base_url or f"http://{web.host}:{web.port}").rstrip("/")
 
 
-def load_or_create_secret(path: Path) -> bytes:
+def media_secret(path: Path) -> bytes:
     """TROLY_MEDIA_SECRET if set; else a random secret generated once and
-    kept in `path` (readable by the owner only) so links survive restarts."""
-    from bot.config import secret
-
-    configured = secret(SECRET_ENV)
-    if configured:
-        return configured.encode("utf-8")
-    try:
-        stored = path.read_bytes().strip()
-        if stored:
-            return stored
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    generated = secrets.token_urlsafe(32).encode("ascii")
-    try:
-        # O_EXCL: if two processes race, one creates and both read the winner's.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(generated)
-    log.info("generated a new media secret in %s", path)
-    return generated
+    kept in `path` so links survive restarts."""
+    return load_or_create_secret(SECRET_ENV, path)

@@ -33,7 +33,7 @@ from bot.broadcast.model import Broadcast, BroadcastStatus, DeliveryState, Repor
 from bot.broadcast.store import BroadcastStore
 from bot.broadcast.when import VIETNAM, WhenError, parse_when
 from bot.broadcast.worker import broadcast_replies
-from bot.messages import Button, Image, Inbound, InboundKind, Reply
+from core.messages import Button, Image, Inbound, InboundKind, Reply
 from bot.outreach.stats import outreach_stats
 from bot.usage_stats import stats_chart, stats_text, usage_stats
 from bot.roles import Role, RoleError, Roles

@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 async def _stats(args) -> int:
     from bot.config import load_settings
     from bot.usage_stats import stats_chart, stats_text, usage_stats
-    from storage import open_storage
+    from bot.wiring import open_storage
     from storage.feedback import FeedbackStore, nlu_yaml
 
     settings = load_settings(args.config)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from bot.messages import Button, Link, Reply
+from core.messages import Button, Link, Reply
 from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 # Intents answered straight from the knowledge base, and the follow-up

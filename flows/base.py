@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bot.messages import Button, Inbound, InboundKind, Reply
+from core.messages import Button, Inbound, InboundKind, Reply
 
 if TYPE_CHECKING:
     from flows.texts import Texts
@@ -33,7 +33,7 @@ class Services:
     texts: Texts
     nlu: Any  # nlu Interpreter: async parse(text) -> Rasa-shaped dict
     backend: Any  # backend.client.BackendClient (or its fake)
-    knowledge: Any  # flows.knowledge.KnowledgeBase
+    knowledge: Any  # domain.knowledge.KnowledgeBase
     today: Callable[[], date] = date.today
     illustrations: Any = None  # callable(index, lang) -> PNG bytes
     status_attempt_limit: int = 3

@@ -24,7 +24,7 @@ from functools import lru_cache
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
-from bot.messages import Image, Link, Reply
+from core.messages import Image, Link, Reply
 from flows.base import Context, Flow
 
 

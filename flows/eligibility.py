@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.messages import Reply
+from core.messages import Reply
 from flows.answers import answer_reply
 from flows.base import Context, Flow, Turn, rows
 

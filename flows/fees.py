@@ -1,134 +1,161 @@
-"""The LLTP fee calculator: amounts from dated rules in `knowledge/fees.yml`.
+"""Fee calculator: group, paper copies and date -> the amount, with its legal
+basis, "as of" date and source; exemptions and how to prove them; how to pay
+online and what to do when a payment fails (never a promised refund).
 
-Used by the fee flow (what a citizen will pay) and by the mock backend (what
-its payment gateway charges), so both always agree.
+Amounts come from the dated rules in `domain/data/knowledge/fees.yml` through
+`domain.fees`, the same calculator the mock backend charges with.
+
+```mermaid
+stateDiagram-v2
+    [*] --> GROUP: fees
+    GROUP --> COPIES: standard / reduced / exempt
+    COPIES --> RESULT: 0..20 copies (button or typed)
+    COPIES --> COPIES: not a number
+    RESULT --> DATE: another date
+    DATE --> RESULT: dd/mm/yyyy
+    DATE --> DATE: not a date / no rule for it
+    RESULT --> GROUP: calculate again
+    RESULT --> [*]: how to pay / payment failed / menu
+```
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
-from typing import Literal
+from enum import StrEnum
 
-import yaml
-
-FEES_FILE = Path(__file__).parent / "knowledge" / "fees.yml"
-
-Group = Literal["standard", "reduced", "exempt"]
-FilingChannel = Literal["online", "counter"]
-GROUPS: tuple[Group, ...] = ("standard", "reduced", "exempt")
+from core.dates import parse_date
+from core.messages import Reply
+from domain import fees
+from flows.answers import answer_reply, fact_reply, rating_row
+from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A dated fact with its legal basis, sources and confidence."""
+class State(StrEnum):
+    GROUP = "group"
+    COPIES = "copies"
+    DATE = "date"
+    RESULT = "result"
 
-    valid_from: date | None
-    valid_to: date | None
-    channels: tuple[str, ...]
-    basis: str
-    sources: tuple[str, ...]
-    confidence: str
 
-    def applies(self, on: date, channel: str) -> bool:
-        return (
-            channel in self.channels
-            and (self.valid_from is None or self.valid_from <= on)
-            and (self.valid_to is None or on <= self.valid_to)
+MAX_COPIES = 20
+_NUMBER = re.compile(r"^\s*(\d{1,3})\s*(bản|ban|copies|copy)?\s*$", re.IGNORECASE)
+class FeeCalculator(Flow):
+    name = "fees"
+    numeric_states = frozenset({State.COPIES, State.DATE})
+
+    async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        ctx.goto(self.name, State.GROUP)
+        return [self.ask_group(ctx)]
+
+    def ask_group(self, ctx: Context) -> Reply:
+        groups = fees.fee_rules().groups
+        buttons = [(ctx.button("button.label", f"fees:group:{g}", label=groups[g]["label"][ctx.lang]),) for g in fees.GROUPS]
+        return Reply(ctx.t("fees.ask_group"), buttons=rows(*buttons, ctx.menu_row()))
+
+    async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
+        action = turn.action[1:]
+        match action:
+            case ["group", group] if group in fees.GROUPS:
+                if ctx.conversation.flow != self.name:
+                    ctx.goto(self.name, State.GROUP)
+                ctx.data["group"] = group
+                ctx.set_state(State.COPIES)
+                return [self.ask_copies(ctx)]
+            case ["copies", number] if is_plain_number(number) and "group" in ctx.data:
+                return self.result(ctx, copies=int(number))
+            case ["date"] if "group" in ctx.data:
+                ctx.set_state(State.DATE)
+                return [Reply(ctx.t("fees.ask_date"), buttons=rows(ctx.menu_row()))]
+            case ["restart"]:
+                return await self.start(ctx)
+            case ["pay"]:
+                help_ = ctx.services.knowledge.payment_help(ctx.lang, ctx.today)
+                buttons = rows((ctx.button("fees.payment_failed", "fees:failed"),), ctx.menu_row())
+                return [answer_reply(ctx, help_.how_to_pay, buttons)]
+            case ["failed"]:
+                help_ = ctx.services.knowledge.payment_help(ctx.lang, ctx.today)
+                steps = "\n".join(f"{n}. {step}" for n, step in enumerate(help_.failed_steps, start=1))
+                failed = help_.if_failed
+                text = "\n\n".join(part for part in (failed.text, steps) if part)
+                buttons = rows(
+                    (ctx.button("menu.status", "menu:open:status"), ctx.button("menu.handoff", "menu:open:handoff")),
+                    ctx.menu_row(),
+                )
+                return [fact_reply(ctx, text, list(failed.sources), failed.as_of, buttons)]
+            case []:
+                pass
+            case _:
+                return None
+        if ctx.conversation.flow != self.name or not turn.text:
+            return None
+        if ctx.state in self.numeric_states and not any(char.isdigit() for char in turn.text):
+            return None  # a question, not a number or date: routed by intent
+        if ctx.state == State.COPIES:
+            match = _NUMBER.match(turn.text)
+            if match is None or int(match[1]) > MAX_COPIES:
+                return [Reply(ctx.t("fees.copies_invalid", max=MAX_COPIES)), self.ask_copies(ctx)]
+            return self.result(ctx, copies=int(match[1]))
+        if ctx.state == State.DATE:
+            on = parse_date(turn.text)
+            if on is None:
+                return [Reply(ctx.t("fees.date_invalid"), buttons=rows(ctx.menu_row()))]
+            ctx.data["on"] = on.isoformat()
+            return self.result(ctx, copies=int(ctx.data.get("copies", 0)))
+        return None
+
+    def ask_copies(self, ctx: Context) -> Reply:
+        # Numbered 1-3 so that on channels without buttons the option number
+        # and the typed number of copies mean the same; "0" is said in words.
+        counts = [ctx.button("fees.copies_n", f"fees:copies:{n}", n=n) for n in (1, 2, 3)]
+        return Reply(
+            ctx.t("fees.ask_copies", included=fees.fee_rules().included_copies),
+            buttons=rows(counts, (ctx.button("fees.copies_none", "fees:copies:0"),)),
         )
 
-
-@dataclass(frozen=True)
-class FeePeriod(Rule):
-    standard_vnd: int
-    reduced_vnd: int
-    extra_copy_vnd: int
-
-
-@dataclass(frozen=True)
-class PossibleWaiver(Rule):
-    text: dict[str, str]
-
-
-@dataclass(frozen=True)
-class FeeQuote:
-    amount_vnd: int
-    base_vnd: int
-    copies_vnd: int
-    group: Group
-    channel: FilingChannel
-    paper_copies: int
-    on: date
-    period: FeePeriod
-    possible_waiver: PossibleWaiver | None  # mentioned to the user, never applied
-
-
-@dataclass(frozen=True)
-class FeeRules:
-    included_copies: int
-    periods: tuple[FeePeriod, ...]
-    possible_waivers: tuple[PossibleWaiver, ...]
-    groups: dict[str, dict]
-
-    def quote(
-        self,
-        on: date,
-        group: Group = "standard",
-        paper_copies: int = 0,
-        channel: FilingChannel = "online",
-    ) -> FeeQuote:
-        if group not in GROUPS:
-            raise ValueError(f"unknown fee group {group!r}")
-        if paper_copies < 0:
-            raise ValueError("paper_copies must not be negative")
-        period = next((p for p in self.periods if p.applies(on, channel)), None)
-        if period is None:
-            raise LookupError(f"no fee rule for {channel} on {on.isoformat()}")
-        waiver = next((w for w in self.possible_waivers if w.applies(on, channel)), None)
+    def result(self, ctx: Context, copies: int) -> list[Reply]:
+        ctx.data["copies"] = copies
+        on = date.fromisoformat(ctx.data["on"]) if "on" in ctx.data else ctx.today
+        group = ctx.data["group"]
+        try:
+            quote = fees.quote(on, group, copies, "online")
+        except LookupError:
+            ctx.set_state(State.DATE)
+            return [Reply(ctx.t("fees.no_rule", date=on.strftime("%d/%m/%Y")), buttons=rows(ctx.menu_row()))]
+        ctx.set_state(State.RESULT)
+        ctx.event("fee_quoted", group=group, copies=copies, year=on.year)
+        label = fees.fee_rules().groups[group]["label"][ctx.lang]
+        lines = [
+            ctx.t("fees.result_total", amount=fees.format_vnd(quote.amount_vnd), date=on.strftime("%d/%m/%Y")),
+            ctx.t("fees.result_base", group=label, amount=fees.format_vnd(quote.base_vnd)),
+        ]
+        extra = max(0, copies - fees.fee_rules().included_copies)
+        if extra:
+            lines.append(ctx.t("fees.result_copies", n=extra, amount=fees.format_vnd(quote.copies_vnd)))
+        lines.append(ctx.t("fees.result_basis", basis=quote.period.basis))
+        if quote.period.confidence not in ("high", "medium"):
+            lines.append(ctx.t("fact.uncertain"))
+        replies = [
+            fact_reply(
+                ctx,
+                "\n".join(lines),
+                quote.period.sources,
+                on,
+                rows(*self.after_buttons(ctx), ctx.menu_row(), rating_row(ctx, "fee_result")),
+            )
+        ]
         if group == "exempt":
-            return FeeQuote(0, 0, 0, group, channel, paper_copies, on, period, waiver)
-        base = period.standard_vnd if group == "standard" else period.reduced_vnd
-        copies = max(0, paper_copies - self.included_copies) * period.extra_copy_vnd
-        return FeeQuote(base + copies, base, copies, group, channel, paper_copies, on, period, waiver)
+            proof = fees.fee_rules().groups["exempt"].get("proof", {}).get(ctx.lang)
+            if proof:
+                replies.append(Reply(proof))
+        if quote.possible_waiver is not None and group != "exempt":
+            waiver = quote.possible_waiver
+            replies.append(fact_reply(ctx, waiver.text[ctx.lang], waiver.sources, waiver.valid_from))
+        return replies
 
-
-def _rule_fields(raw: dict) -> dict:
-    return {
-        "valid_from": raw.get("valid_from"),
-        "valid_to": raw.get("valid_to"),
-        "channels": tuple(raw["channels"]),
-        "basis": raw["basis"],
-        "sources": tuple(raw["sources"]),
-        "confidence": raw["confidence"],
-    }
-
-
-def load_fee_rules(path: Path = FEES_FILE) -> FeeRules:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    periods = tuple(
-        FeePeriod(
-            **_rule_fields(p),
-            standard_vnd=p["standard_vnd"],
-            reduced_vnd=p["reduced_vnd"],
-            extra_copy_vnd=p["extra_copy_vnd"],
+    def after_buttons(self, ctx: Context):
+        return (
+            (ctx.button("fees.how_to_pay", "fees:pay"), ctx.button("fees.payment_failed", "fees:failed")),
+            (ctx.button("fees.other_date", "fees:date"), ctx.button("fees.again", "fees:restart")),
         )
-        for p in raw["periods"]
-    )
-    waivers = tuple(PossibleWaiver(**_rule_fields(w), text=w["text"]) for w in raw.get("possible_waivers", []))
-    return FeeRules(raw["included_copies"], periods, waivers, raw["groups"])
-
-
-@lru_cache(maxsize=1)
-def fee_rules() -> FeeRules:
-    return load_fee_rules()
-
-
-def quote(on: date, group: Group = "standard", paper_copies: int = 0, channel: FilingChannel = "online") -> FeeQuote:
-    return fee_rules().quote(on, group, paper_copies, channel)
-
-
-def format_vnd(amount: int) -> str:
-    """200000 -> '200.000 đ' (Vietnamese thousands separator)."""
-    return f"{amount:,}".replace(",", ".") + " đ"

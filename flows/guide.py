@@ -2,7 +2,7 @@
 by the project for each step, and the common problems at each step.
 
 Steps, their pictures and their problems come from the knowledge base
-(`flows/knowledge`), so content authors edit them without touching code.
+(`domain/data/knowledge`), so content authors edit them without touching code.
 Every step's reply shares one `edit_key`, so channels that can edit messages
 turn the pages in place.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.messages import Image, Reply
+from core.messages import Image, Reply
 from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.messages import Reply
+from core.messages import Reply
 from flows.answers import fact_reply
 from flows.base import Context, Flow, Turn, rows
-from flows.safety import mask_numbers
+from core.redaction import mask_numbers
 
 
 class State(StrEnum):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from flows.knowledge import KnowledgeBase, load_knowledge
+from domain.knowledge import KnowledgeBase, load_knowledge
 
 IMAGE_SIZE = (600, 900)
 STEP_WORD = {"vi": "Bước", "en": "Step"}

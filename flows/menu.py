@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.messages import Reply
+from core.messages import Reply
 from flows.base import Context, Flow, Turn, rows
 from flows.onboarding import LANGUAGE_BUTTONS, privacy_notice
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from bot.messages import Button, Reply
+from core.messages import Button, Reply
 from flows.base import Context, Flow, Turn, rows
 
 
@@ -57,7 +57,7 @@ class Onboarding(Flow):
         if action[1:3] == ["province", "skip"]:
             return await self.finish(ctx, [Reply(ctx.t("onboarding.province_skipped"))])
         if action[1:3] == ["province", "set"] and len(action) == 4:
-            from nlu.provinces import province_by_code
+            from domain.provinces import province_by_code
 
             province = province_by_code(action[3])
             if province is not None:

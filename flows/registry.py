@@ -6,13 +6,13 @@ from flows.answers import Answers
 from flows.base import Flow
 from flows.certificate import Certificate
 from flows.eligibility import Eligibility
-from flows.fallback import IntentRouter
-from flows.fee_calculator import FeeCalculator
+from flows.intent import IntentRouter
+from flows.fees import FeeCalculator
 from flows.guide import Guide
 from flows.handoff import Handoff
 from flows.menu import Menu
 from flows.onboarding import Onboarding
-from flows.status_lookup import StatusLookup
+from flows.status import StatusLookup
 
 FLOW_CLASSES: tuple[type[Flow], ...] = (
     Onboarding,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from nlu.normalize import fold_diacritics
+from core.textkey import fold_diacritics
 
 _SECRET_WORDS = re.compile(
     r"\b(mat khau|mk|password|pass|passcode|pass code|ma otp|otp|ma xac thuc|ma xac nhan|ma pin|pin)\b"
@@ -24,7 +24,6 @@ _SECRET_WORDS = re.compile(
 _TOKEN_WITH_DIGIT = re.compile(r"(?=\S*\d)\S{4,}")
 _BARE_CODE = re.compile(r"^\s*\d{6}\s*$")  # VNeID passcodes and OTPs are 6 digits
 _FAKE_APP = re.compile(r"\b(apk|tai vneid|cai vneid|link vneid|cai dat vneid|download vneid|install vneid)\b")
-_LONG_NUMBER = re.compile(r"\d(?:[\s.\-]?\d){5,}")
 
 
 def looks_like_secret(text: str) -> bool:
@@ -41,8 +40,3 @@ def looks_like_secret(text: str) -> bool:
 
 def mentions_app_install(text: str) -> bool:
     return bool(_FAKE_APP.search(fold_diacritics(text).lower()))
-
-
-def mask_numbers(text: str) -> str:
-    """Hide digit runs long enough to be id, phone or card numbers."""
-    return _LONG_NUMBER.sub("***", text)

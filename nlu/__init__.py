@@ -1,7 +1,7 @@
 """Vietnamese understanding for troly: intents and entities from citizens'
 messages, with or without diacritics, in teencode or with typos.
 
-    interpreter = nlu.load_interpreter(settings)
+    interpreter = bot.wiring.interpreter_from_settings(settings)
     result = await interpreter.parse("le phi bao nhieu vay ad")
 
 Heavy imports (scikit-learn) happen inside `load_interpreter`, so importing
@@ -10,26 +10,23 @@ Heavy imports (scikit-learn) happen inside `load_interpreter`, so importing
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from nlu.interpreter import FALLBACK_INTENT, Interpreter
-
-if TYPE_CHECKING:
-    from bot.config import Settings
 
 __all__ = ["FALLBACK_INTENT", "Interpreter", "load_interpreter"]
 
 
-def load_interpreter(settings: "Settings") -> Interpreter:
-    """The configured NLU: the embedded engine (loading the saved model, or
-    training it when missing or when the training data changed), or the Rasa
-    HTTP client with `nlu.backend: rasa`."""
-    config = settings.nlu
-    if config.backend == "rasa":
+def load_interpreter(*, backend: str, rasa_url: str, data: Path, model_dir: Path, threshold: float,
+                     ambiguity_threshold: float) -> Interpreter:
+    """The embedded engine (loading the saved model in `model_dir`, or
+    training it from `data` when missing or when the data changed), or the
+    Rasa HTTP client with `backend="rasa"`."""
+    if backend == "rasa":
         from nlu.rasa_client import RasaHttpInterpreter
 
-        return RasaHttpInterpreter(config.rasa_url)
+        return RasaHttpInterpreter(rasa_url)
     from nlu.engine import EmbeddedInterpreter, load_or_train
 
-    trained = load_or_train(settings.path(config.data), settings.path(config.model_dir))
-    return EmbeddedInterpreter(trained, config.threshold, config.ambiguity_threshold)
+    trained = load_or_train(data, model_dir)
+    return EmbeddedInterpreter(trained, threshold, ambiguity_threshold)

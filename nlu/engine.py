@@ -29,7 +29,8 @@ from sklearn.svm import LinearSVC
 
 from nlu.entities import extract
 from nlu.interpreter import FALLBACK_INTENT, Interpreter
-from nlu.normalize import TEENCODE_FILE, clean, fold_diacritics, normalize
+from core.textkey import clean, fold_diacritics, text_key
+from nlu.normalize import TEENCODE_FILE, normalize
 from nlu.training_data import TrainingData, load_training_data
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def train(data_path: Path | str, out_dir: Path | str) -> TrainedModel:
     data = load_training_data(data_path)
     trained = TrainedModel(
         model=fit(data),
-        synonyms={_synonym_key(key): value for key, value in data.synonyms.items()},
+        synonyms={text_key(key): value for key, value in data.synonyms.items()},
         data_hash=data_hash(data_path),
         trained_at=time.time(),
         training_seconds=0.0,
@@ -219,10 +220,6 @@ def load_or_train(data_path: Path | str, model_dir: Path | str) -> TrainedModel:
     return train(data_path, model_dir)
 
 
-def _synonym_key(text: str) -> str:
-    return " ".join(fold_diacritics(clean(text)).lower().split())
-
-
 def fallback_result(text: str, entities: list[dict], ranking: list[dict], threshold: float) -> dict:
     """Rasa's FallbackClassifier answer: nlu_fallback on top of the ranking."""
     return {
@@ -246,7 +243,7 @@ class EmbeddedInterpreter(Interpreter):
     def entities(self, text: str) -> list[dict]:
         found = extract(text[:MAX_CHARS])
         for entity in found:
-            mapped = self.trained.synonyms.get(_synonym_key(text[entity["start"]:entity["end"]]))
+            mapped = self.trained.synonyms.get(text_key(text[entity["start"]:entity["end"]]))
             if mapped is not None and entity["entity"] not in ("province", "request_code", "id_number", "phone"):
                 entity["value"] = int(mapped) if isinstance(entity["value"], int) and mapped.isdigit() else mapped
         return found

@@ -13,24 +13,20 @@ import re
 from datetime import date
 
 from nlu.idnumber import parse_id_number
-from nlu.normalize import fold_diacritics, nfc
-from nlu.provinces import find_provinces, province_by_code
+from core.codes import TYPED_REQUEST_CODE
+from core.dates import find_dates
+from core.textkey import fold_diacritics, nfc
+from domain.provinces import province_by_code
+from nlu.provinces import find_provinces
 
 EXTRACTOR = "RegexEntityExtractor"
 GAZETTEER = "LookupEntityExtractor"
 
-# 000.00.PP.HPP-YYMMDD-NNNN (the mock backend's dossier code, facts.md §5).
-_REQUEST_CODE = re.compile(
-    r"(?<![\w.])(\d{3})\s*\.\s*(\d{2})\s*\.\s*(\d{2})\s*\.\s*h\s*(\d{2})\s*[-–]\s*(\d{6})\s*[-–]\s*(\d{4})(?!\w)"
-)
 _ID_NUMBER = re.compile(r"(?<![\d+])(\d{3}[ .]?\d{3}[ .]?\d{3}[ .]?\d{3})(?![\d])")
 # Vietnamese mobile prefixes after the 2018 renumbering: 03x, 05x, 07x, 08x, 09x.
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\s*84|84|0)[\s.\-]?(?:\(0\))?[\s.\-]?((?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9\d)(?:[\s.\-]?\d){7})(?!\d)"
 )
-_DATE_DMY = re.compile(r"(?<![\d/.\-])(\d{1,2})\s*([/.\-])\s*(\d{1,2})\s*\2\s*(\d{4}|\d{2})(?![\d/.\-])")
-_DATE_ISO = re.compile(r"(?<![\d/.\-])(\d{4})-(\d{2})-(\d{2})(?![\d/.\-])")
-_DATE_WORDS = re.compile(r"\bngay\s+(\d{1,2})\s*(?:thang\s+|/\s*)(\d{1,2})\s*(?:nam\s+|/\s*)(\d{4})\b")
 _NUMBER_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8,
                  "chin": 9, "muoi": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _NUMBER = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
@@ -64,7 +60,7 @@ def _valid_yymmdd(digits: str) -> bool:
 
 def _request_codes(search: str) -> list[tuple[str, int, int]]:
     found = []
-    for match in _REQUEST_CODE.finditer(search):
+    for match in TYPED_REQUEST_CODE.finditer(search):
         agency, zone, province, province_again, received, sequence = match.groups()
         if province != province_again or province_by_code(province) is None or not _valid_yymmdd(received):
             continue
@@ -82,21 +78,6 @@ def find_phone(text: str) -> str | None:
     """The first Vietnamese mobile number in the text as `0xxxxxxxxx`."""
     phones = [entity for entity in extract(text) if entity["entity"] == "phone"]
     return phones[0]["value"] if phones else None
-
-
-def _to_iso(day: int, month: int, year: int) -> str | None:
-    try:
-        value = date(year, month, day)
-    except ValueError:
-        return None
-    return value.isoformat() if 1900 <= year <= 2100 else None
-
-
-def _full_year(year: str) -> int:
-    if len(year) == 4:
-        return int(year)
-    short, this_year = int(year), date.today().year % 100
-    return 2000 + short if short <= this_year + 1 else 1900 + short
 
 
 def _number(word: str) -> int:
@@ -130,18 +111,9 @@ def extract(text: str) -> list[dict]:
     for match in _PHONE.finditer(search):
         if free(*match.span()):
             add(_entity("phone", "0" + re.sub(r"\D", "", match.group(1)), *match.span()))
-    for match in _DATE_ISO.finditer(search):
-        value = _to_iso(int(match.group(3)), int(match.group(2)), int(match.group(1)))
-        if value and free(*match.span()):
-            add(_entity("date", value, *match.span()))
-    for match in _DATE_WORDS.finditer(search):
-        value = _to_iso(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-        if value and free(*match.span()):
-            add(_entity("date", value, *match.span()))
-    for match in _DATE_DMY.finditer(search):
-        value = _to_iso(int(match.group(1)), int(match.group(3)), _full_year(match.group(4)))
-        if value and free(*match.span()):
-            add(_entity("date", value, *match.span()))
+    for value, start, end in find_dates(search):
+        if free(start, end):
+            add(_entity("date", value.isoformat(), start, end))
     for match in _CERTIFICATE_TYPE.finditer(search):
         if free(*match.span()):
             add(_entity("certificate_type", _number(match.group(1)), *match.span()))

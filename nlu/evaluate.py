@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from nlu.interpreter import FALLBACK_INTENT
-from nlu.normalize import fold_diacritics
+from core.textkey import fold_diacritics
 from nlu.training_data import TrainingData
 
 

@@ -14,7 +14,8 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-ID_CODES_FILE = Path(__file__).resolve().parent / "data" / "provinces-2025.csv"
+from domain.provinces import ID_CODES_FILE
+
 _TWELVE_DIGITS = re.compile(r"^\d{12}$")
 
 
@@ -43,7 +44,7 @@ class IdNumberInfo:
 
 @lru_cache(maxsize=1)
 def birth_provinces() -> dict[str, BirthProvince]:
-    """3-digit ID code -> province (data: nlu/data/provinces-2025.csv)."""
+    """3-digit ID code -> province (data: domain/data/provinces-2025.csv)."""
     with ID_CODES_FILE.open(encoding="utf-8") as handle:
         return {
             row["id_code"]: BirthProvince(row["id_code"], row["old_province"], row["province_2025"], row["confidence"])

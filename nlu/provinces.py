@@ -1,9 +1,7 @@
 """The gazetteer: Vietnam's 34 provinces and their communes since 1 July 2025.
 
-Data, not code: the admin-units snapshot in `nlu/data/admin_units/` (MIT,
-thanglequoc/vietnamese-provinces-database; replace the JSON file with a newer
-snapshot and nothing else changes), the pre-2025 province names in
-`nlu/data/provinces-2025.csv` and the common abbreviations in
+Data, not code: the province records of `domain.provinces` (the admin-units
+snapshot and the pre-2025 province names) and the common abbreviations in
 `nlu/data/province_aliases.yml`.
 
 A pre-2025 province name is mapped to the province that covers it now, with
@@ -23,12 +21,10 @@ from pathlib import Path
 
 import yaml
 
-from nlu.normalize import clean, fold_diacritics, nfc
+from core.textkey import clean, fold_diacritics, nfc, text_key
+from domain.provinces import ID_CODES_FILE, Commune, Province, all_provinces, province_by_code
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-ADMIN_UNITS_DIR = DATA_DIR / "admin_units"
-ID_CODES_FILE = DATA_DIR / "provinces-2025.csv"
-ALIASES_FILE = DATA_DIR / "province_aliases.yml"
+ALIASES_FILE = Path(__file__).resolve().parent / "data" / "province_aliases.yml"
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_NGRAM = 6
@@ -36,29 +32,6 @@ _MAX_NGRAM = 6
 # "thị xã") is only a hint, never a current unit.
 _UNIT_WORDS = {"tinh", "thanh pho", "tp", "xa", "phuong", "dac khu", "huyen", "quan", "thi xa", "thi tran"}
 _FORMER_DISTRICT_WORDS = {"huyen", "quan", "thi xa", "thi tran"}
-
-
-@dataclass(frozen=True)
-class Commune:
-    """A commune (xã), ward (phường) or special zone (đặc khu)."""
-
-    code: str
-    name: str
-    full_name: str
-    name_en: str
-    kind: str  # "Xã", "Phường", "Đặc khu"
-    province_code: str
-
-
-@dataclass(frozen=True)
-class Province:
-    """A current (post-2025) province or centrally-run city."""
-
-    code: str  # 2-digit statistical code
-    name: str
-    full_name: str
-    name_en: str
-    communes: tuple[Commune, ...] = field(repr=False, default=())
 
 
 @dataclass(frozen=True)
@@ -80,56 +53,6 @@ class CommuneMatch:
     after_district_word: bool = False  # the user wrote "huyện/quận X": X is a former district
 
 
-def _key(text: str) -> str:
-    """Lower-case, folded, punctuation-free key: "TP. Hồ Chí Minh" -> "tp ho chi minh"."""
-    return " ".join(_TOKEN.findall(fold_diacritics(clean(text)).lower()))
-
-
-def _snapshot_file() -> Path:
-    files = sorted(ADMIN_UNITS_DIR.glob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no admin-units snapshot (*.json) in {ADMIN_UNITS_DIR}")
-    return files[-1]
-
-
-@lru_cache(maxsize=1)
-def all_provinces() -> list[Province]:
-    """The current provinces, from the admin-units snapshot."""
-    raw = json.loads(_snapshot_file().read_text(encoding="utf-8"))
-    provinces = []
-    for item in raw:
-        communes = tuple(
-            Commune(
-                code=ward["Code"],
-                name=clean(ward["Name"]),
-                full_name=clean(ward["FullName"]),
-                name_en=ward.get("NameEn") or "",
-                kind=ward.get("AdministrativeUnitShortName") or "",
-                province_code=item["Code"],
-            )
-            for ward in item.get("Wards") or ()
-        )
-        provinces.append(
-            Province(
-                code=item["Code"],
-                name=clean(item["Name"]),
-                full_name=clean(item["FullName"]),
-                name_en=item.get("NameEn") or "",
-                communes=communes,
-            )
-        )
-    return provinces
-
-
-def province_by_code(code: str) -> Province | None:
-    """The province with this 2-digit statistical code ("79" or "079")."""
-    code = str(code).strip()
-    for province in all_provinces():
-        if province.code == code or province.code == code.lstrip("0").zfill(2):
-            return province
-    return None
-
-
 def _bare(key: str) -> str:
     for prefix in ("thanh pho ", "tp ", "tinh "):
         if key.startswith(prefix):
@@ -140,12 +63,12 @@ def _bare(key: str) -> str:
 @lru_cache(maxsize=1)
 def _province_keys() -> tuple[dict[str, Province], dict[str, tuple[Province, str]]]:
     """(current-name keys, former-name keys -> (province, former name))."""
-    by_bare = {_bare(_key(p.name)): p for p in all_provinces()}
+    by_bare = {_bare(text_key(p.name)): p for p in all_provinces()}
     current: dict[str, Province] = {}
     for province in all_provinces():
         for name in (province.name, province.full_name, province.name_en):
-            bare = _bare(_key(name))
-            for key in (_key(name), bare, f"tp {bare}", f"tinh {bare}"):
+            bare = _bare(text_key(name))
+            for key in (text_key(name), bare, f"tp {bare}", f"tinh {bare}"):
                 current[key] = province
     aliases = yaml.safe_load(ALIASES_FILE.read_text(encoding="utf-8")) or {}
     exact: dict[str, Province] = {}
@@ -154,20 +77,20 @@ def _province_keys() -> tuple[dict[str, Province], dict[str, tuple[Province, str
         if province is None:
             continue
         for alias in forms.get("folded") or ():
-            current[_key(alias)] = province
+            current[text_key(alias)] = province
         for alias in forms.get("exact") or ():
             exact[clean(alias).lower()] = province
     former: dict[str, tuple[Province, str]] = {}
     with ID_CODES_FILE.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            old, new = clean(row["old_province"]), _bare(_key(row["province_2025"]))
+            old, new = clean(row["old_province"]), _bare(text_key(row["province_2025"]))
             province = by_bare.get(new)
-            if province is None or _bare(_key(old)) in current:
+            if province is None or _bare(text_key(old)) in current:
                 continue  # same name as today, or a snapshot without that province
-            former[_key(old)] = (province, old)
+            former[text_key(old)] = (province, old)
             if " - " in old:  # "Bà Rịa - Vũng Tàu": people write either half too
                 for part in old.split(" - "):
-                    former.setdefault(_key(part), (province, old))
+                    former.setdefault(text_key(part), (province, old))
     for key, province in exact.items():
         current[key] = province
     return current, former
@@ -217,7 +140,7 @@ def _commune_keys() -> dict[str, list[Commune]]:
     keys: dict[str, list[Commune]] = {}
     for province in all_provinces():
         for commune in province.communes:
-            keys.setdefault(_key(commune.name), []).append(commune)
+            keys.setdefault(text_key(commune.name), []).append(commune)
     return keys
 
 

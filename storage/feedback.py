@@ -1,6 +1,6 @@
 """Questions the bot could not answer, kept for admins to improve the NLU data.
 
-When the NLU falls back or finds a question out of scope (`flows/fallback.py`),
+When the NLU falls back or finds a question out of scope (`flows/intent.py`),
 the question is kept with privacy in mind (PDPL 91/2025/QH15):
 
 - request codes, e-mail addresses, phone, id and other long numbers are
@@ -29,40 +29,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from flows.safety import mask_numbers
-from nlu.normalize import fold_diacritics
+from core.redaction import MASK, MAX_QUESTION_LENGTH, mask_question
+from core.textkey import text_key
 from storage.schema import unanswered_questions
 from storage.sql import SqlStorage
 
-MAX_LENGTH = 300
+MAX_LENGTH = MAX_QUESTION_LENGTH
 DEFAULT_KEEP_DAYS = 90
 PRUNE_EVERY = timedelta(hours=1)
-MASK = "***"
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
-# Dossier codes (000.00.79.H79-261115-0007), also typed with spaces or dashes.
-_REQUEST_CODE = re.compile(r"\d{3}\s*\.\s*\d{2}\s*\.\s*\d{2}\s*\.\s*h\s*\d{2}\s*[-–]\s*\d{6}\s*[-–]\s*\d{4}", re.I)
-# Whatever digits remain beside letters (H79-2611150007, 0912xxx): more
-# than four digits in a token is never needed to understand a question.
-_DIGITS_IN_TOKEN = re.compile(r"\S*\d(?:\S*\d){4,}\S*")
-_NON_WORD = re.compile(r"[^\w*]+", re.UNICODE)
-_SPACES = re.compile(r"\s+")
-
-
-def mask_question(text: str) -> str:
-    """The question as it may be kept: personal numbers, codes and e-mail
-    addresses masked, whitespace collapsed, at most `MAX_LENGTH` characters."""
-    masked = _EMAIL.sub(MASK, text)
-    masked = _REQUEST_CODE.sub(MASK, masked)
-    masked = mask_numbers(masked)
-    masked = _DIGITS_IN_TOKEN.sub(MASK, masked)
-    masked = _SPACES.sub(" ", masked).strip()
-    return masked[:MAX_LENGTH].rstrip()
-
-
 def normalize_question(masked: str) -> str:
     """Alike questions count together: no case, diacritics or punctuation."""
-    return " ".join(_NON_WORD.sub(" ", fold_diacritics(masked).lower()).split())[:MAX_LENGTH]
+    return text_key(masked)[:MAX_LENGTH]
 
 
 @dataclass(frozen=True)

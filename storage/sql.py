@@ -65,6 +65,7 @@ from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from core.redaction import scrub_props
 from storage.base import (
     Conversation,
     ConversationConflict,
@@ -95,28 +96,11 @@ SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 # write lock before it retries off the loop (the loop stalls meanwhile).
 INLINE_BUSY_TIMEOUT_MS = 20
 
-# Phone numbers (10 digits), căn cước numbers (12) and platform ids (9+)
-# never reach analytics, even written with spaces or dots.
-_LONG_NUMBER = re.compile(r"\d(?:[ .]?\d){8,}")
-_REDACTED = "[redacted]"
-_PII_KEYS = {"user_id", "chat_id", "phone", "id_number", "cccd", "password", "otp", "token"}
-
 _SALT_KEY = "pseudonym_salt"
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def scrub_props(value: Any) -> Any:
-    """Analytics properties without personal numbers or identifying keys."""
-    if isinstance(value, dict):
-        return {key: _REDACTED if key in _PII_KEYS else scrub_props(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [scrub_props(item) for item in value]
-    if isinstance(value, str):
-        return _LONG_NUMBER.sub(_REDACTED, value)
-    return value
 
 
 class _KeyedLocks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.dispatcher import Dispatcher
-from bot.messages import Inbound, InboundKind, Reply
+from core.messages import Inbound, InboundKind, Reply
 
 from tests.flows.helpers import Chat, make_services
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from flows.fees import format_vnd, quote
+from domain.fees import format_vnd, quote
 
 
 def test_online_discount_applied_in_2025_and_gone_in_2026():

@@ -138,7 +138,7 @@ async def _with_store(command, args) -> int:
     from bot.broadcast.model import SegmentError
     from bot.broadcast.store import BroadcastStore
     from bot.config import load_settings
-    from storage import open_storage
+    from bot.wiring import open_storage
 
     settings = load_settings(args.config)
     storage = await open_storage(settings)

@@ -27,7 +27,7 @@ from bot.broadcast.pacing import ChannelPacer, Ticket
 from bot.broadcast.store import BroadcastStore, Outcome, utcnow
 from bot.channels.base import Channel, RateLimited, TransientError, UserUnreachable
 from bot.config import BroadcastSettings
-from bot.messages import Image, Link, Reply
+from core.messages import Image, Link, Reply
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """What every channel adapter is: a thin translator between one platform and
-our message model (`bot.messages`), in the spirit of opsdroid's `Connector`.
+our message model (`core.messages`), in the spirit of opsdroid's `Connector`.
 
 An adapter
 - turns platform updates into `Inbound` and passes them to `handle`
@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
-from bot.messages import Capabilities, Inbound, Reply
+from core.messages import Capabilities, Inbound, Reply
 
 Handler = Callable[[Inbound], Awaitable[list[Reply]]]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.channels.base import Channel, numbered_options, split_text
-from bot.messages import Capabilities, Inbound, InboundKind, Reply
+from core.messages import Capabilities, Inbound, InboundKind, Reply
 
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")

@@ -80,8 +80,9 @@ from bot.channels.base import (
     UserUnreachable,
     split_text,
 )
-from bot.config import TelegramSettings, secret
-from bot.messages import Capabilities, Image, Inbound, InboundKind, Reply
+from bot.config import TelegramSettings
+from core.secrets import secret
+from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 
 if TYPE_CHECKING:
     from bot.channels import ChannelContext

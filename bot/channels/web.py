@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot.channels.base import Channel, Handler
-from bot.messages import Capabilities, Inbound, InboundKind, Reply
+from core.messages import Capabilities, Inbound, InboundKind, Reply
 from storage.base import Storage
 
 log = logging.getLogger(__name__)

@@ -43,8 +43,8 @@ from bot.channels.base import (
     numbered_options,
     split_text,
 )
-from bot.config import secret
-from bot.messages import Capabilities, Inbound, InboundKind, Reply
+from core.secrets import secret
+from core.messages import Capabilities, Inbound, InboundKind, Reply
 
 if TYPE_CHECKING:
     from bot.channels import ChannelContext

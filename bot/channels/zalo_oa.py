@@ -52,8 +52,8 @@ from bot.channels.base import (
     split_text,
 )
 from bot.channels.zalo_bot import render_text
-from bot.config import secret
-from bot.messages import Capabilities, Image, Inbound, InboundKind, Reply
+from core.secrets import secret
+from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 
 if TYPE_CHECKING:
     from bot.channels import ChannelContext

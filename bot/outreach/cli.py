@@ -35,7 +35,7 @@ def _poster(args) -> int:
     from bot.config import load_settings
     from bot.outreach.deeplink import OutreachError, deep_link, start_payload
     from bot.outreach.poster import PosterContent, make_poster
-    from flows.knowledge import KnowledgeError
+    from domain.knowledge import KnowledgeError
 
     settings = load_settings(args.config)
     try:
@@ -60,7 +60,7 @@ def poster_steps():
     with the English title as the note, and their illustrations."""
     from bot.outreach.poster import PosterStep
     from flows.illustrations import step_image
-    from flows.knowledge import load_knowledge
+    from domain.knowledge import load_knowledge
 
     knowledge = load_knowledge()
     english = {step.key: step.title for step in knowledge.poster_steps("en")}
@@ -72,7 +72,7 @@ def poster_steps():
 
 def province_contact(province_code: str | None) -> str:
     from bot.outreach.deeplink import OutreachError
-    from flows.knowledge import load_knowledge
+    from domain.knowledge import load_knowledge
 
     if not province_code:
         raise OutreachError("set outreach.contact_line in config.yml, or give --province CODE for the contact line")
@@ -86,7 +86,7 @@ def _stats(args) -> int:
 async def _print_stats(args) -> int:
     from bot.config import load_settings
     from bot.outreach.stats import FUNNEL, outreach_stats
-    from storage import open_storage
+    from bot.wiring import open_storage
 
     storage = await open_storage(load_settings(args.config))
     try:

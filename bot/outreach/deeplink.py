@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from nlu.normalize import fold_diacritics
+from core.textkey import fold_diacritics
 
 MAX_PAYLOAD = 64
 STAFF_CODE = re.compile(r"^[A-Za-z0-9]{1,16}$")

@@ -4,7 +4,8 @@ Two ways in:
 - `SqlStorage.init()` runs `upgrade head` on a connection it already holds
   and passes it as `config.attributes["connection"]` (no second engine);
 - the `alembic` command line (see alembic.ini) builds an async engine from
-  `-x url=...`, `sqlalchemy.url`, or `storage.url` in config.yml.
+  `-x url=...` or `sqlalchemy.url` (the storage URL of config.yml, with a
+  relative SQLite path taken from the project root).
 """
 
 from __future__ import annotations
@@ -17,19 +18,18 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.paths import PROJECT_ROOT
 from storage.schema import metadata
+from storage.urls import resolve_url
 
 config = context.config
 
 
 def _database_url() -> str:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
-    if url:
-        return url
-    from bot.config import load_settings
-    from storage import resolve_url
-
-    return resolve_url(load_settings().storage.url)
+    if not url:
+        raise SystemExit("alembic: pass the storage URL, e.g. -x url=sqlite+aiosqlite:///var/troly.db")
+    return resolve_url(url, PROJECT_ROOT)
 
 
 def _run(connection: Connection) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 
-from backend.keys import SIGNING_KEY_ENV, load_or_create_secret
-from backend.server import mock_settings_from_config
+from backend.keys import SIGNING_KEY_ENV
+from core.secrets import load_or_create_secret
+from bot.wiring import mock_settings_from_config
 from bot.config import BackendSettings
 
 

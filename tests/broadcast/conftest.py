@@ -11,7 +11,7 @@ import pytest
 from bot.broadcast.store import BroadcastStore
 from bot.broadcast.worker import DeliveryWorker
 from bot.config import BroadcastSettings, ChannelRate, RolesSettings
-from bot.messages import Inbound
+from core.messages import Inbound
 from bot.roles import Roles
 from bot.staff_commands import StaffCommands
 from storage.schema import users

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.announcements import AnnouncementSubscription
 from bot.broadcast.model import Segment
-from bot.messages import Inbound, InboundKind
+from core.messages import Inbound, InboundKind
 from tests.broadcast.conftest import ADMIN, add_citizens, deliver, says
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.broadcast.model import BroadcastStatus, DeliveryState, Segment
 from bot.broadcast.store import BroadcastStore
-from bot.config import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
 from storage.schema import broadcast_deliveries
 from storage.sql import SqlStorage
 from tests.broadcast.conftest import add_citizens

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.broadcast.model import Segment
-from bot.messages import Inbound, InboundKind
+from core.messages import Inbound, InboundKind
 from bot.roles import Role, RoleError
 from tests.broadcast.conftest import ADMIN, CONFIG_ADMIN, add_citizens, deliver, says
 

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.channels.base import Channel, DeliveryError, RateLimited, TransientError, UserUnreachable
-from bot.messages import Capabilities, Reply
+from core.messages import Capabilities, Reply
 from tests.fakes.telegram_api import _start_server, _stop_server
 
 

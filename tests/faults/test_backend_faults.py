@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.messages import Inbound, InboundKind
+from core.messages import Inbound, InboundKind
 from tests.faults.conftest import set_faults
 
 CODE = "000.00.01.H01-261103-0012"  # demo request, COMPLETED, held by Lan

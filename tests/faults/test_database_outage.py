@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from bot.messages import Inbound, InboundKind
+from core.messages import Inbound, InboundKind
 from tests.faults.test_backend_faults import CODE, LAN_ID
 from tests.postgres import ThrowawayPostgres, _unavailable, postgres_bindir
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from bot.config import RolesSettings
 from bot.broadcast.store import BroadcastStore
-from bot.messages import Inbound
+from core.messages import Inbound
 from bot.roles import Roles
 from bot.staff_commands import StaffCommands
 from bot.usage_stats import stats_chart, stats_text, usage_stats

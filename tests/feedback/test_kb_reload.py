@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.messages import Inbound, InboundKind
-from flows.knowledge import KNOWLEDGE_DIR
+from core.messages import Inbound, InboundKind
+from domain.knowledge import KNOWLEDGE_DIR
 from tests.staff.conftest import serve_runtime, staff_settings
 
 OLD = "Luật không quy định thời hạn sử dụng của Phiếu lý lịch tư pháp."
@@ -109,7 +109,7 @@ async def test_workers_applying_the_same_edit_audit_it_once(tmp_path):
     from types import SimpleNamespace
 
     from bot.kb_watch import KnowledgeWatcher
-    from flows.knowledge import load_knowledge
+    from domain.knowledge import load_knowledge
     from storage.sql import SqlStorage
 
     knowledge = tmp_path / "knowledge"

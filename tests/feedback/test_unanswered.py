@@ -14,7 +14,8 @@ from sqlalchemy import inspect, select
 
 from bot.dispatcher import Dispatcher
 from bot.usage_stats import stats_text, usage_stats
-from storage.feedback import FeedbackStore, mask_question, nlu_yaml
+from core.redaction import mask_question
+from storage.feedback import FeedbackStore, nlu_yaml
 from storage.migrations import alembic_config
 from storage.schema import metadata, unanswered_questions
 from storage.sql import SqlStorage

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from bot.dispatcher import Dispatcher
-from bot.messages import Inbound, InboundKind, Reply
+from core.messages import Inbound, InboundKind, Reply
 from flows.base import Services
 from flows.texts import texts
 

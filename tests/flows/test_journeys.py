@@ -268,7 +268,7 @@ async def test_forget_me_erases_the_user_and_starts_over(chat, storage):
 
 
 async def test_a_repeated_platform_update_is_handled_once(dispatcher):
-    from bot.messages import Inbound, InboundKind
+    from core.messages import Inbound, InboundKind
 
     inbound = Inbound(channel="telegram", user_id="9", chat_id="9", kind=InboundKind.START, update_id="42")
     assert await dispatcher.handle(inbound)

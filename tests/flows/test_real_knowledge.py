@@ -1,4 +1,4 @@
-"""The flows against the real knowledge base (flows/knowledge/*.yml), in both
+"""The flows against the real knowledge base (domain/data/knowledge/*.yml), in both
 languages: every fact-bearing answer carries "as of" and a source link."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from bot.dispatcher import Dispatcher
 from flows.illustrations import step_image
-from flows.knowledge import load_knowledge
+from domain.knowledge import load_knowledge
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID, Chat, make_services
 
 

@@ -29,7 +29,7 @@ from backend.tokens import read_token, sign_token
 from backend.webhooks import signed_headers
 from bot.app import Runtime, create_app
 from bot.config import Settings
-from bot.messages import Image, Inbound, InboundKind
+from core.messages import Image, Inbound, InboundKind
 from bot.staff_commands import COMMANDS
 from storage.schema import metadata
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageChops, ImageDraw
 
 from flows.illustrations import IMAGE_SIZE, _font, step_image
-from flows.knowledge import load_knowledge
+from domain.knowledge import load_knowledge
 
 STEP_COUNT = len(load_knowledge().guide_steps("vi"))
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bot.cli import main
-from flows.knowledge import KNOWLEDGE_DIR, KnowledgeError, check_knowledge, load_knowledge, reload
+from domain.knowledge import KNOWLEDGE_DIR, KnowledgeError, check_knowledge, load_knowledge, reload
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.knowledge import (
+from domain.knowledge import (
     ANSWER_TOPICS, CONFIDENCES, HEDGES, LANGUAGES, OUTDATED_TERMS, PAST_OR_NOT, REFERRALS, STATUS_CODES,
     load_knowledge,
 )

@@ -12,8 +12,8 @@ from PIL import Image as PILImage
 from starlette.applications import Starlette
 
 from bot.config import Settings
-from bot.media import MediaStore, load_or_create_secret
-from bot.messages import Image
+from bot.media import MediaStore, media_secret
+from core.messages import Image
 
 
 def _png(colour: str = "red") -> bytes:
@@ -123,11 +123,11 @@ def test_links_to_the_same_picture_share_one_file_and_cannot_be_guessed(store):
 def test_the_secret_comes_from_the_environment_or_is_created_once(tmp_path, monkeypatch):
     monkeypatch.delenv("TROLY_MEDIA_SECRET", raising=False)
     path = tmp_path / "var" / "media-secret"
-    created = load_or_create_secret(path)
-    assert load_or_create_secret(path) == created
+    created = media_secret(path)
+    assert media_secret(path) == created
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("TROLY_MEDIA_SECRET", "from-the-environment-0123456789")
-    assert load_or_create_secret(path) == b"from-the-environment-0123456789"
+    assert media_secret(path) == b"from-the-environment-0123456789"
 
 
 def test_the_store_is_configured_from_settings(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-from nlu.normalize import fold_diacritics, normalize, normalize_folded
+from core.textkey import fold_diacritics
+from nlu.normalize import normalize, normalize_folded
 
 
 def test_text_with_and_without_diacritics_meets_the_same_form():

@@ -1,5 +1,6 @@
-from nlu import provinces
-from nlu.provinces import all_provinces, candidate_provinces, find_communes, find_province, province_by_code
+from domain import provinces
+from domain.provinces import all_provinces, province_by_code
+from nlu.provinces import candidate_provinces, find_communes, find_province
 
 
 def test_gazetteer_has_the_34_current_provinces_with_communes():

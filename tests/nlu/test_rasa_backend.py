@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bot.config import Settings
-from nlu import load_interpreter
+from bot.wiring import interpreter_from_settings
 from nlu.rasa_client import RasaHttpInterpreter
 
 
@@ -63,7 +63,7 @@ def rasa_server():
 
 
 async def test_rasa_backend_answers_through_the_same_interface(rasa_server):
-    interpreter = load_interpreter(Settings.model_validate({"nlu": {"backend": "rasa", "rasa_url": rasa_server}}))
+    interpreter = interpreter_from_settings(Settings.model_validate({"nlu": {"backend": "rasa", "rasa_url": rasa_server}}))
     assert isinstance(interpreter, RasaHttpInterpreter)
     try:
         result = await interpreter.parse("lấy thêm 3 bản thì bao nhiêu")

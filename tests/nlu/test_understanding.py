@@ -140,9 +140,9 @@ def test_corrupt_model_file_is_replaced_by_a_fresh_one(tmp_path):
 
 def test_load_interpreter_uses_configured_paths(tmp_path):
     from bot.config import Settings
-    from nlu import load_interpreter
+    from bot.wiring import interpreter_from_settings
 
     settings = Settings.model_validate({"nlu": {"model_dir": str(tmp_path / "m"), "threshold": 0.5}})
-    interpreter = load_interpreter(settings)
+    interpreter = interpreter_from_settings(settings)
     assert isinstance(interpreter, EmbeddedInterpreter) and interpreter.threshold == 0.5
     assert (tmp_path / "m" / "model.joblib").exists()

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from types import SimpleNamespace
 
-from flows.knowledge import load_knowledge
+from domain.knowledge import load_knowledge
 
 from tests.broadcast.test_cli import run_troly
 from tests.outreach.test_poster import decode_qr

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from bot.channels.telegram import TelegramChannel
 from bot.config import TelegramSettings
-from bot.messages import Inbound, Reply
+from core.messages import Inbound, Reply
 from tests.fakes.telegram_api import FakeTelegramApi, serve
 
 

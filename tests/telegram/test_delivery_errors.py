@@ -7,7 +7,7 @@ import pytest
 
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.dispatcher import Dispatcher
-from bot.messages import Reply
+from core.messages import Reply
 from tests.flows.helpers import make_services
 from tests.telegram.conftest import make_channel
 

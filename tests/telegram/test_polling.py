@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.messages import Button, Image, InboundKind, Link, Reply
+from core.messages import Button, Image, InboundKind, Link, Reply
 from tests.telegram.conftest import make_channel
 
 

@@ -14,7 +14,7 @@ from PIL import Image as PillowImage
 from bot.channels import ChannelContext
 from bot.channels.telegram import APOLOGY, SECRET_HEADER, derived_webhook_secret, from_settings
 from bot.config import Settings
-from bot.messages import Button, Image, InboundKind, Reply
+from core.messages import Button, Image, InboundKind, Reply
 from tests.telegram.conftest import ScriptedDispatcher, webhook_channel
 
 
@@ -71,7 +71,7 @@ async def test_garbage_with_the_right_secret_gets_400_not_500(api, webhook, disp
 
 
 async def test_button_press_by_webhook_is_answered_and_dispatched(api, webhook, dispatcher):
-    from bot.messages import Button, Reply
+    from core.messages import Button, Reply
 
     dispatcher.answer = lambda inbound: [Reply(text="Chọn", buttons=((Button("Lệ phí", "fee"),),))]
     await api.user_says("menu")

@@ -8,7 +8,7 @@ import time
 import httpx
 from starlette.applications import Starlette
 
-from bot.messages import Reply
+from core.messages import Reply
 from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID
 
 

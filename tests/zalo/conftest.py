@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from starlette.applications import Starlette
 
 from bot.media import MediaStore
-from bot.messages import Button, Image, Inbound, Reply
+from core.messages import Button, Image, Inbound, Reply
 from tests.fakes.zalo_bot_api import LoopbackServer
 
 

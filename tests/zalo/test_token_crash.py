@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.channels.zalo_oa import OaTokenStore, TokenPair
-from bot.config import PROJECT_ROOT
+from core.paths import PROJECT_ROOT
 from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.zalo.refresh_process import CRASHED

@@ -10,7 +10,7 @@ from bot.channels import ChannelContext
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
 from bot.channels.zalo_bot import ZaloBotChannel, from_settings
 from bot.config import Settings, ZaloBotSettings
-from bot.messages import Reply
+from core.messages import Reply
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 
 TOKEN = "1459232241454765289:test-token-abc"

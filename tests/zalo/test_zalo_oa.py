@@ -27,7 +27,7 @@ from bot.channels.zalo_oa import (
     from_settings,
 )
 from bot.config import Settings, ZaloOaSettings
-from bot.messages import Button, Image, Reply
+from core.messages import Button, Image, Reply
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 
 APP_ID = "360846524940903967"

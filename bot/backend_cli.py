@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings, args: argparse.Namespace) -> int:
-    from backend.server import start_mock_backend
+    from bot.wiring import start_mock_backend
 
     running = await start_mock_backend(settings, host=args.host, port=args.port, database=args.database)
     url = running.url

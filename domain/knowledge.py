@@ -1,6 +1,6 @@
 """The knowledge base: every legal or procedural fact the bot states, as
-versioned, sourced data in `flows/knowledge/*.yml` (fees live in `fees.yml`
-and `flows/fees.py`).
+versioned, sourced data in `domain/data/knowledge/*.yml` (fees live in `fees.yml`
+and `domain/fees.py`).
 
 Each YAML file maps a key to one record or to a list of dated versions of it.
 A record carries `effective_from`, `effective_to` (null = open-ended),
@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-KNOWLEDGE_DIR = Path(__file__).parent / "knowledge"
+KNOWLEDGE_DIR = Path(__file__).parent / "data" / "knowledge"
 LANGUAGES = ("vi", "en")
 CONFIDENCES = ("high", "medium", "low", "unverified")
 STATABLE = ("high", "medium")
@@ -490,7 +490,7 @@ class KnowledgeBase:
 
     def _fee_answer(self, record: Record, lang: str, on: date) -> Answer:
         """The fee answer: amounts, groups and any possible waiver come from fees.yml."""
-        from flows.fees import fee_rules, format_vnd
+        from domain.fees import fee_rules, format_vnd
 
         rules = fee_rules()
         online = rules.quote(on, "standard", channel="online")
@@ -643,7 +643,7 @@ def _province_phrase(code: str | None, lang: str, unverified_codes: Any) -> str 
     """'tỉnh Cao Bằng' / 'Cao Bang Province'; the bare name where the unit's name is unconfirmed."""
     if not code:
         return None
-    from nlu.provinces import province_by_code
+    from domain.provinces import province_by_code
 
     province = province_by_code(str(code).zfill(2))
     if province is None:

@@ -24,7 +24,7 @@ import logging
 from enum import StrEnum
 from typing import Any
 
-from bot.messages import Reply
+from core.messages import Reply
 from flows.answers import ANSWER_TOPICS
 from flows.base import Context, Flow, Turn, rows
 

@@ -30,10 +30,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from bot.messages import Link, Reply
+from core.messages import Link, Reply
 from flows.base import Context, Flow, Turn, rows
 from flows.certificate import certificate_replies
-from flows.fee_calculator import parse_date
+from core.dates import parse_date
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def remember_proven(ctx: Context, code: str) -> None:
 
 
 def _vnd(amount: int) -> str:
-    from flows.fees import format_vnd
+    from domain.fees import format_vnd
 
     return format_vnd(amount)
 

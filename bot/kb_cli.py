@@ -16,19 +16,19 @@ from datetime import date
 def register(subparsers: argparse._SubParsersAction) -> None:
     kb = subparsers.add_parser("kb", help="check and preview the knowledge base")
     commands = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
-    check = commands.add_parser("check", help="validate flows/knowledge/*.yml")
-    check.add_argument("--dir", help="knowledge directory (default: flows/knowledge)")
+    check = commands.add_parser("check", help="validate domain/data/knowledge/*.yml")
+    check.add_argument("--dir", help="knowledge directory (default: domain/data/knowledge)")
     check.set_defaults(handler=run_check)
     answer = commands.add_parser("answer", help="show the answer to a topic on a date")
     answer.add_argument("topic")
     answer.add_argument("--lang", default="vi", choices=("vi", "en"))
     answer.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)")
-    answer.add_argument("--dir", help="knowledge directory (default: flows/knowledge)")
+    answer.add_argument("--dir", help="knowledge directory (default: domain/data/knowledge)")
     answer.set_defaults(handler=run_answer)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from flows.knowledge import KNOWLEDGE_DIR, check_report
+    from domain.knowledge import KNOWLEDGE_DIR, check_report
 
     directory = args.dir or KNOWLEDGE_DIR
     problems, summary = check_report(directory)
@@ -42,7 +42,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    from flows.knowledge import KnowledgeError, load_knowledge
+    from domain.knowledge import KnowledgeError, load_knowledge
 
     try:
         kb = load_knowledge(args.dir)

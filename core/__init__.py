@@ -1,0 +1,5 @@
+"""The ground floor: what every other package may use and which imports none
+of them. The channel-neutral message model (`core.messages`), the folded text
+key (`core.textkey`), the masking of personal numbers (`core.redaction`),
+date parsing (`core.dates`), request codes (`core.codes`), secrets from the
+environment (`core.secrets`) and the project's paths (`core.paths`)."""

@@ -25,7 +25,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from core.messages import Button, Reply
+from domain.provinces import province_by_code
 from flows.base import Context, Flow, Turn, rows
+from nlu.provinces import candidate_provinces, find_communes, find_province
 
 
 class State(StrEnum):
@@ -57,8 +59,6 @@ class Onboarding(Flow):
         if action[1:3] == ["province", "skip"]:
             return await self.finish(ctx, [Reply(ctx.t("onboarding.province_skipped"))])
         if action[1:3] == ["province", "set"] and len(action) == 4:
-            from domain.provinces import province_by_code
-
             province = province_by_code(action[3])
             if province is not None:
                 return await self.set_province(ctx, province, None)
@@ -100,8 +100,6 @@ class Onboarding(Flow):
         return await self.finish(ctx, [Reply(ctx.t("privacy.declined"))])
 
     async def province(self, ctx: Context, text: str) -> list[Reply]:
-        from nlu.provinces import candidate_provinces, find_communes, find_province
-
         match = find_province(text)
         if match is None:
             # A commune or former district name: one province, or ask which.

@@ -25,15 +25,21 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
+from backend.client import BackendError, BackendUnavailable, InvalidRequest, RequestNotFound
+from backend.domain import OwnershipProof
+from core.dates import parse_date
 from core.messages import Link, Reply
+from domain.fees import format_vnd
 from flows.base import Context, Flow, Turn, rows
 from flows.certificate import certificate_replies
-from core.dates import parse_date
+from nlu.entities import find_request_code
+from nlu.idnumber import parse_id_number
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +56,8 @@ _DIGITS_ONLY = re.compile(r"[\s.\-]")
 MAX_PROVEN_CODES = 5
 
 
-def find_code(text: str) -> str | None:
-    from nlu.entities import find_request_code
-
-    return find_request_code(text)
-
-
 def parse_proof(text: str, today: date):
     """An OwnershipProof from 'ID NUMBER' or 'LAST4 DD/MM/YYYY', else None."""
-    from backend.domain import OwnershipProof
-    from nlu.idnumber import parse_id_number
-
     compact = _DIGITS_ONLY.sub("", text)
     if compact.isdigit() and len(compact) == 12:
         return OwnershipProof(id_number=compact) if parse_id_number(compact, today=today) else None
@@ -97,7 +94,7 @@ class StatusLookup(Flow):
         if action or ctx.conversation.flow != self.name or not turn.text:
             return None
         if ctx.state == State.ASK_CODE:
-            code = find_code(turn.text)
+            code = find_request_code(turn.text)
             if code is None and not any(char.isdigit() for char in turn.text):
                 return None  # a question, not a code: routed by intent
             if code is None:
@@ -110,7 +107,7 @@ class StatusLookup(Flow):
             if proof is None:
                 return [Reply(ctx.t("status.proof_invalid"), buttons=rows(ctx.menu_row()))]
             return await self.lookup(ctx, ctx.data["code"], proof)
-        if ctx.state == State.SHOWN and (code := find_code(turn.text)):
+        if ctx.state == State.SHOWN and (code := find_request_code(turn.text)):
             return self.ask_proof(ctx, code)
         return None
 
@@ -150,8 +147,6 @@ class StatusLookup(Flow):
 
     # --- the lookup -----------------------------------------------------------
     async def lookup(self, ctx: Context, code: str, proof) -> list[Reply]:
-        from backend.client import BackendUnavailable, InvalidRequest, RequestNotFound
-
         try:
             view = await ctx.services.backend.lookup(code, proof)
         except RequestNotFound:
@@ -178,10 +173,6 @@ class StatusLookup(Flow):
 
     async def with_payment_link(self, ctx: Context, view, proof):
         """An unpaid request: open a payment so the user gets a link to pay."""
-        import dataclasses
-
-        from backend.client import BackendError
-
         try:
             payment = await ctx.services.backend.create_payment(view.code, proof)
         except BackendError:
@@ -206,7 +197,7 @@ class StatusLookup(Flow):
         link = None
         payment = getattr(view, "payment", None)
         if status == "AWAITING_PAYMENT" and payment is not None and getattr(payment, "pay_url", None):
-            lines.append(ctx.t("status.pay_amount", amount=_vnd(payment.amount_vnd)))
+            lines.append(ctx.t("status.pay_amount", amount=format_vnd(payment.amount_vnd)))
             link = Link(ctx.t("status.pay_link"), payment.pay_url)
         replies = [Reply("\n".join(lines), buttons=rows(*buttons, ctx.menu_row()), link=link)]
         if status == "COMPLETED" and getattr(view, "certificate", None) is not None:
@@ -220,7 +211,7 @@ class StatusLookup(Flow):
         if ctx.user.consent_at is None:
             return [Reply(ctx.t("status.notify_needs_consent"), buttons=rows(
                 (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]
-        if find_code(code) != code:
+        if find_request_code(code) != code:
             return None
         if code not in ctx.memory.get("proven_codes", []):
             # A forged or replayed button: notices about a request go only to
@@ -237,12 +228,6 @@ def remember_proven(ctx: Context, code: str) -> None:
     may subscribe to); the few most recent are kept."""
     proven = [c for c in ctx.memory.get("proven_codes", []) if c != code]
     ctx.memory["proven_codes"] = [*proven, code][-MAX_PROVEN_CODES:]
-
-
-def _vnd(amount: int) -> str:
-    from domain.fees import format_vnd
-
-    return format_vnd(amount)
 
 
 def format_age(ctx: Context, seconds: float | None) -> str:

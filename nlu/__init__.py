@@ -22,6 +22,8 @@ def load_interpreter(*, backend: str, rasa_url: str, data: Path, model_dir: Path
     """The embedded engine (loading the saved model in `model_dir`, or
     training it from `data` when missing or when the data changed), or the
     Rasa HTTP client with `backend="rasa"`."""
+    # Imported here, not at the top: every `nlu.*` import runs this package, and the engine's
+    # scikit-learn takes ~0.7 s to import, the Rasa client's httpx ~0.09 s (python -X importtime).
     if backend == "rasa":
         from nlu.rasa_client import RasaHttpInterpreter
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 
@@ -25,6 +27,10 @@ from core.textkey import clean, fold_diacritics, nfc, text_key
 from domain.provinces import ID_CODES_FILE, Commune, Province, all_provinces, province_by_code
 
 ALIASES_FILE = Path(__file__).resolve().parent / "data" / "province_aliases.yml"
+
+# A token: (exact lower token, folded token, start, end).
+Token = tuple[str, str, int, int]
+T = TypeVar("T")
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _MAX_NGRAM = 6
@@ -96,37 +102,47 @@ def _province_keys() -> tuple[dict[str, Province], dict[str, tuple[Province, str
     return current, former
 
 
-def _tokens(text: str) -> list[tuple[str, str, int, int]]:
+def _tokens(text: str) -> list[Token]:
     """(exact lower token, folded token, start, end) over `nfc` text."""
     folded = fold_diacritics(text).lower()
     return [(m.group(0).lower(), folded[m.start():m.end()], m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def _scan(tokens: list[Token], match: Callable[[list[Token], int], list[T] | None]) -> list[T]:
+    """Left to right, the longest run of tokens at each place that `match(window, index)`
+    takes: None passes it over, a list (even empty) takes it and the scan goes on after it."""
+    found: list[T] = []
+    index = 0
+    while index < len(tokens):
+        for size in range(min(_MAX_NGRAM, len(tokens) - index), 0, -1):
+            matches = match(tokens[index:index + size], index)
+            if matches is not None:
+                found.extend(matches)
+                index += size
+                break
+        else:
+            index += 1
+    return found
 
 
 def find_provinces(text: str) -> list[ProvinceMatch]:
     """Every province named in the text, longest names first, left to right."""
     current, former = _province_keys()
     text = nfc(text)
-    tokens = _tokens(text)
-    matches, index = [], 0
-    while index < len(tokens):
-        for size in range(min(_MAX_NGRAM, len(tokens) - index), 0, -1):
-            window = tokens[index:index + size]
-            folded_key = " ".join(token[1] for token in window)
-            exact_key = " ".join(token[0] for token in window)
-            start, end = window[0][2], window[-1][3]
-            hit = current.get(exact_key) or current.get(folded_key)
-            if hit is not None:
-                matches.append(ProvinceMatch(hit, text[start:end], start, end))
-            elif folded_key in former:
-                province, old_name = former[folded_key]
-                matches.append(ProvinceMatch(province, text[start:end], start, end, former_name=old_name))
-            else:
-                continue
-            index += size
-            break
-        else:
-            index += 1
-    return matches
+
+    def match(window: list[Token], index: int) -> list[ProvinceMatch] | None:
+        folded_key = " ".join(token[1] for token in window)
+        exact_key = " ".join(token[0] for token in window)
+        start, end = window[0][2], window[-1][3]
+        hit = current.get(exact_key) or current.get(folded_key)
+        if hit is not None:
+            return [ProvinceMatch(hit, text[start:end], start, end)]
+        if folded_key in former:
+            province, old_name = former[folded_key]
+            return [ProvinceMatch(province, text[start:end], start, end, former_name=old_name)]
+        return None
+
+    return _scan(_tokens(text), match)
 
 
 def find_province(text: str) -> ProvinceMatch | None:
@@ -157,29 +173,22 @@ def find_communes(text: str, province_code: str | None = None) -> list[CommuneMa
         return []
     text = nfc(text)
     tokens = _tokens(text)
-    results: list[CommuneMatch] = []
-    index = 0
-    while index < len(tokens):
-        for size in range(min(_MAX_NGRAM, len(tokens) - index), 0, -1):
-            window = tokens[index:index + size]
-            key = " ".join(token[1] for token in window)
-            if key in _UNIT_WORDS or key not in keys:
-                continue
-            previous = " ".join(token[1] for token in tokens[max(0, index - 2):index])
-            after_district = any(previous.endswith(word) for word in _FORMER_DISTRICT_WORDS)
-            start, end = window[0][2], window[-1][3]
-            for commune in keys[key]:
-                if wanted is not None and commune.province_code != wanted.code:
-                    continue
-                results.append(
-                    CommuneMatch(commune, province_by_code(commune.province_code), text[start:end], start, end,
-                                 after_district_word=after_district)
-                )
-            index += size
-            break
-        else:
-            index += 1
-    return results
+
+    def match(window: list[Token], index: int) -> list[CommuneMatch] | None:
+        key = " ".join(token[1] for token in window)
+        if key in _UNIT_WORDS or key not in keys:
+            return None
+        previous = " ".join(token[1] for token in tokens[max(0, index - 2):index])
+        after_district = any(previous.endswith(word) for word in _FORMER_DISTRICT_WORDS)
+        start, end = window[0][2], window[-1][3]
+        return [
+            CommuneMatch(commune, province_by_code(commune.province_code), text[start:end], start, end,
+                         after_district_word=after_district)
+            for commune in keys[key]
+            if wanted is None or commune.province_code == wanted.code
+        ]
+
+    return _scan(tokens, match)
 
 
 def candidate_provinces(matches: list[CommuneMatch]) -> list[Province]:

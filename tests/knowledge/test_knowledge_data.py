@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.knowledge import (
-    ANSWER_TOPICS, CONFIDENCES, HEDGES, LANGUAGES, OUTDATED_TERMS, PAST_OR_NOT, REFERRALS, STATUS_CODES,
-    load_knowledge,
-)
+from domain.knowledge import ANSWER_TOPICS, CONFIDENCES, LANGUAGES, STATUS_CODES, load_knowledge
+from domain.knowledge.checks import HEDGES, OUTDATED_TERMS, PAST_OR_NOT, REFERRALS
 
 TODAY = date(2026, 11, 23)
 FACTS_MD = Path(__file__).resolve().parents[3] / "shared" / "domain" / "facts.md"

@@ -1,0 +1,52 @@
+"""The rule for content (shared/domain/README.md), as far as data can show it:
+low and unverified texts must be phrased with caution, unverified ones must
+also point to an official channel, drafts must say "dự thảo"/"draft", and an
+outdated authority ("Sở Tư pháp", "huyện", district police) may only be
+mentioned as past or as "not"."""
+
+from __future__ import annotations
+
+import re
+
+from domain.knowledge.model import LANGUAGES, Record
+
+# Confidences that may be stated as fact, without a hedge.
+STATABLE = ("high", "medium")
+
+# Words that make a sentence cautious, and the official channels an
+# unverified item must refer to (README "The rule for content").
+HEDGES = {
+    "vi": ("có thể", "theo một số nguồn", "chưa được xác nhận", "chưa được công bố", "chưa rõ", "dự kiến", "dự thảo"),
+    "en": ("may ", "might", "some sources", "not confirmed", "not been published", "unclear", "planned", "draft"),
+}
+REFERRALS = ("vneid", "dichvucong.gov.vn", "1900 0368", "công an", "police")
+DRAFT_WORDS = {"vi": "dự thảo", "en": "draft"}
+# An outdated authority may be named only in a sentence that says it is past or not.
+OUTDATED_TERMS = re.compile(r"sở tư pháp|huyện|district police|department of justice|công an cấp huyện", re.I)
+PAST_OR_NOT = re.compile(
+    r"không còn|trước đây|trước 01/03/2025|không phải|không nộp|đã chuyển|no longer|not |formerly|used to|before",
+    re.I,
+)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def wording_problems(record: Record) -> list[str]:
+    """What in the record's texts breaks the rule for content (empty when nothing does)."""
+    problems = []
+    for lang in LANGUAGES:
+        texts = [entry[lang] for entry in record.texts.values()]
+        texts += [item[lang] for items in record.lists.values() for item in items]
+        whole = " ".join(texts).lower()
+        if record.confidence not in STATABLE and not any(h in whole for h in HEDGES[lang]):
+            problems.append(f"{record.confidence} fact stated as certain in {lang}: "
+                            f"phrase it with caution (e.g. {HEDGES[lang][0]!r})")
+        if record.confidence == "unverified" and not any(r in whole for r in REFERRALS):
+            problems.append(f"unverified fact in {lang} must refer to an official channel "
+                            "(VNeID, dichvucong.gov.vn, the police unit, 1900 0368)")
+        if "draft" in record.flags and DRAFT_WORDS[lang] not in whole:
+            problems.append(f"a draft rule must be called {DRAFT_WORDS[lang]!r} in {lang}")
+        for text in texts:
+            for sentence in _SENTENCE.split(text):
+                if OUTDATED_TERMS.search(sentence) and not PAST_OR_NOT.search(sentence):
+                    problems.append(f"presents an outdated authority as current ({lang}): {sentence.strip()!r}")
+    return problems

@@ -27,28 +27,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import pages
 from backend.domain import (
+    DELIVERIES,
+    FEE_GROUPS,
     ID_NUMBER,
     VIETNAM_TZ,
     LAST4,
     OwnershipProof,
     RequestStatus,
+    agency_name,
     is_valid_code,
     labels,
     mask_name,
     normalise_code,
 )
 from backend.outbox import WebhookSender
-from backend.service import (
-    DELIVERIES,
-    FEE_GROUPS,
-    AlreadyOpen,
-    FaultSettings,
-    MockGovernment,
-    MockSettings,
-    NotPayable,
-    agency_name,
-)
-from domain.fees import format_vnd
+from backend.service import AlreadyOpen, MockGovernment, NotPayable
+from backend.settings import FaultSettings, MockSettings
+from domain.fees import format_vnd, quote
 from domain.provinces import all_provinces, province_by_code
 
 log = logging.getLogger(__name__)
@@ -506,8 +501,6 @@ def create_app(settings: MockSettings, service: MockGovernment | None = None) ->
                                 address: FormStr = ""):
         fields = _simulator_fields(province_code, certificate_type, purpose, paper_copies, delivery, address,
                                    fee_group, scenario)
-        from domain.fees import quote
-
         amount = quote(service.clock.now().astimezone(VIETNAM_TZ).date(), fee_group, paper_copies, "online").amount_vnd
         delivery_text = {"electronic": "Bản điện tử trên VNeID", "post": "Bưu chính công ích",
                          "counter": "Nhận tại cơ quan công an"}[delivery]

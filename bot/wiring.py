@@ -10,7 +10,7 @@ from pathlib import Path
 
 from backend.keys import ADMIN_TOKEN_ENV, SIGNING_KEY_ENV, WEBHOOK_SECRET_ENV
 from backend.server import RunningServer, create_app, start_server
-from backend.service import FaultSettings, MockSettings, path_or_memory
+from backend.settings import FaultSettings, MockSettings, path_or_memory
 from bot.config import BackendSettings, Settings
 from core.paths import PROJECT_ROOT
 from core.secrets import load_or_create_secret, secret

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from backend.domain import OwnershipProof
-from backend.server import create_app, start_server
+from backend.runner import start_server
+from backend.server import create_app
 from backend.service import MockGovernment
 from backend.settings import MockSettings
 

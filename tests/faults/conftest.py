@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backend.server import create_app, start_server
+from backend.runner import start_server
+from backend.server import create_app
 from backend.settings import MockSettings
 from bot.app import Runtime
 from bot.config import Settings

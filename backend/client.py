@@ -28,6 +28,8 @@ from datetime import date, datetime
 import httpx
 
 from backend.domain import OwnershipProof, RequestStatus, is_valid_code, normalise_code
+from backend.service import MockGovernment, NotPayable
+from backend.settings import MockSettings
 
 __all__ = [
     "BackendClient",
@@ -379,8 +381,6 @@ class FakeBackendClient(_ClientBase):
     def __init__(self, service=None, clock_speed: float = 1.0) -> None:
         super().__init__()
         if service is None:
-            from backend.service import MockGovernment, MockSettings
-
             service = MockGovernment(
                 MockSettings(database=":memory:", public_url="http://127.0.0.1:8090", clock_speed=clock_speed)
             )
@@ -400,8 +400,6 @@ class FakeBackendClient(_ClientBase):
 
     async def _create_payment(self, code: str, proof: OwnershipProof) -> dict:
         self._ensure_available()
-        from backend.service import NotPayable
-
         try:
             data = self.service.create_payment(code, proof)
         except NotPayable:

@@ -1,5 +1,5 @@
 """The mock's domain vocabulary: statuses, their labels, allowed transitions,
-the dossier code shape and ownership proofs.
+the dossier code shape, ownership proofs and the receiving agency.
 
 The status model is the DESIGN PROPOSAL of shared/domain/facts.md §5: the
 labels are invented for the mock and are never presented as VNeID's own.
@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from enum import StrEnum
+
+from domain.provinces import province_by_code
 
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -98,6 +100,19 @@ def format_code(province_code: str, received: date, sequence: int) -> str:
 
 def code_prefix(province_code: str, received: date) -> str:
     return f"000.00.{province_code}.H{province_code}-{received:%y%m%d}"
+
+
+DELIVERIES = ("electronic", "post", "counter")
+FEE_GROUPS = ("standard", "reduced", "exempt")
+
+
+def agency_name(province_code: str) -> str:
+    """'Phòng Hồ sơ nghiệp vụ, Công an tỉnh Nghệ An' (receiving unit since 01/03/2025)."""
+    province = province_by_code(province_code)
+    if province is None:
+        raise ValueError(f"unknown province code {province_code!r}")
+    unit = province.full_name.replace("Tỉnh ", "tỉnh ", 1)
+    return f"Phòng Hồ sơ nghiệp vụ, Công an {unit}"
 
 
 ID_NUMBER = re.compile(r"^\d{12}$")

@@ -4,6 +4,7 @@ every value escaped. All of them say plainly that they are a simulation."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from backend.domain import VIETNAM_TZ
@@ -44,8 +45,6 @@ def definition_list(rows: list[tuple[str, str]]) -> str:
 
 
 def vn_datetime(iso: str) -> str:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso).astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
 
 
@@ -86,8 +85,8 @@ def payment_page(payment_id: str, code: str, agency: str, amount: str, state: st
     body = (
         "<h1>Cổng thanh toán mô phỏng kiểu NAPAS</h1>"
         '<div class="card">'
-        + definition_list([("Đơn vị thụ hưởng", agency), ("Mã hồ sơ", code), ("Nội dung", "Phí cung cấp thông tin LLTP"),
-                           ("Số tiền", amount)])
+        + definition_list([("Đơn vị thụ hưởng", agency), ("Mã hồ sơ", code),
+                           ("Nội dung", "Phí cung cấp thông tin LLTP"), ("Số tiền", amount)])
         + action
         + "<p><small>Không có tiền thật nào được chuyển. / No real money moves.</small></p></div>"
     )

@@ -13,9 +13,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 from backend import calendar, tokens
 from backend.clock import SimulatedClock
@@ -25,52 +23,17 @@ from backend.domain import (
     VIETNAM_TZ,
     OwnershipProof,
     RequestStatus,
+    agency_name,
     check_transition,
     code_prefix,
     format_code,
     labels,
 )
 from backend.scenarios import Scenario, scenario_book
+from backend.seed import seed_demo
+from backend.settings import MockSettings
 from backend.store import open_database
 from domain import fees
-from domain.provinces import province_by_code
-
-
-DELIVERIES = ("electronic", "post", "counter")
-FEE_GROUPS = ("standard", "reduced", "exempt")
-
-
-@dataclass
-class FaultSettings:
-    """Faults applied to the citizen-facing API (/api/...)."""
-
-    latency_ms: int = 0
-    error_rate: float = 0.0
-    timeout_rate: float = 0.0
-    down: bool = False
-
-
-@dataclass
-class MockSettings:
-    """Everything the mock needs; built from `bot.config.BackendSettings` by
-    `from_backend_settings`, or directly in tests."""
-
-    database: str = ":memory:"
-    public_url: str = ""  # empty: the bound address (see server.start_server)
-    clock_speed: float = 1.0
-    clock_start: datetime | None = None
-    token_ttl_days: int = 365
-    webhook_url: str = ""
-    webhook_max_attempts: int = 6
-    webhook_backoff_seconds: float = 1.0
-    webhook_timeout_seconds: float = 5.0
-    tick_seconds: float = 1.0
-    hang_seconds: float = 30.0
-    signing_key: bytes = b""
-    webhook_secret: bytes = b""
-    admin_token: str | None = None
-    seed_demo: bool = True
-    faults: FaultSettings = field(default_factory=FaultSettings)
 
 
 class NotPayable(Exception):
@@ -79,15 +42,6 @@ class NotPayable(Exception):
 
 class AlreadyOpen(Exception):
     """The citizen already has an unpaid or in-progress request."""
-
-
-def agency_name(province_code: str) -> str:
-    """'Phòng Hồ sơ nghiệp vụ, Công an tỉnh Nghệ An' (receiving unit since 01/03/2025)."""
-    province = province_by_code(province_code)
-    if province is None:
-        raise ValueError(f"unknown province code {province_code!r}")
-    unit = province.full_name.replace("Tỉnh ", "tỉnh ", 1)
-    return f"Phòng Hồ sơ nghiệp vụ, Công an {unit}"
 
 
 def _iso(moment: datetime) -> str:
@@ -114,8 +68,6 @@ class MockGovernment:
         self.book = scenario_book()
         self.seeding = False
         if settings.seed_demo and not self.db.execute("SELECT 1 FROM citizens LIMIT 1").fetchone():
-            from backend.seed import seed_demo
-
             self.seeding = True
             try:
                 seed_demo(self)
@@ -271,7 +223,7 @@ class MockGovernment:
         return self.payment(payment_id)
 
     def _payment_json(self, payment: sqlite3.Row) -> dict:
-        pay_url = f"{self.settings.public_url.rstrip('/')}/pay/{payment['id']}" if payment["state"] == "pending" else None
+        pay_url = self._public_link(f"/pay/{payment['id']}") if payment["state"] == "pending" else None
         return {"amount_vnd": payment["amount_vnd"], "state": payment["state"], "pay_url": pay_url}
 
     # -- the simulation -----------------------------------------------------
@@ -410,7 +362,11 @@ class MockGovernment:
         )
 
     def verify_url(self, token: str) -> str:
-        return f"{self.settings.public_url.rstrip('/')}/verify/{token}"
+        return self._public_link(f"/verify/{token}")
+
+    def _public_link(self, path: str) -> str:
+        """A link people open (payment page, certificate check) on the service's public URL."""
+        return self.settings.public_url.rstrip("/") + path
 
     def revoke_certificate(self, number: str) -> bool:
         return self.db.execute("UPDATE certificates SET revoked = 1 WHERE number = ?", (number,)).rowcount > 0
@@ -509,9 +465,3 @@ class MockGovernment:
             (event_id, json.dumps(body, ensure_ascii=False, separators=(",", ":")), time.time()),
         )
 
-
-def path_or_memory(path: str, root: Path) -> str:
-    if path == ":memory:":
-        return path
-    candidate = Path(path)
-    return str(candidate if candidate.is_absolute() else root / candidate)

@@ -136,7 +136,7 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
 async def bench_http(directory: Path, users: int, rounds: int) -> dict:
     import httpx
 
-    from backend.server import start_server
+    from backend.runner import start_server
     from bot.app import Runtime, create_app
     from bot.config import Settings
     from bot.dispatcher import settle_startup_memory

@@ -44,8 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from backend.server import create_app, start_server  # noqa: E402
-from backend.service import MockSettings  # noqa: E402
+from backend.runner import start_server  # noqa: E402
+from backend.server import create_app  # noqa: E402
+from backend.settings import MockSettings  # noqa: E402
 from bot.channels.telegram import APOLOGY  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramApi  # noqa: E402
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config  # noqa: E402

@@ -50,7 +50,7 @@ class Runtime:
     media: Any = None
     dispatcher: Any = None
     backend: Any = None
-    mock: Any = None  # backend.server.RunningServer when the mock runs in-process
+    mock: Any = None  # backend.runner.RunningServer when the mock runs in-process
     webhook_secret: bytes = b""
     channels: list[Channel] = field(default_factory=list)
     console: Any = None
@@ -180,7 +180,8 @@ class Runtime:
 
     async def _backend_client(self):
         from backend.client import BackendClient
-        from backend.server import create_app, start_server
+        from backend.runner import start_server
+        from backend.server import create_app
 
         config = self.settings.backend
         if config.url:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from backend.keys import ADMIN_TOKEN_ENV, SIGNING_KEY_ENV, WEBHOOK_SECRET_ENV
-from backend.server import RunningServer, create_app, start_server
-from backend.service import FaultSettings, MockSettings, path_or_memory
+from backend.runner import RunningServer, start_server
+from backend.server import create_app
+from backend.settings import FaultSettings, MockSettings, path_or_memory
 from bot.config import BackendSettings, Settings
 from core.paths import PROJECT_ROOT
 from core.secrets import load_or_create_secret, secret

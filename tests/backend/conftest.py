@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from backend.domain import OwnershipProof
-from backend.server import create_app, start_server
-from backend.service import MockGovernment, MockSettings
+from backend.runner import start_server
+from backend.server import create_app
+from backend.service import MockGovernment
+from backend.settings import MockSettings
 
 # A fixed "now" for the simulated clock: tests do not depend on today's date.
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 10:00 in Vietnam, a Monday

@@ -28,7 +28,8 @@ async def client(request, settings):
         yield fake
         await fake.aclose()
         return
-    from backend.server import create_app, start_server
+    from backend.runner import start_server
+    from backend.server import create_app
 
     running = await start_server(create_app(settings))
     async with BackendClient(running.url, timeout=3.0) as real:

@@ -118,7 +118,8 @@ async def test_per_request_down_and_error_headers(backend):
 
 
 async def test_stopped_backend_is_unavailable_not_a_crash(settings):
-    from backend.server import create_app, start_server
+    from backend.runner import start_server
+    from backend.server import create_app
 
     running = await start_server(create_app(settings))
     async with BackendClient(running.url, timeout=1.0, backoff=0.05) as client:

@@ -61,7 +61,8 @@ async def test_one_demo_request_can_be_fast_forwarded(http):
 
 
 async def test_admin_controls_need_the_token_when_one_is_configured(tmp_path):
-    from backend.server import create_app, start_server
+    from backend.runner import start_server
+    from backend.server import create_app
     from tests.backend.conftest import make_settings
 
     running = await start_server(create_app(make_settings(tmp_path, admin_token="s3cret")))

@@ -12,7 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from backend import webhooks
-from backend.server import create_app, start_server
+from backend.runner import start_server
+from backend.server import create_app
 from tests.backend.conftest import DEMO, make_settings
 
 SECRET = b"test-webhook-secret"

@@ -7,8 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backend.server import create_app, start_server
-from backend.service import MockSettings
+from backend.runner import start_server
+from backend.server import create_app
+from backend.settings import MockSettings
 from bot.app import Runtime
 from bot.config import Settings
 from tests.postgres import postgres_server_url, postgres_url  # noqa: F401

@@ -16,7 +16,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from backend.server import create_app, start_server
+from backend.runner import start_server
+from backend.server import create_app
 from tests.backend.conftest import make_settings
 
 EXAMPLES_PER_OPERATION = 40

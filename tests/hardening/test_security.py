@@ -75,7 +75,7 @@ async def fakes(monkeypatch):
 async def whole_bot(tmp_path, fakes):
     """`troly run` with every channel on webhooks: Telegram, Zalo Bot, Zalo
     OA, web chat and the backend's status hook, on one loopback port."""
-    from backend.server import start_server
+    from backend.runner import start_server
 
     settings = Settings.model_validate({
         "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},

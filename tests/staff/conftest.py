@@ -22,7 +22,7 @@ def staff_settings(tmp_path, **sections) -> Settings:
 
 
 async def serve_runtime(settings: Settings) -> tuple[str, Runtime, object]:
-    from backend.server import start_server
+    from backend.runner import start_server
 
     runtime = Runtime(settings, mock_port=0)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)

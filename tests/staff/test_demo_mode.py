@@ -9,8 +9,9 @@ import random
 import pytest
 
 from backend.domain import OwnershipProof
-from backend.server import create_app, start_server
-from backend.service import MockSettings
+from backend.runner import start_server
+from backend.server import create_app
+from backend.settings import MockSettings
 from bot.demo_cli import make_persona, new_demo, reset_demo
 
 

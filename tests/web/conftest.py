@@ -18,7 +18,7 @@ def bot_settings(tmp_path) -> Settings:
 async def running_bot(tmp_path):
     """The whole bot (web chat, mock backend over HTTP, SQLite, real NLU)
     served by uvicorn on a free loopback port."""
-    from backend.server import start_server
+    from backend.runner import start_server
 
     settings = bot_settings(tmp_path)
     runtime = Runtime(settings, mock_port=0)

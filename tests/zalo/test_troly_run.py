@@ -36,7 +36,7 @@ async def fakes(monkeypatch):
 
 @pytest.fixture
 async def running_bot(tmp_path, fakes):
-    from backend.server import start_server
+    from backend.runner import start_server
 
     settings = Settings.model_validate({
         "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},

@@ -84,7 +84,7 @@ class KnowledgeWatcher:
         """Look once: True if an edit was applied, False if one was rejected,
         None if nothing changed (or an edit is still being saved)."""
         hashes = await asyncio.to_thread(knowledge_hashes, self.directory)
-        if hashes == self._applied or hashes == self._rejected:
+        if hashes in (self._applied, self._rejected):
             return None
         try:
             fresh = await asyncio.to_thread(reload, self.directory)

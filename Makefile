@@ -40,10 +40,12 @@ audit: install
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script; done
 
-# Re-pin after changing dependencies in pyproject.toml.
+# Re-pin after changing dependencies in pyproject.toml (uvloop keeps its
+# platform marker: there is no uvloop on Windows).
 lock:
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' \
+		| sed 's/^uvloop==.*/& ; sys_platform != "win32"/' > requirements.lock
 
 clean:
 	rm -rf $(VENV) var

@@ -4,15 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test audit bench lock clean
+.PHONY: install run test lint audit bench lock clean
 
 install: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 run: install
@@ -20,6 +20,16 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Style, import layers and types: what CI checks besides the tests (the same
+# checks run as pre-commit hooks: `$(BIN)/pre-commit install`).
+# Every check runs even after one fails, so a run lists all findings.
+lint: install
+	@status=0; \
+	for check in "ruff check ." "ruff format --check ." lint-imports mypy; do \
+		echo "== $$check"; $(BIN)/$$check || status=1; \
+	done; \
+	exit $$status
 
 # Known vulnerabilities in the pinned dependencies (pip-audit; needs PyPI's
 # JSON API or OSV, skipped with the reason when neither answers). CI runs it
@@ -30,10 +40,12 @@ audit: install
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script; done
 
-# Re-pin after changing dependencies in pyproject.toml.
+# Re-pin after changing dependencies in pyproject.toml (uvloop keeps its
+# platform marker: there is no uvloop on Windows).
 lock:
-	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' \
+		| sed 's/^uvloop==.*/& ; sys_platform != "win32"/' > requirements.lock
 
 clean:
 	rm -rf $(VENV) var

@@ -4,13 +4,14 @@ login as actor."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 
 ROLE_NAMES = ("admin", "officer", "outreach")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("admin", help="who is admin, officer or outreach staff")
     commands = parser.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
     for name, help_text in (("grant", "give a role"), ("revoke", "take a role away")):
@@ -22,11 +23,11 @@ def register(subparsers) -> None:
     listing.set_defaults(handler=_handler)
 
 
-def _handler(args) -> int:
+def _handler(args: argparse.Namespace) -> int:
     return asyncio.run(_admin(args))
 
 
-async def _admin(args) -> int:
+async def _admin(args: argparse.Namespace) -> int:
     from bot.broadcast.cli import cli_actor
     from bot.config import load_settings
     from bot.roles import Role, RoleError, Roles

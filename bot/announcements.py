@@ -42,9 +42,8 @@ class AnnouncementSubscription:
             if user.language in STOPPED:
                 return [Reply(text=STOPPED[user.language])]
             return [Reply(text=f"{STOPPED['vi']}\n\n{STOPPED['en']}")]
-        if command == "start":
-            if user is not None and user.announcements_opt_out:
-                user.announcements_opt_out = False
-                await self.storage.save_user(user)
-                await self.storage.audit(user_actor(inbound.channel, inbound.user_id), "announcements.restarted")
+        if command == "start" and user is not None and user.announcements_opt_out:
+            user.announcements_opt_out = False
+            await self.storage.save_user(user)
+            await self.storage.audit(user_actor(inbound.channel, inbound.user_id), "announcements.restarted")
         return None

@@ -19,21 +19,47 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from backend.client import BackendClient
+from backend.runner import RunningServer, start_server
+from backend.server import create_app as create_mock_app
+from backend.webhooks import verify_signature
+from bot.announcements import AnnouncementSubscription
+from bot.broadcast.store import BroadcastStore
+from bot.broadcast.worker import DeliveryWorker
 from bot.channels import ChannelContext, configured_channels
 from bot.channels.base import Channel, DeliveryError
 from bot.config import Settings
-from bot.wiring import backend_webhook_secret, interpreter_from_settings, mock_settings_from_config, storage_from_settings
-from core.paths import PROJECT_ROOT
-from core.messages import Reply
+from bot.dispatcher import Dispatcher, Interceptor, settle_startup_memory
+from bot.handoff_relay import OfficerDesk
+from bot.kb_watch import KnowledgeWatcher
+from bot.lan import qr_png
+from bot.media import MediaStore, public_base_url
 from bot.resilience import retry_transient
+from bot.roles import Roles
+from bot.staff_commands import StaffCommands
+from bot.wiring import (
+    backend_webhook_secret,
+    interpreter_from_settings,
+    mock_settings_from_config,
+    storage_from_settings,
+)
+from bot.workers import WorkerJobs, polling_channels
+from core.messages import Button, Inbound, Reply
+from core.paths import PROJECT_ROOT
+from domain.knowledge import load_knowledge
+from flows.base import Services
+from flows.illustrations import step_image
+from flows.texts import Texts, texts
+from storage.feedback import FeedbackStore
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -46,47 +72,37 @@ class Runtime:
 
     settings: Settings
     mock_port: int | None = None  # None: backend.mock_port; 0: any free port
-    storage: Any = None
-    media: Any = None
-    dispatcher: Any = None
-    backend: Any = None
-    mock: Any = None  # backend.runner.RunningServer when the mock runs in-process
+    storage: SqlStorage = field(init=False)  # from the settings, in __post_init__
+    media: MediaStore = field(init=False)
+    dispatcher: Dispatcher | None = None  # set by start()
+    backend: BackendClient | None = None
+    mock: RunningServer | None = None  # when the mock backend runs in-process
     webhook_secret: bytes = b""
     channels: list[Channel] = field(default_factory=list)
-    console: Any = None
-    officer_desk: Any = None  # bot.handoff_relay.OfficerDesk
+    officer_desk: OfficerDesk | None = None
     worker: bool = False  # `troly run --worker`: webhooks only, backend.url, shared PostgreSQL
-    worker_jobs: Any = None  # bot.workers.WorkerJobs in worker mode
-    kb_watcher: Any = None  # bot.kb_watch.KnowledgeWatcher: knowledge edits applied live
-    feedback: Any = None  # storage.feedback.FeedbackStore: unanswered questions
+    worker_jobs: WorkerJobs | None = None  # in worker mode
+    kb_watcher: KnowledgeWatcher | None = None  # knowledge edits applied live
+    feedback: FeedbackStore | None = None  # unanswered questions
     _delivery_stop: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
-    _delivery_task: asyncio.Task | None = field(default=None, init=False, repr=False)
+    _delivery_task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from bot.media import MediaStore
-
         self.storage = storage_from_settings(self.settings)
         self.media = MediaStore.from_settings(self.settings)
         context = ChannelContext(self.settings, self.storage, self.media)
         self.channels = configured_channels(context)
 
-    async def handle(self, inbound):
+    async def handle(self, inbound: Inbound) -> list[Reply]:
         """The Handler channels call; ready once `start()` has run."""
-        if self.dispatcher is None:
+        dispatcher = self.dispatcher
+        if dispatcher is None:
             raise RuntimeError("the bot is still starting")
-        return await retry_transient(lambda: self.dispatcher.handle(inbound))
+        return await retry_transient(lambda: dispatcher.handle(inbound))
 
     async def start(self, start_channels: bool = True) -> None:
-        from bot.dispatcher import Dispatcher
-        from flows.base import Services
-        from flows.illustrations import step_image
-        from domain.knowledge import load_knowledge
-        from flows.texts import texts
-
         if self.worker:
             self._check_worker_settings()
-        from storage.feedback import FeedbackStore
-
         await self.storage.init()
         await self.storage.open_turn_connections()
         knowledge_dir = self.settings.path(self.settings.knowledge.directory) if self.settings.knowledge.directory else None
@@ -103,12 +119,10 @@ class Runtime:
             illustrations=step_image,
             feedback=self.feedback,
         )
-        self.officer_desk = self._officer_desk(services.texts)
-        services.officer_desk = self.officer_desk
-        self.dispatcher = Dispatcher(services, interceptors=self._interceptors())
+        officer_desk = self.officer_desk = self._officer_desk(services.texts)
+        services.officer_desk = officer_desk
+        self.dispatcher = Dispatcher(services, interceptors=self._interceptors(officer_desk))
         if self.settings.knowledge.reload_seconds > 0:
-            from bot.kb_watch import KnowledgeWatcher
-
             self.kb_watcher = KnowledgeWatcher(services, self.storage, knowledge.directory,
                                                self.settings.knowledge.reload_seconds)  # fmt: skip
             self.kb_watcher.start()
@@ -117,15 +131,11 @@ class Runtime:
                 await channel.start(self.handle)
             self._start_delivery()
         if self.worker:
-            from bot.workers import WorkerJobs
-
             self.worker_jobs = WorkerJobs(self.storage)
             self.worker_jobs.start()
 
     def _check_worker_settings(self) -> None:
         """A worker shares everything with its peers: refuse what cannot be shared."""
-        from bot.workers import polling_channels
-
         if not self.settings.backend.url:
             raise RuntimeError("troly run --worker needs backend.url (run the mock with `troly backend` once)")
         if not self.storage.is_postgres:
@@ -134,28 +144,21 @@ class Runtime:
         if polling:
             raise RuntimeError(f"troly run --worker receives by webhook only; set a webhook_url for: {', '.join(polling)}")
 
-    def _interceptors(self) -> list:
+    def _interceptors(self, officer_desk: OfficerDesk) -> list[Interceptor]:
         """Handlers that claim messages before the dialogue: staff commands,
         citizens' announcement /stop and /start, the officer handoff relay."""
-        from bot.announcements import AnnouncementSubscription
-
         return [
             self._staff_commands().handle,
             AnnouncementSubscription(self.storage).handle,
-            self.officer_desk.handle,
+            officer_desk.handle,
         ]
 
-    def _officer_desk(self, texts):
+    def _officer_desk(self, texts: Texts) -> OfficerDesk:
         """Citizens' questions to the officers' group and the answers back."""
-        from bot.handoff_relay import OfficerDesk
-
         return OfficerDesk(self.storage, self.settings.handoff, {c.name: c for c in self.channels}, texts)
 
     def _start_delivery(self) -> None:
         """Deliver broadcasts (scheduled ones included) in the background."""
-        from bot.broadcast.store import BroadcastStore
-        from bot.broadcast.worker import DeliveryWorker
-
         worker = DeliveryWorker(
             BroadcastStore(self.storage), {channel.name: channel for channel in self.channels}, self.settings.broadcast
         )
@@ -170,19 +173,11 @@ class Runtime:
             await self._delivery_task
         self._delivery_task = None
 
-    def _staff_commands(self):
+    def _staff_commands(self) -> StaffCommands:
         """Admin and outreach-staff commands in chat (`/broadcast`, `/roles`...)."""
-        from bot.broadcast.store import BroadcastStore
-        from bot.roles import Roles
-        from bot.staff_commands import StaffCommands
-
         return StaffCommands(Roles(self.storage, self.settings.roles), BroadcastStore(self.storage), self.feedback)
 
-    async def _backend_client(self):
-        from backend.client import BackendClient
-        from backend.runner import start_server
-        from backend.server import create_app
-
+    async def _backend_client(self) -> BackendClient:
         config = self.settings.backend
         if config.url:
             self.webhook_secret = backend_webhook_secret()
@@ -192,13 +187,11 @@ class Runtime:
             mock_settings.webhook_url = f"{self.public_base_url()}/hooks/backend"
         self.webhook_secret = mock_settings.webhook_secret
         port = config.mock_port if self.mock_port is None else self.mock_port
-        self.mock = await start_server(create_app(mock_settings), config.mock_host, port)
-        log.info("mock government backend (simulation) on %s", self.mock.url)
-        return BackendClient(self.mock.url, timeout=config.timeout_seconds)
+        mock = self.mock = await start_server(create_mock_app(mock_settings), config.mock_host, port)
+        log.info("mock government backend (simulation) on %s", mock.url)
+        return BackendClient(mock.url, timeout=config.timeout_seconds)
 
     def public_base_url(self) -> str:
-        from bot.media import public_base_url
-
         return public_base_url(self.settings)
 
     def bound_to(self, base_url: str) -> None:
@@ -228,9 +221,7 @@ class Runtime:
         return next((channel for channel in self.channels if channel.name == name), None)
 
     # --- backend status events ------------------------------------------------
-    async def backend_hook(self, request: Request):
-        from backend.webhooks import verify_signature
-
+    async def backend_hook(self, request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_HOOK_BODY:
             return PlainTextResponse("body too large", status_code=413)
@@ -248,6 +239,8 @@ class Runtime:
         return JSONResponse({"ok": True, "notified": delivered})
 
     async def notify_subscribers(self, code: str, labels: dict[str, str]) -> int:
+        if self.dispatcher is None:
+            raise RuntimeError("the bot is still starting")
         texts = self.dispatcher.services.texts
         delivered = 0
         for subscriber in await self.storage.subscribers(code):
@@ -267,9 +260,7 @@ class Runtime:
         return delivered
 
 
-def texts_button(texts, lang: str, key: str, payload: str):
-    from core.messages import Button
-
+def texts_button(texts: Texts, lang: str, key: str, payload: str) -> Button:
     return Button(texts.get(key, lang), payload)
 
 
@@ -280,29 +271,25 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, settle_mem
     runtime = runtime or Runtime(settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
         if settle_memory:
-            from bot.dispatcher import settle_startup_memory
-
             settle_startup_memory()
         try:
             yield
         finally:
             await runtime.stop()
 
-    async def healthz(request: Request):
+    async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": runtime.dispatcher is not None})
 
-    async def join_qr(request: Request):
+    async def join_qr(request: Request) -> Response:
         """The QR code of the chat page's address, shown on the page so
         another phone (a villager at a LAN demo) can join by scanning it."""
-        from bot.lan import qr_png
-
         png = qr_png(runtime.public_base_url() + "/")
         return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/join-qr.png", join_qr, methods=["GET"]),
         Route("/hooks/backend", runtime.backend_hook, methods=["POST"]),

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(settings, args))
 
 
-async def _serve(settings, args: argparse.Namespace) -> int:
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from bot.wiring import start_mock_backend
 
     running = await start_mock_backend(settings, host=args.host, port=args.port, database=args.database)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -202,9 +203,7 @@ class HandoffSettings(Section):
     timezone: str = "Asia/Ho_Chi_Minh"
 
     @model_validator(mode="after")
-    def _valid_hours(self) -> "HandoffSettings":
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+    def _valid_hours(self) -> HandoffSettings:
         if self.opens >= self.closes:
             raise ValueError("opens must be before closes")
         try:

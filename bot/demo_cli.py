@@ -92,7 +92,13 @@ def reset_command(args: argparse.Namespace) -> int:
 
 
 async def new_demo(
-    url: str, headers: dict[str, str], state: Path, *, step_seconds: float, follow: bool, randomness=None
+    url: str,
+    headers: dict[str, str],
+    state: Path,
+    *,
+    step_seconds: float,
+    follow: bool,
+    randomness: random.Random | None = None,
 ) -> int:
     """Create the persona and (with `follow`) move its request to the end."""
     persona = make_persona(randomness or random.Random())

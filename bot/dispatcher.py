@@ -24,20 +24,21 @@ from __future__ import annotations
 import copy
 import dataclasses
 import gc
-from collections import OrderedDict
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.messages import Inbound, InboundKind, Reply
+from core.textkey import text_key
+from flows import menu
 from flows.base import Context, Flow, Services, Turn, is_plain_number
 from flows.intent import IntentRouter
 from flows.registry import all_flows
 from flows.safety import looks_like_secret, mentions_app_install
-from core.textkey import text_key
 from storage.base import Conversation, ConversationConflict, DuplicateUpdate, TurnStart, User
 
 log = logging.getLogger(__name__)
@@ -250,8 +251,6 @@ class Dispatcher:
         return self._command_words.get(text_key(turn.text)) if turn.text and len(turn.text) <= 40 else None
 
     async def _command_replies(self, ctx: Context, command: str, turn: Turn) -> list[Reply]:
-        from flows import menu
-
         ctx.event("command", command=command)
         match command:
             case "start":

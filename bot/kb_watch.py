@@ -25,9 +25,10 @@ import contextlib
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
 
 from domain.knowledge import KNOWLEDGE_FILES, KnowledgeError, reload
+from flows.base import Services
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,14 @@ def knowledge_hashes(directory: Path) -> dict[str, str]:
 class KnowledgeWatcher:
     """Reloads `services.knowledge` from `directory` when its files change."""
 
-    def __init__(self, services: Any, storage: Any, directory: Path, interval: float) -> None:
+    def __init__(self, services: Services, storage: SqlStorage, directory: Path, interval: float) -> None:
         self.services = services
         self.storage = storage
         self.directory = Path(directory)
         self.interval = interval
         self._applied = knowledge_hashes(self.directory)  # what the running version was built from
         self._rejected: dict[str, str] | None = None
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="kb-watch")
@@ -83,7 +84,7 @@ class KnowledgeWatcher:
         """Look once: True if an edit was applied, False if one was rejected,
         None if nothing changed (or an edit is still being saved)."""
         hashes = await asyncio.to_thread(knowledge_hashes, self.directory)
-        if hashes == self._applied or hashes == self._rejected:
+        if hashes in (self._applied, self._rejected):
             return None
         try:
             fresh = await asyncio.to_thread(reload, self.directory)

@@ -10,6 +10,7 @@ import socket
 from functools import lru_cache
 
 import qrcode
+from qrcode.image.pil import PilImage
 
 LAN_HOST = "0.0.0.0"
 QR_PATH = "/join-qr.png"
@@ -48,7 +49,9 @@ def terminal_qr(text: str) -> str:
 @lru_cache(maxsize=8)
 def qr_png(text: str) -> bytes:
     """A PNG of the QR code of `text`, big enough to scan from a screen."""
-    image = qrcode.make(text, box_size=8, border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    image = qrcode.make(
+        text, box_size=8, border=2, error_correction=qrcode.constants.ERROR_CORRECT_M, image_factory=PilImage
+    )
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

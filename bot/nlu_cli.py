@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nlu.engine import EmbeddedInterpreter
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     nlu = subparsers.add_parser("nlu", help="train, try and score the Vietnamese NLU")
     commands = nlu.add_subparsers(dest="nlu_command", required=True, metavar="ACTION")
 
@@ -30,7 +35,7 @@ def register(subparsers) -> None:
     evaluate.set_defaults(handler=_eval)
 
 
-def _interpreter(args):
+def _interpreter(args: argparse.Namespace) -> EmbeddedInterpreter:
     from bot.config import load_settings
     from nlu.engine import EmbeddedInterpreter, load, load_or_train
 
@@ -42,7 +47,7 @@ def _interpreter(args):
     return EmbeddedInterpreter(trained, settings.nlu.threshold, settings.nlu.ambiguity_threshold)
 
 
-def _train(args) -> int:
+def _train(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from nlu.engine import train
     from nlu.training_data import TrainingDataError
@@ -59,7 +64,7 @@ def _train(args) -> int:
     return 0
 
 
-def _parse(args) -> int:
+def _parse(args: argparse.Namespace) -> int:
     try:
         interpreter = _interpreter(args)
     except (FileNotFoundError, ValueError) as error:
@@ -79,7 +84,7 @@ def _parse(args) -> int:
     return 0
 
 
-def _eval(args) -> int:
+def _eval(args: argparse.Namespace) -> int:
     from nlu.evaluate import evaluate
     from nlu.training_data import TrainingDataError, load_training_data
 

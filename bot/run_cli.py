@@ -6,6 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,7 @@ def serve_command(args: argparse.Namespace) -> int:
         return runner.run(serve(settings, host, port, worker=args.worker))
 
 
-def _fast_event_loop():
+def _fast_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where it is installed (not on Windows): a worker
     spent about 5% less CPU per message with it (bench/load.py). uvicorn
     likewise parses HTTP with httptools when present."""
@@ -57,7 +62,7 @@ def _fast_event_loop():
     return uvloop.new_event_loop
 
 
-async def serve(settings, host: str, port: int, worker: bool = False) -> int:
+async def serve(settings: Settings, host: str, port: int, worker: bool = False) -> int:
     import uvicorn
 
     from bot.app import Runtime, create_app
@@ -71,7 +76,7 @@ async def serve(settings, host: str, port: int, worker: bool = False) -> int:
     return 0 if server.started else 1
 
 
-def lan_settings(settings, port: int, ip: str | None = None):
+def lan_settings(settings: Settings, port: int, ip: str | None = None) -> tuple[Settings, str]:
     """Settings for a LAN demo: listen on every interface and give phones
     the LAN address (media links, the page's QR and, with the in-process
     mock backend, certificate and payment links), unless one is configured."""
@@ -88,7 +93,7 @@ def lan_settings(settings, port: int, ip: str | None = None):
     return settings.model_copy(update={"web": web, "backend": backend}), LAN_HOST
 
 
-def lan_banner_for(settings) -> str:
+def lan_banner_for(settings: Settings) -> str:
     from bot.lan import lan_banner
 
     return lan_banner(settings.web.public_base_url.rstrip("/") + "/")
@@ -100,7 +105,7 @@ def chat_command(args: argparse.Namespace) -> int:
     return asyncio.run(chat(load_settings(args.config), args.user))
 
 
-async def chat(settings, user_id: str) -> int:
+async def chat(settings: Settings, user_id: str) -> int:
     from bot.app import Runtime
     from bot.channels.console import ConsoleChannel, run_console
 

@@ -33,10 +33,10 @@ from bot.broadcast.model import Broadcast, BroadcastStatus, DeliveryState, Repor
 from bot.broadcast.store import BroadcastStore
 from bot.broadcast.when import VIETNAM, WhenError, parse_when
 from bot.broadcast.worker import broadcast_replies
-from core.messages import Button, Image, Inbound, InboundKind, Reply
 from bot.outreach.stats import outreach_stats
-from bot.usage_stats import stats_chart, stats_text, usage_stats
 from bot.roles import Role, RoleError, Roles
+from bot.usage_stats import stats_chart, stats_text, usage_stats
+from core.messages import Button, Image, Inbound, InboundKind, Reply
 from storage.base import User, user_actor
 from storage.feedback import FeedbackStore, nlu_yaml
 
@@ -166,6 +166,7 @@ class StaffCommands:
         lines = []
         for broadcast in await self.broadcasts.list(limit=5):
             report = await self.broadcasts.report(broadcast.id)
+            assert report is not None, "a listed broadcast has a report"
             lines.append(f"{broadcast_title(broadcast)}\n  {report_line(report)}")
         return "\n".join(lines) or "Chưa có thông báo nào. / No broadcasts yet."
 
@@ -174,6 +175,7 @@ class StaffCommands:
         if not isinstance(broadcast, Broadcast):
             return broadcast or "Cách dùng: /broadcast_report <số>. / Usage: /broadcast_report <number>."
         report = await self.broadcasts.report(broadcast.id)
+        assert report is not None, "a broadcast just read has a report"
         return f"{broadcast_title(broadcast)}\n{report_line(report)}"
 
     async def _cancel(self, actor: str, args: list[str]) -> str:

@@ -8,12 +8,13 @@ guess, for an editor to check and paste into nlu/data/nlu.yml.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 from pathlib import Path
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("stats", help="who uses the bot and how it copes")
     parser.add_argument("--days", type=int, default=14, help="days of activity to look at (default 14)")
     parser.add_argument("--json", action="store_true")
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=lambda args: asyncio.run(_stats(args)))
 
 
-async def _stats(args) -> int:
+async def _stats(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.usage_stats import stats_chart, stats_text, usage_stats
     from bot.wiring import open_storage

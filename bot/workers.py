@@ -21,9 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.channels.base import Channel
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class LeaderJob:
 
     def __init__(
         self,
-        storage,
+        storage: SqlStorage,
         name: str,
         job: Callable[[], Awaitable[object]],
         *,
@@ -69,7 +73,9 @@ class LeaderJob:
 
     async def _lead_while_locked(self, stop: asyncio.Event) -> None:
         params = {"key": f"troly:leader:{self.name}"}
-        async with self.storage._lock_engine.connect() as conn:
+        engine = self.storage._lock_engine
+        assert engine is not None, "PostgreSQL storage has its lock engine once initialised"
+        async with engine.connect() as conn:
             got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), params)).scalar()
             if not got:
                 return
@@ -81,7 +87,7 @@ class LeaderJob:
                 with contextlib.suppress(Exception):
                     await conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), params)
 
-    async def _repeat(self, stop: asyncio.Event, conn=None) -> None:
+    async def _repeat(self, stop: asyncio.Event, conn: AsyncConnection | None = None) -> None:
         while not stop.is_set():
             if conn is not None:
                 await conn.execute(text("SELECT 1"))  # still connected, so still the lock holder
@@ -101,11 +107,11 @@ class WorkerJobs:
     """The leader-only jobs of a `--worker` process (broadcast delivery
     already runs in every runtime and is safe there: it claims rows)."""
 
-    def __init__(self, storage, *, prune_every: float = PRUNE_EVERY_SECONDS) -> None:
+    def __init__(self, storage: SqlStorage, *, prune_every: float = PRUNE_EVERY_SECONDS) -> None:
         self.storage = storage
         self.housekeeping = LeaderJob(storage, "housekeeping", self._prune, every=prune_every)
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def _prune(self) -> None:
         removed = await self.storage.prune_seen_updates()
@@ -121,7 +127,7 @@ class WorkerJobs:
         self._tasks = []
 
 
-def polling_channels(channels) -> list[str]:
+def polling_channels(channels: Iterable[Channel]) -> list[str]:
     """Channels that would receive by polling: several workers polling one
     bot would compete for its updates, so `--worker` refuses them."""
     return [

@@ -6,13 +6,18 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.outreach.poster import PosterStep
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("outreach", help="village posters and who they reached")
     commands = parser.add_subparsers(dest="outreach_command", required=True, metavar="ACTION")
     poster = commands.add_parser("poster", help="an A4 poster (PDF and PNG) with the bot's QR code")
@@ -31,7 +36,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _poster(args) -> int:
+def _poster(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.outreach.deeplink import OutreachError, deep_link, start_payload
     from bot.outreach.poster import PosterContent, make_poster
@@ -55,12 +60,12 @@ def _poster(args) -> int:
     return 0
 
 
-def poster_steps():
+def poster_steps() -> list[PosterStep]:
     """The five steps marked `poster: true` in the guide, Vietnamese titles
     with the English title as the note, and their illustrations."""
     from bot.outreach.poster import PosterStep
-    from flows.illustrations import step_image
     from domain.knowledge import load_knowledge
+    from flows.illustrations import step_image
 
     knowledge = load_knowledge()
     english = {step.key: step.title for step in knowledge.poster_steps("en")}
@@ -79,11 +84,11 @@ def province_contact(province_code: str | None) -> str:
     return load_knowledge().contacts(province_code, "vi").text
 
 
-def _stats(args) -> int:
+def _stats(args: argparse.Namespace) -> int:
     return asyncio.run(_print_stats(args))
 
 
-async def _print_stats(args) -> int:
+async def _print_stats(args: argparse.Namespace) -> int:
     from bot.config import load_settings
     from bot.outreach.stats import FUNNEL, outreach_stats
     from bot.wiring import open_storage

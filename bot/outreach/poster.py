@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import qrcode
 from PIL import Image, ImageDraw, ImageFont
 from qrcode.constants import ERROR_CORRECT_M
@@ -84,8 +85,6 @@ class PosterContent:
 
 def font_path(bold: bool) -> Path:
     """DejaVu Sans from the system, else the copy matplotlib ships."""
-    import matplotlib
-
     for directory in [*FONT_DIRS, Path(matplotlib.get_data_path()) / "fonts" / "ttf"]:
         path = directory / FONTS[bold]
         if path.exists():

@@ -18,11 +18,8 @@ by URL, and no buttons.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -43,6 +40,7 @@ from bot.channels.base import (
     numbered_options,
     split_text,
 )
+from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
 from core.secrets import secret
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 
@@ -57,6 +55,7 @@ NAME = "zalo_bot"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
+TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
 
 
 
@@ -80,11 +79,11 @@ class ZaloBotChannel(Channel):
         webhook_secret: str | None = None,
     ) -> None:
         self._token = token
-        _hide_token_in_logs()
+        hide_in_request_logs(TOKEN_IN_URL, "/bot<ZALO_BOT_TOKEN>/")
         self._settings = settings
         self._media = media
         self._base_url = (base_url or settings.base_url).rstrip("/")
-        self._webhook_secret = webhook_secret or _derived_webhook_secret(token)
+        self._webhook_secret = webhook_secret or webhook_secret_from_token(token, b"troly-zalo-bot-webhook", length=48)
         self.capabilities = Capabilities(buttons=False, max_text_length=settings.max_text_length, image_by="url")
         self._client: httpx.AsyncClient | None = None
         self._handle: Handler | None = None
@@ -151,7 +150,7 @@ class ZaloBotChannel(Channel):
 
     async def _webhook(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode("utf-8"), self._webhook_secret.encode("utf-8")):
+        if not same_secret(given, self._webhook_secret):
             return JSONResponse({"ok": False, "description": "unauthorized"}, status_code=401)
         try:
             body = json.loads(await request.body())
@@ -278,24 +277,6 @@ class ZaloBotChannel(Channel):
         raise DeliveryError(f"{method}: {code} {description}")
 
 
-class _HideBotToken(logging.Filter):
-    """httpx logs every request URL at INFO, and Bot API URLs hold the token."""
-
-    _TOKEN_IN_PATH = re.compile(r"/bot[^/\s]+/")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/bot" in message:
-            record.msg, record.args = self._TOKEN_IN_PATH.sub("/bot<ZALO_BOT_TOKEN>/", message), ()
-        return True
-
-
-def _hide_token_in_logs() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(item, _HideBotToken) for item in logger.filters):
-        logger.addFilter(_HideBotToken())
-
-
 class _NothingNew(DeliveryError):
     """getUpdates timed out with no update: poll again."""
 
@@ -310,12 +291,6 @@ def _chat_id(update: dict[str, Any]) -> str:
     if not isinstance(message, dict):
         return ""
     return _str_id(message.get("chat")) or _str_id(message.get("from"))
-
-
-def _derived_webhook_secret(token: str) -> str:
-    """A stable webhook secret when ZALO_BOT_WEBHOOK_SECRET is unset: derived
-    from the token, so it survives restarts and reveals nothing about it."""
-    return hmac.new(token.encode("utf-8"), b"troly-zalo-bot-webhook", hashlib.sha256).hexdigest()[:48]
 
 
 def from_settings(context: ChannelContext) -> ZaloBotChannel | None:

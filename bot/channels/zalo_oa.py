@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import io
 import json
 import logging
@@ -51,6 +50,7 @@ from bot.channels.base import (
     UserUnreachable,
     split_text,
 )
+from bot.channels.credentials import same_secret
 from bot.channels.zalo_bot import render_text
 from core.secrets import secret
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
@@ -470,7 +470,7 @@ class ZaloOaChannel(Channel):
         """Why the request is not from Zalo, or None when it is."""
         timestamp = str(event.get("timestamp", ""))
         expected = event_signature(self._app_id, raw, timestamp, self._oa_secret_key)
-        if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+        if not same_secret(signature.strip().lower(), expected):
             return "bad signature"
         if str(event.get("app_id", self._app_id)) != self._app_id:
             return "another app's event"

@@ -10,8 +10,6 @@ dropped here as well as in the dispatcher.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Awaitable, Sequence
@@ -27,6 +25,7 @@ from telegram.request import HTTPXRequest
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, ChatOrderedTasks, Handler
+from bot.channels.credentials import same_secret, webhook_secret_from_token
 from bot.channels.telegram.delivery import Delivery, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
@@ -69,7 +68,7 @@ def from_settings(context: ChannelContext) -> TelegramChannel | None:
 def derived_webhook_secret(token: str) -> str:
     """A stable webhook secret when none is configured: only someone who
     knows the bot token can compute it (allowed characters: hex)."""
-    return hmac.new(token.encode(), b"troly telegram webhook", hashlib.sha256).hexdigest()
+    return webhook_secret_from_token(token, b"troly telegram webhook")
 
 
 def _settle(answer: asyncio.Future | None, result: Any) -> None:
@@ -239,7 +238,7 @@ class TelegramChannel(Channel):
     # --- receiving -------------------------------------------------------
     async def _webhook(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+        if not same_secret(given, self.webhook_secret):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         if self._handle is None:
             return JSONResponse({"error": "not ready"}, status_code=503)  # Telegram retries later

@@ -5,20 +5,9 @@ every Bot API call with its parameters and result."""
 from __future__ import annotations
 
 import logging
+import re
 
-
-class _RedactToken(logging.Filter):
-    """httpx logs every request URL at INFO, and Bot API URLs hold the token."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<TELEGRAM_BOT_TOKEN>"), ()
-        return True
+from bot.channels.credentials import hide_in_request_logs
 
 
 class _HideBotApiContent(logging.Filter):
@@ -40,9 +29,7 @@ class _HideBotApiContent(logging.Filter):
 
 def hide_token_in_logs(token: str) -> None:
     """Install the filters (once per token) on the loggers that would show it."""
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(item, _RedactToken) and item.token == token for item in logger.filters):
-        logger.addFilter(_RedactToken(token))
+    hide_in_request_logs(re.escape(token), "<TELEGRAM_BOT_TOKEN>")
     for name in ("telegram.Bot", "telegram.ext.ExtBot"):
         bot_logger = logging.getLogger(name)
         if not any(isinstance(item, _HideBotApiContent) for item in bot_logger.filters):

@@ -7,8 +7,8 @@ by URL, and no buttons.
 - Receiving: `getUpdates` polling (one update per call; error 408 means
   nothing new), or a webhook registered with `setWebhook` whose requests must
   carry our secret in `X-Bot-Api-Secret-Token` (checked in constant time).
-- Buttons become numbered options (`numbered_options`); the dispatcher maps a
-  later "2" or the option's words back to its payload.
+- Buttons become numbered options (`bot.channels.text.plain_text`); the
+  dispatcher maps a later "2" or the option's words back to its payload.
 - Pictures go out with `sendPhoto` as signed, expiring links to our own media
   route (`bot.media.MediaStore`).
 - Duplicate deliveries are recognised by the dispatcher through `update_id`
@@ -29,18 +29,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.base import (
-    Channel,
-    ChatOrderedTasks,
-    DeliveryError,
-    Handler,
-    RateLimited,
-    TransientError,
-    UserUnreachable,
-    numbered_options,
-    split_text,
-)
+from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
+from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
+from bot.channels.text import plain_text, split_text
 from core.secrets import secret
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 
@@ -56,15 +48,6 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
 TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
-
-
-
-def render_text(reply: Reply) -> str:
-    """A reply as plain text: buttons as numbered options, link appended."""
-    text = numbered_options(reply)
-    if reply.link:
-        text = "\n".join(filter(None, [text, f"{reply.link.title}: {reply.link.url}"]))
-    return text
 
 
 class ZaloBotChannel(Channel):
@@ -215,7 +198,7 @@ class ZaloBotChannel(Channel):
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
         limit = self.capabilities.max_text_length
         for reply in replies:
-            text = render_text(reply)
+            text = plain_text(reply)
             if reply.image is not None:
                 if self._media is None:
                     text = "\n".join(filter(None, [reply.image.alt, text]))

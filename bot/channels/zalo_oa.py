@@ -40,18 +40,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.base import (
-    Channel,
-    ChatOrderedTasks,
-    DeliveryError,
-    Handler,
-    RateLimited,
-    TransientError,
-    UserUnreachable,
-    split_text,
-)
+from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
+from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret
-from bot.channels.zalo_bot import render_text
+from bot.channels.text import plain_text, split_text
 from core.secrets import secret
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 
@@ -567,7 +559,7 @@ class ZaloOaChannel(Channel):
             attachment_id = await self._upload(reply.image)
             messages.append({"attachment": {"type": "template", "payload": {
                 "template_type": "media", "elements": [{"media_type": "image", "attachment_id": attachment_id}]}}})
-        text = render_text(Reply(text=reply.text, link=reply.link))
+        text = plain_text(Reply(text=reply.text, link=reply.link))
         chunks = split_text(text, limit) if text else []
         buttons = reply.all_buttons
         groups = [buttons[start:start + per_message] for start in range(0, len(buttons), per_message)]

@@ -24,7 +24,8 @@ from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot.channels import ChannelContext
-from bot.channels.base import Channel, ChatOrderedTasks, Handler
+from bot.channels.base import Channel, Handler
+from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret, webhook_secret_from_token
 from bot.channels.telegram.delivery import Delivery, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound

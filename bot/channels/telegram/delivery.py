@@ -35,17 +35,11 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, InputMediaPhoto, Mess
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable, split_text
+from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
 from bot.channels.telegram.inbound import NAME
 from bot.channels.telegram.recent import Recent
-from bot.channels.telegram.render import (
-    CAPTION_LIMIT,
-    TEXT_LIMIT,
-    ButtonPayloads,
-    folded,
-    text_and_keyboard,
-    to_html,
-)
+from bot.channels.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, ButtonPayloads, folded, text_and_keyboard, to_html
+from bot.channels.text import split_text
 from core.messages import Image, Reply
 from storage.base import Storage
 

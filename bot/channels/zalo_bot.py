@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,17 +29,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
 from bot.channels.text import plain_text, split_text
-from core.secrets import secret
+from bot.config import ZaloBotSettings
+from bot.media import MediaStore
 from core.messages import Capabilities, Inbound, InboundKind, Reply
-
-if TYPE_CHECKING:
-    from bot.channels import ChannelContext
-    from bot.config import ZaloBotSettings
-    from bot.media import MediaStore
+from core.secrets import secret
 
 log = logging.getLogger(__name__)
 

@@ -32,25 +32,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
+from PIL import Image as PILImage
 from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret
 from bot.channels.text import plain_text, split_text
-from core.secrets import secret
+from bot.config import ZaloOaSettings
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
-
-if TYPE_CHECKING:
-    from bot.channels import ChannelContext
-    from bot.config import ZaloOaSettings
-    from storage.base import Storage
+from core.secrets import secret
+from storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -367,8 +366,6 @@ def fit_image(png: bytes, max_bytes: int) -> tuple[bytes, str, str]:
     unchanged if it fits, else JPEG, smaller and smaller until it does."""
     if len(png) <= max_bytes:
         return png, "image.png", "image/png"
-    from PIL import Image as PILImage
-
     picture = PILImage.open(io.BytesIO(png)).convert("RGB")
     quality = 85
     while True:

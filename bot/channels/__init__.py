@@ -7,7 +7,8 @@ file plus one line in `CHANNEL_MODULES`.
 
 What the adapters share: `base` (the `Channel` contract and delivery
 errors), `text` (splitting, plain text), `chat_tasks` (updates in order
-within a chat) and `credentials` (tokens out of the logs, webhook secrets).
+within a chat), `credentials` (tokens out of the logs, webhook secrets) and
+`http_api` (calling a platform's HTTP API).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
+from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.text import plain_text, split_text
 from bot.config import ZaloBotSettings
 from bot.media import MediaStore
@@ -235,14 +236,7 @@ class ZaloBotChannel(Channel):
         """Call a Bot API method; its `result`, or a `DeliveryError` saying
         what the caller should do. The token never appears in errors."""
         url = f"{self._base_url}/bot{self._token}/{method}"
-        try:
-            response = await self._http().post(url, json=params)
-        except httpx.HTTPError as error:
-            raise TransientError(f"{method}: {type(error).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        response, body = await post_and_read(self._http(), url, method, json=params)
         if response.is_success and body.get("ok"):
             return body.get("result")
         code = body.get("error_code") or response.status_code
@@ -250,7 +244,7 @@ class ZaloBotChannel(Channel):
         if code == NOTHING_NEW:
             raise _NothingNew()
         if code == 429:
-            raise RateLimited(float(response.headers.get("Retry-After") or 1), f"{method}: {description}")
+            raise RateLimited(retry_after(response), f"{method}: {description}")
         if code in (403, 404):
             raise UserUnreachable(f"{method}: {description}")
         if code >= 500:

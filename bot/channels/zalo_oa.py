@@ -45,6 +45,7 @@ from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret
+from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.text import plain_text, split_text
 from bot.config import ZaloOaSettings
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
@@ -591,14 +592,9 @@ class ZaloOaChannel(Channel):
         Zalo calls it invalid. Returns `data`, or raises a `DeliveryError`."""
         for attempt in range(2):
             token = await self.tokens.access_token()
-            try:
-                response = await self.http().post(url, json=json_body, files=files, headers={"access_token": token})
-            except httpx.HTTPError as error:
-                raise TransientError(f"Zalo OA API: {type(error).__name__}") from None
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
+            response, body = await post_and_read(
+                self.http(), url, "Zalo OA API", json=json_body, files=files, headers={"access_token": token}
+            )
             code = body.get("error") if isinstance(body, dict) else None
             if response.is_success and code == 0:
                 return body.get("data")
@@ -607,7 +603,7 @@ class ZaloOaChannel(Channel):
                 continue
             message = str(body.get("message", "")) if isinstance(body, dict) else ""
             if code == RATE_LIMITED or response.status_code == 429:
-                raise RateLimited(float(response.headers.get("Retry-After") or 1), f"Zalo OA: {message}")
+                raise RateLimited(retry_after(response), f"Zalo OA: {message}")
             if code in USER_UNREACHABLE_ERRORS:
                 raise UserUnreachable(f"Zalo OA error {code}: {message}")
             if response.status_code >= 500 or code is None:

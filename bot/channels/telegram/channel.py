@@ -3,8 +3,10 @@
 custom-webhook pattern) and receiving. Updates are handled once each, in
 order within a chat and side by side across chats; a button press is
 answered at once so its spinner stops; "typing..." shows while a slow answer
-is being prepared; the replies go to `Delivery`. A duplicated update is
-dropped here as well as in the dispatcher.
+is being prepared; the replies go to `Delivery`. With
+`telegram.webhook_reply_seconds` > 0 a webhook request waits for its turn,
+whose last message may ride in the response (see `delivery`). A duplicated
+update is dropped here as well as in the dispatcher.
 """
 
 from __future__ import annotations

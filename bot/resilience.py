@@ -53,7 +53,9 @@ async def retry_transient(
         except Exception as error:
             if attempt == attempts or not is_transient(error):
                 raise
-            log.warning("database unavailable (%s); retry %d/%d in %.1f s", type(error).__name__, attempt, attempts - 1, pause)
+            log.warning(
+                "database unavailable (%s); retry %d/%d in %.1f s", type(error).__name__, attempt, attempts - 1, pause
+            )
             await asyncio.sleep(pause * (0.75 + random.random() / 2))
             pause = min(pause * 2, max_pause)
     raise AssertionError("unreachable")

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.channels.base import Channel, numbered_options, split_text
+from bot.channels.base import Channel
+from bot.channels.text import numbered_options, split_text
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}

@@ -26,7 +26,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
+from bot.channels.web_openapi import openapi_description
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from storage.base import Storage
 
@@ -69,7 +71,8 @@ class WebChannel(Channel):
         self._handle = handle
 
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        await self.storage.queue_notices(self.name, chat_id, [self.render(reply) for reply in replies], PENDING_PER_USER)
+        notices = [self.render(reply) for reply in replies]
+        await self.storage.queue_notices(self.name, chat_id, notices, PENDING_PER_USER)
 
     # --- HTTP -------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -83,8 +86,6 @@ class WebChannel(Channel):
         )
 
     async def openapi(self, request: Request) -> Response:
-        from bot.channels.web_openapi import openapi_description
-
         return JSONResponse(openapi_description(MAX_TEXT, MAX_PAYLOAD))
 
     async def chat(self, request: Request) -> Response:
@@ -163,6 +164,6 @@ def _locale(value: Any) -> str | None:
     return value[:16] if isinstance(value, str) else None
 
 
-def from_settings(context) -> WebChannel:
+def from_settings(context: ChannelContext) -> WebChannel:
     """The web chat is always on: it is the offline demo."""
     return WebChannel(context.storage, context.media)

@@ -7,8 +7,8 @@ by URL, and no buttons.
 - Receiving: `getUpdates` polling (one update per call; error 408 means
   nothing new), or a webhook registered with `setWebhook` whose requests must
   carry our secret in `X-Bot-Api-Secret-Token` (checked in constant time).
-- Buttons become numbered options (`numbered_options`); the dispatcher maps a
-  later "2" or the option's words back to its payload.
+- Buttons become numbered options (`bot.channels.text.plain_text`); the
+  dispatcher maps a later "2" or the option's words back to its payload.
 - Pictures go out with `sendPhoto` as signed, expiring links to our own media
   route (`bot.media.MediaStore`).
 - Duplicate deliveries are recognised by the dispatcher through `update_id`
@@ -18,13 +18,10 @@ by URL, and no buttons.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
-import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,24 +29,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.base import (
-    Channel,
-    ChatOrderedTasks,
-    DeliveryError,
-    Handler,
-    RateLimited,
-    TransientError,
-    UserUnreachable,
-    numbered_options,
-    split_text,
-)
-from core.secrets import secret
+from bot.channels import ChannelContext
+from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
+from bot.channels.chat_tasks import ChatOrderedTasks
+from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
+from bot.channels.http_api import post_and_read, retry_after
+from bot.channels.text import plain_text, split_text
+from bot.config import ZaloBotSettings
+from bot.media import MediaStore
 from core.messages import Capabilities, Inbound, InboundKind, Reply
-
-if TYPE_CHECKING:
-    from bot.channels import ChannelContext
-    from bot.config import ZaloBotSettings
-    from bot.media import MediaStore
+from core.secrets import secret
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +46,7 @@ NAME = "zalo_bot"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
-
-
-
-def render_text(reply: Reply) -> str:
-    """A reply as plain text: buttons as numbered options, link appended."""
-    text = numbered_options(reply)
-    if reply.link:
-        text = "\n".join(filter(None, [text, f"{reply.link.title}: {reply.link.url}"]))
-    return text
+TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
 
 
 class ZaloBotChannel(Channel):
@@ -80,11 +61,11 @@ class ZaloBotChannel(Channel):
         webhook_secret: str | None = None,
     ) -> None:
         self._token = token
-        _hide_token_in_logs()
+        hide_in_request_logs(TOKEN_IN_URL, "/bot<ZALO_BOT_TOKEN>/")
         self._settings = settings
         self._media = media
         self._base_url = (base_url or settings.base_url).rstrip("/")
-        self._webhook_secret = webhook_secret or _derived_webhook_secret(token)
+        self._webhook_secret = webhook_secret or webhook_secret_from_token(token, b"troly-zalo-bot-webhook", length=48)
         self.capabilities = Capabilities(buttons=False, max_text_length=settings.max_text_length, image_by="url")
         self._client: httpx.AsyncClient | None = None
         self._handle: Handler | None = None
@@ -151,7 +132,7 @@ class ZaloBotChannel(Channel):
 
     async def _webhook(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode("utf-8"), self._webhook_secret.encode("utf-8")):
+        if not same_secret(given, self._webhook_secret):
             return JSONResponse({"ok": False, "description": "unauthorized"}, status_code=401)
         try:
             body = json.loads(await request.body())
@@ -216,7 +197,7 @@ class ZaloBotChannel(Channel):
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
         limit = self.capabilities.max_text_length
         for reply in replies:
-            text = render_text(reply)
+            text = plain_text(reply)
             if reply.image is not None:
                 if self._media is None:
                     text = "\n".join(filter(None, [reply.image.alt, text]))
@@ -255,14 +236,7 @@ class ZaloBotChannel(Channel):
         """Call a Bot API method; its `result`, or a `DeliveryError` saying
         what the caller should do. The token never appears in errors."""
         url = f"{self._base_url}/bot{self._token}/{method}"
-        try:
-            response = await self._http().post(url, json=params)
-        except httpx.HTTPError as error:
-            raise TransientError(f"{method}: {type(error).__name__}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
+        response, body = await post_and_read(self._http(), url, method, json=params)
         if response.is_success and body.get("ok"):
             return body.get("result")
         code = body.get("error_code") or response.status_code
@@ -270,30 +244,12 @@ class ZaloBotChannel(Channel):
         if code == NOTHING_NEW:
             raise _NothingNew()
         if code == 429:
-            raise RateLimited(float(response.headers.get("Retry-After") or 1), f"{method}: {description}")
+            raise RateLimited(retry_after(response), f"{method}: {description}")
         if code in (403, 404):
             raise UserUnreachable(f"{method}: {description}")
         if code >= 500:
             raise TransientError(f"{method}: {code} {description}")
         raise DeliveryError(f"{method}: {code} {description}")
-
-
-class _HideBotToken(logging.Filter):
-    """httpx logs every request URL at INFO, and Bot API URLs hold the token."""
-
-    _TOKEN_IN_PATH = re.compile(r"/bot[^/\s]+/")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/bot" in message:
-            record.msg, record.args = self._TOKEN_IN_PATH.sub("/bot<ZALO_BOT_TOKEN>/", message), ()
-        return True
-
-
-def _hide_token_in_logs() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(item, _HideBotToken) for item in logger.filters):
-        logger.addFilter(_HideBotToken())
 
 
 class _NothingNew(DeliveryError):
@@ -310,12 +266,6 @@ def _chat_id(update: dict[str, Any]) -> str:
     if not isinstance(message, dict):
         return ""
     return _str_id(message.get("chat")) or _str_id(message.get("from"))
-
-
-def _derived_webhook_secret(token: str) -> str:
-    """A stable webhook secret when ZALO_BOT_WEBHOOK_SECRET is unset: derived
-    from the token, so it survives restarts and reveals nothing about it."""
-    return hmac.new(token.encode("utf-8"), b"troly-zalo-bot-webhook", hashlib.sha256).hexdigest()[:48]
 
 
 def from_settings(context: ChannelContext) -> ZaloBotChannel | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import io
 import json
 import logging
@@ -33,32 +32,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
+from PIL import Image as PILImage
 from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.channels.base import (
-    Channel,
-    ChatOrderedTasks,
-    DeliveryError,
-    Handler,
-    RateLimited,
-    TransientError,
-    UserUnreachable,
-    split_text,
-)
-from bot.channels.zalo_bot import render_text
-from core.secrets import secret
+from bot.channels import ChannelContext
+from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
+from bot.channels.chat_tasks import ChatOrderedTasks
+from bot.channels.credentials import same_secret
+from bot.channels.http_api import post_and_read, retry_after
+from bot.channels.text import plain_text, split_text
+from bot.config import ZaloOaSettings
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
-
-if TYPE_CHECKING:
-    from bot.channels import ChannelContext
-    from bot.config import ZaloOaSettings
-    from storage.base import Storage
+from core.secrets import secret
+from storage.base import Storage
 
 log = logging.getLogger(__name__)
 
@@ -375,8 +367,6 @@ def fit_image(png: bytes, max_bytes: int) -> tuple[bytes, str, str]:
     unchanged if it fits, else JPEG, smaller and smaller until it does."""
     if len(png) <= max_bytes:
         return png, "image.png", "image/png"
-    from PIL import Image as PILImage
-
     picture = PILImage.open(io.BytesIO(png)).convert("RGB")
     quality = 85
     while True:
@@ -470,7 +460,7 @@ class ZaloOaChannel(Channel):
         """Why the request is not from Zalo, or None when it is."""
         timestamp = str(event.get("timestamp", ""))
         expected = event_signature(self._app_id, raw, timestamp, self._oa_secret_key)
-        if not hmac.compare_digest(signature.strip().lower().encode(), expected.encode()):
+        if not same_secret(signature.strip().lower(), expected):
             return "bad signature"
         if str(event.get("app_id", self._app_id)) != self._app_id:
             return "another app's event"
@@ -567,7 +557,7 @@ class ZaloOaChannel(Channel):
             attachment_id = await self._upload(reply.image)
             messages.append({"attachment": {"type": "template", "payload": {
                 "template_type": "media", "elements": [{"media_type": "image", "attachment_id": attachment_id}]}}})
-        text = render_text(Reply(text=reply.text, link=reply.link))
+        text = plain_text(Reply(text=reply.text, link=reply.link))
         chunks = split_text(text, limit) if text else []
         buttons = reply.all_buttons
         groups = [buttons[start:start + per_message] for start in range(0, len(buttons), per_message)]
@@ -602,14 +592,9 @@ class ZaloOaChannel(Channel):
         Zalo calls it invalid. Returns `data`, or raises a `DeliveryError`."""
         for attempt in range(2):
             token = await self.tokens.access_token()
-            try:
-                response = await self.http().post(url, json=json_body, files=files, headers={"access_token": token})
-            except httpx.HTTPError as error:
-                raise TransientError(f"Zalo OA API: {type(error).__name__}") from None
-            try:
-                body = response.json()
-            except ValueError:
-                body = {}
+            response, body = await post_and_read(
+                self.http(), url, "Zalo OA API", json=json_body, files=files, headers={"access_token": token}
+            )
             code = body.get("error") if isinstance(body, dict) else None
             if response.is_success and code == 0:
                 return body.get("data")
@@ -618,7 +603,7 @@ class ZaloOaChannel(Channel):
                 continue
             message = str(body.get("message", "")) if isinstance(body, dict) else ""
             if code == RATE_LIMITED or response.status_code == 429:
-                raise RateLimited(float(response.headers.get("Retry-After") or 1), f"Zalo OA: {message}")
+                raise RateLimited(retry_after(response), f"Zalo OA: {message}")
             if code in USER_UNREACHABLE_ERRORS:
                 raise UserUnreachable(f"Zalo OA error {code}: {message}")
             if response.status_code >= 500 or code is None:

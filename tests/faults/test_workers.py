@@ -12,7 +12,7 @@ import itertools
 import httpx
 import pytest
 
-from bot.channels.telegram import APOLOGY
+from bot.channels.telegram.channel import APOLOGY
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
 from tests.faults.conftest import set_faults

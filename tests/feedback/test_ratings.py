@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.channels.base import numbered_options
+from bot.channels.text import numbered_options
 
 
 def rating_payloads(chat) -> list[str]:

@@ -1,0 +1,349 @@
+"""The Telegram channel: connecting (bot commands, then long polling with
+`getUpdates`, or a webhook served by our own ASGI app, python-telegram-bot's
+custom-webhook pattern) and receiving. Updates are handled once each, in
+order within a chat and side by side across chats; a button press is
+answered at once so its spinner stops; "typing..." shows while a slow answer
+is being prepared; the replies go to `Delivery`. With
+`telegram.webhook_reply_seconds` > 0 a webhook request waits for its turn,
+whose last message may ride in the response (see `delivery`). A duplicated
+update is dropped here as well as in the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Bot, BotCommand, Update
+from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot.channels import ChannelContext
+from bot.channels.base import Channel, Handler
+from bot.channels.chat_tasks import ChatOrderedTasks
+from bot.channels.credentials import same_secret, webhook_secret_from_token
+from bot.channels.telegram.delivery import Delivery, retry_seconds
+from bot.channels.telegram.inbound import NAME, to_inbound
+from bot.channels.telegram.logs import hide_token_in_logs
+from bot.channels.telegram.recent import Recent
+from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
+from bot.config import TelegramSettings
+from core.messages import Capabilities, Reply
+from core.secrets import secret
+from storage.base import Storage
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing..." for about 5 s
+MAX_UPDATE_BYTES = 1_000_000  # updates are a few kB; anything bigger is not from Telegram
+APOLOGY = (
+    "Xin lỗi, trợ lý đang gặp sự cố. Bạn vui lòng thử lại sau ít phút.\n"
+    "Sorry, something went wrong on our side. Please try again in a few minutes."
+)
+EXPIRED_BUTTON = "Nút này đã hết hạn, bạn gõ /menu nhé. / This button has expired, please type /menu."
+
+
+def from_settings(context: ChannelContext) -> TelegramChannel | None:
+    """The Telegram channel when `TELEGRAM_BOT_TOKEN` is set, else None."""
+    token = secret("TELEGRAM_BOT_TOKEN")
+    if not token:
+        return None
+    return TelegramChannel(
+        token,
+        context.settings.telegram,
+        storage=context.storage,
+        base_url=secret("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
+        webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+    )
+
+
+def derived_webhook_secret(token: str) -> str:
+    """A stable webhook secret when none is configured: only someone who
+    knows the bot token can compute it (allowed characters: hex)."""
+    return webhook_secret_from_token(token, b"troly telegram webhook")
+
+
+def _settle(answer: asyncio.Future | None, result: Any) -> None:
+    if answer is not None and not answer.done():
+        answer.set_result(result)
+
+
+class TelegramChannel(Channel):
+    name = NAME
+    capabilities = Capabilities(
+        buttons=True, max_text_length=TEXT_LIMIT, image_by="upload", deep_link_start=True, edit_messages=True
+    )
+
+    def __init__(
+        self,
+        token: str,
+        settings: TelegramSettings,
+        *,
+        storage: Storage | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        webhook_secret: str | None = None,
+        retry_delay: float = 0.5,
+        max_rate_limit_wait: float = 60.0,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.retry_delay = retry_delay
+        self.webhook_secret = webhook_secret or derived_webhook_secret(token)
+        hide_token_in_logs(token)
+        base_file_url = base_url.removesuffix("/bot") + "/file/bot"
+        self.bot = Bot(
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            request=HTTPXRequest(connection_pool_size=32, media_write_timeout=30.0),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+        )
+        self.ready = asyncio.Event()  # set once connected (commands set, webhook or polling on)
+        self.disabled_reason: str | None = None  # why the channel turned itself off, for health checks
+        self._handle: Handler | None = None
+        self._runner: asyncio.Task | None = None
+        self._offset: int | None = None
+        self._seen_updates = Recent(4096)
+        self._work = ChatOrderedTasks()
+        self._payloads = ButtonPayloads()
+        self._delivery = Delivery(
+            self.bot, storage, self._payloads, retry_delay=retry_delay, max_rate_limit_wait=max_rate_limit_wait
+        )
+
+    # --- lifecycle -------------------------------------------------------
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.settings.webhook_url)
+
+    @property
+    def webhook_path(self) -> str:
+        return self.settings.webhook_path or urlsplit(self.settings.webhook_url).path or "/telegram/webhook"
+
+    def routes(self) -> list[Any]:
+        if not self.webhook_mode:
+            return []
+        return [Route(self.webhook_path, self._webhook, methods=["POST"])]
+
+    async def start(self, handle: Handler) -> None:
+        """Connect in the background (retrying while Telegram is unreachable),
+        then poll, or register the webhook."""
+        self._handle = handle
+        self._runner = asyncio.create_task(self._run(), name="telegram")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        await self.drain(timeout=10)
+        if self._offset is not None:  # confirm the last batch, so a restart does not replay it
+            try:
+                await self.bot.get_updates(offset=self._offset, limit=1, timeout=0)
+            except TelegramError:
+                log.warning("telegram: could not confirm the last updates")
+        await self.bot.shutdown()
+        self.ready.clear()
+
+    @property
+    def idle(self) -> bool:
+        """True when no received update is still being answered."""
+        return self._work.idle
+
+    async def drain(self, timeout: float = 10) -> None:
+        """Wait (up to `timeout` seconds) until every received update has been answered."""
+        await self._work.drain(timeout)
+
+    async def _run(self) -> None:
+        if not await self._connect():
+            return
+        self.ready.set()
+        if not self.webhook_mode:
+            await self._poll()
+
+    async def _connect(self) -> bool:
+        delay = self.retry_delay
+        while True:
+            try:
+                await self.bot.initialize()
+                await self._set_commands()
+                if self.webhook_mode:
+                    if not self.settings.webhook_url.startswith("https://"):
+                        log.warning("telegram: Telegram only delivers webhooks to HTTPS URLs")
+                    await self.bot.set_webhook(
+                        self.settings.webhook_url,
+                        secret_token=self.webhook_secret,
+                        allowed_updates=ALLOWED_UPDATES,
+                        max_connections=self.settings.webhook_max_connections,
+                    )
+                else:  # getUpdates fails while a webhook is registered
+                    await self.bot.delete_webhook()
+                log.info("telegram: connected (%s)", "webhook" if self.webhook_mode else "long polling")
+                return True
+            except InvalidToken:
+                self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
+                return False
+            except BadRequest as error:  # e.g. a webhook URL Telegram will not use
+                self._disable(f"the Bot API refused our settings ({error})")
+                return False
+            except RetryAfter as error:
+                await asyncio.sleep(retry_seconds(error))
+            except TelegramError as error:
+                log.warning("telegram: cannot connect yet (%s); retrying in %.0f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+
+    def _disable(self, reason: str) -> None:
+        self.disabled_reason = reason
+        self.ready.clear()
+        log.error("telegram: %s; Telegram is off", reason)
+
+    async def _set_commands(self) -> None:
+        commands = self.settings.commands
+        for language in ("vi", "en"):
+            menu = [BotCommand(item.command, getattr(item, language)) for item in commands]
+            await self.bot.set_my_commands(menu, language_code=language)
+        await self.bot.set_my_commands([BotCommand(item.command, item.vi) for item in commands])
+
+    async def _poll(self) -> None:
+        delay = self.retry_delay
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+                )
+            except InvalidToken:
+                self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
+                return
+            except RetryAfter as error:
+                await asyncio.sleep(retry_seconds(error))
+                continue
+            except TelegramError as error:  # network trouble, or another instance polling (Conflict)
+                log.warning("telegram: getUpdates failed (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+                continue
+            delay = self.retry_delay
+            for update in updates:
+                self._offset = update.update_id + 1
+                self.submit(update)
+
+    # --- receiving -------------------------------------------------------
+    async def _webhook(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not same_secret(given, self.webhook_secret):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        if self._handle is None:
+            return JSONResponse({"error": "not ready"}, status_code=503)  # Telegram retries later
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return JSONResponse({"error": "too large"}, status_code=413)
+        try:
+            update = Update.de_json(json.loads(body), self.bot)
+        except Exception:  # not JSON, or not an update
+            return JSONResponse({"error": "not a Telegram update"}, status_code=400)
+        wait = self.settings.webhook_reply_seconds
+        answer = asyncio.get_running_loop().create_future() if wait > 0 else None
+        self.submit(update, answer)
+        if answer is None or answer.done():
+            return Response(status_code=200)
+        try:
+            await self._wait_for_turn(answer, wait)
+        except TimeoutError:
+            pass
+        finally:
+            _settle(answer, None)  # too late: the turn sends its reply by the Bot API
+        # What the turn handed over is sent even if it landed as the wait timed
+        # out (`wait_for` then raises all the same): the turn counts on it.
+        method = answer.result()
+        return Response(status_code=200) if method is None else JSONResponse(method)
+
+    @staticmethod
+    async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:
+        await asyncio.wait_for(asyncio.shield(answer), seconds)
+
+    def submit(self, update: Update, answer: asyncio.Future | None = None) -> None:
+        """Queue an update for processing: once per update id, in order
+        within its chat, concurrently across chats. `answer`, if given,
+        receives the reply to send in the webhook response, or None."""
+        if update.update_id in self._seen_updates:
+            log.info("telegram: dropped a duplicated update")
+            _settle(answer, None)
+            return
+        self._seen_updates[update.update_id] = True
+        chat = update.effective_chat
+        key = str(chat.id) if chat else f"update:{update.update_id}"
+        self._work.submit(key, self._process_logged(update, answer))
+
+    async def _process_logged(self, update: Update, answer: asyncio.Future | None = None) -> None:
+        try:
+            await self._process(update, answer)
+        except Exception:
+            log.exception("telegram: failed to process an update")
+        finally:
+            _settle(answer, None)
+
+    async def _process(self, update: Update, answer: asyncio.Future | None = None) -> None:
+        query = update.callback_query
+        inbound = to_inbound(update, self._payloads.from_callback_data)
+        if query is not None:  # stop the button's spinner first
+            expired = inbound is None and query.message is not None
+            await self._quietly(query.answer(text=EXPIRED_BUTTON if expired else None))
+        elif update.message is not None:
+            self._delivery.note_latest_message(str(update.message.chat.id), update.message.message_id)
+        if inbound is None or self._handle is None:
+            return
+        try:
+            replies = await self._with_typing(inbound.chat_id, self._handle(inbound))
+        except Exception:
+            log.exception("telegram: the dispatcher failed")
+            replies = [Reply(text=APOLOGY)]
+        source = query.message.message_id if query is not None and query.message is not None else None
+        await self._delivery.answer(inbound.chat_id, replies, source_message_id=source, webhook_response=answer)
+
+    async def _with_typing(self, chat_id: str, answer: Awaitable[T]) -> T:
+        """`answer`, with "typing..." shown once it takes longer than
+        `typing_delay_seconds`. A timer, not a task per message: most
+        answers are ready long before it fires."""
+        typing: asyncio.Task | None = None
+
+        def start_typing() -> None:
+            nonlocal typing
+            if self._work.busy <= self.settings.typing_max_busy:  # else spend the Bot API calls on answers
+                typing = asyncio.create_task(self._keep_typing(chat_id))
+
+        timer = asyncio.get_running_loop().call_later(self.settings.typing_delay_seconds, start_typing)
+        try:
+            return await answer
+        finally:
+            timer.cancel()
+            if typing is not None:
+                typing.cancel()
+
+    async def _keep_typing(self, chat_id: str) -> None:
+        while True:
+            await self._quietly(self.bot.send_chat_action(chat_id, "typing"))
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+
+    async def _quietly(self, call: Awaitable[Any]) -> None:
+        """Best-effort calls (typing, answering a button): never fail a reply."""
+        try:
+            await call
+        except TelegramError as error:
+            log.debug("telegram: best-effort call failed: %s", error)
+
+    # --- sending ---------------------------------------------------------
+    async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """Deliver replies the bot starts itself; a 429 raises `RateLimited`
+        so the caller (broadcast) paces itself."""
+        await self._delivery.send(chat_id, replies)

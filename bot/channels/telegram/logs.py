@@ -1,0 +1,36 @@
+"""Keeping secrets out of the logs that Telegram traffic writes: httpx logs
+every request URL, which holds the bot token, and python-telegram-bot logs
+every Bot API call with its parameters and result."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from bot.channels.credentials import hide_in_request_logs
+
+
+class _HideBotApiContent(logging.Filter):
+    """python-telegram-bot logs, at DEBUG, every Bot API call with its
+    parameters and result: the citizens' messages and ours, with request
+    codes, id and phone numbers and signed links. Keep the endpoint only."""
+
+    SUMMARIES = {
+        "Calling Bot API endpoint `%s` with parameters `%s`": "Calling Bot API endpoint `%s`",
+        "Call to Bot API endpoint `%s` finished with return value `%s`": "Call to Bot API endpoint `%s` finished",
+    }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        summary = self.SUMMARIES.get(record.msg) if isinstance(record.msg, str) else None
+        if summary is not None and isinstance(record.args, tuple) and record.args:
+            record.msg, record.args = summary, record.args[:1]
+        return True
+
+
+def hide_token_in_logs(token: str) -> None:
+    """Install the filters (once per token) on the loggers that would show it."""
+    hide_in_request_logs(re.escape(token), "<TELEGRAM_BOT_TOKEN>")
+    for name in ("telegram.Bot", "telegram.ext.ExtBot"):
+        bot_logger = logging.getLogger(name)
+        if not any(isinstance(item, _HideBotApiContent) for item in bot_logger.filters):
+            bot_logger.addFilter(_HideBotApiContent())

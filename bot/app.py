@@ -153,8 +153,8 @@ class Runtime:
 
     def _start_delivery(self) -> None:
         """Deliver broadcasts (scheduled ones included) in the background."""
-        from bot.broadcast.store import BroadcastStore
         from bot.broadcast.worker import DeliveryWorker
+        from storage.broadcasts.store import BroadcastStore
 
         worker = DeliveryWorker(
             BroadcastStore(self.storage), {channel.name: channel for channel in self.channels}, self.settings.broadcast
@@ -172,9 +172,9 @@ class Runtime:
 
     def _staff_commands(self):
         """Admin and outreach-staff commands in chat (`/broadcast`, `/roles`...)."""
-        from bot.broadcast.store import BroadcastStore
         from bot.roles import Roles
         from bot.staff_commands import StaffCommands
+        from storage.broadcasts.store import BroadcastStore
 
         return StaffCommands(Roles(self.storage, self.settings.roles), BroadcastStore(self.storage), self.feedback)
 

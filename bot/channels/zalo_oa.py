@@ -14,7 +14,7 @@
 - Tokens: the access token is refreshed before it expires or when Zalo says
   it is invalid (-216). The refresh token is single-use, so a refresh is
   written ahead in the database before it is spent and the new pair is saved
-  with the mark cleared in one transaction (`OaTokenStore`).
+  with the mark cleared in one transaction (`storage.oa_tokens`).
 - Reply window: messages the bot starts itself (`send`) follow a configured
   policy: free within 48 h of the user's last interaction, paid up to 7 days
   (only if the agency allows it), refused after.
@@ -36,7 +36,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -54,6 +53,7 @@ from bot.channels.base import (
 from bot.channels.zalo_bot import render_text
 from core.secrets import secret
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
+from storage.oa_tokens import OaTokenStore, TokenPair
 
 if TYPE_CHECKING:
     from bot.channels import ChannelContext
@@ -112,120 +112,9 @@ class ReplyWindowClosed(DeliveryError):
 
 
 # --- OAuth tokens ----------------------------------------------------------------
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    access_expires_at: datetime
-    refresh_token: str
-    refresh_started_at: datetime | None = None
-
-
 class ReauthorisationNeeded(DeliveryError):
     """Zalo refused our refresh token: an officer must authorise the OA again
     and set a new ZALO_OA_REFRESH_TOKEN (see README, "Zalo")."""
-
-
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-class OaTokenStore:
-    """The OA's token pair in the bot's database (`oauth_tokens`), written so
-    that the single-use refresh token is never lost:
-
-    1. `begin_refresh` marks the row (write-ahead) before the token is spent;
-       only one worker can hold the mark, so a token is never spent twice;
-    2. `finish_refresh` saves the new pair and clears the mark in one
-       transaction, before the new access token is used anywhere.
-
-    A crash before 2 leaves the old, consistent pair with the mark set; the
-    next start sees the interrupted refresh and retries it."""
-
-    def __init__(self, storage: Storage, account: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        from storage.schema import oauth_tokens
-
-        self._storage = storage
-        self._table = oauth_tokens
-        self.account = account
-        self._clock = clock
-
-    async def load(self) -> TokenPair | None:
-        table = self._table
-        async with self._storage.transaction() as conn:
-            row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
-        if row is None:
-            return None
-        return TokenPair(row.access_token, row.access_expires_at, row.refresh_token, row.refresh_started_at)
-
-    async def seed(self, pair: TokenPair) -> TokenPair:
-        """Adopt the operator's tokens (environment) if the account has none,
-        or if the operator gave a refresh token never seen before (they
-        authorised the OA again). Returns the pair in force."""
-        table, now = self._table, self._clock()
-        seed = fingerprint(pair.refresh_token)
-        values = {
-            "access_token": pair.access_token,
-            "access_expires_at": pair.access_expires_at,
-            "refresh_token": pair.refresh_token,
-            "seed_fingerprint": seed,
-            "refresh_started_at": None,
-            "updated_at": now,
-        }
-        async with self._storage.transaction(write=True) as conn:
-            row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
-            if row is None:
-                await conn.execute(table.insert().values(account=self.account, **values))
-            elif row.seed_fingerprint != seed:
-                await conn.execute(update(table).where(table.c.account == self.account).values(**values))
-                log.info("zalo_oa: adopted newly configured OA tokens")
-        loaded = await self.load()
-        assert loaded is not None
-        return loaded
-
-    async def begin_refresh(self, refresh_token: str, lease: timedelta) -> bool:
-        """Take the right to spend `refresh_token`: False if the stored token
-        is another one (someone refreshed already) or another worker's mark
-        is younger than `lease`."""
-        table, now = self._table, self._clock()
-        async with self._storage.transaction(write=True) as conn:
-            result = await conn.execute(
-                update(table)
-                .where(
-                    table.c.account == self.account,
-                    table.c.refresh_token == refresh_token,
-                    (table.c.refresh_started_at.is_(None)) | (table.c.refresh_started_at < now - lease),
-                )
-                .values(refresh_started_at=now)
-            )
-        return result.rowcount == 1
-
-    async def finish_refresh(self, spent_refresh_token: str, new: TokenPair) -> None:
-        """Save the new pair and clear the mark, atomically."""
-        table = self._table
-        async with self._storage.transaction(write=True) as conn:
-            result = await conn.execute(
-                update(table)
-                .where(table.c.account == self.account, table.c.refresh_token == spent_refresh_token)
-                .values(
-                    access_token=new.access_token,
-                    access_expires_at=new.access_expires_at,
-                    refresh_token=new.refresh_token,
-                    refresh_started_at=None,
-                    updated_at=self._clock(),
-                )
-            )
-        if result.rowcount != 1:
-            raise RuntimeError("the OA token row changed during a refresh")
-
-    async def abandon_refresh(self, refresh_token: str) -> None:
-        """Clear our mark when the token was certainly not spent."""
-        table = self._table
-        async with self._storage.transaction(write=True) as conn:
-            await conn.execute(
-                update(table)
-                .where(table.c.account == self.account, table.c.refresh_token == refresh_token)
-                .values(refresh_started_at=None)
-            )
 
 
 class OaTokens:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.channels.zalo_oa import OaTokenStore, TokenPair
 from core.paths import PROJECT_ROOT
+from storage.oa_tokens import OaTokenStore, TokenPair
 from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.zalo.refresh_process import CRASHED

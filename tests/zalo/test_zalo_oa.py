@@ -16,11 +16,9 @@ from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
 from bot.channels.zalo_oa import (
     OaTokens,
-    OaTokenStore,
     ReauthorisationNeeded,
     ReplyWindowClosed,
     ReplyWindowPolicy,
-    TokenPair,
     Window,
     ZaloOaChannel,
     event_signature,
@@ -28,6 +26,7 @@ from bot.channels.zalo_oa import (
 )
 from bot.config import Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
+from storage.oa_tokens import OaTokenStore, TokenPair
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 
 APP_ID = "360846524940903967"

@@ -23,7 +23,8 @@ import httpx  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
 from bot.channels.zalo_bot import ZaloBotChannel  # noqa: E402
-from bot.channels.zalo_oa import OaTokens, ZaloOaChannel  # noqa: E402
+from bot.channels.zalo_oa import ZaloOaChannel  # noqa: E402
+from bot.channels.zalo_oa_oauth import OaTokens  # noqa: E402
 from bot.config import ZaloBotSettings, ZaloOaSettings  # noqa: E402
 from bot.media import MediaStore  # noqa: E402
 from core.messages import Image, Reply  # noqa: E402

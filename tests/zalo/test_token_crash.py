@@ -103,7 +103,7 @@ async def test_a_normal_refresh_in_a_fresh_process(db_url, zalo):
 
 
 async def test_a_database_that_refuses_the_save_does_not_lose_the_new_pair(zalo, tmp_path):
-    from bot.channels.zalo_oa import OaTokens
+    from bot.channels.zalo_oa_oauth import OaTokens
 
     storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
     await storage.init()

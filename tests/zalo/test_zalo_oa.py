@@ -15,8 +15,6 @@ from PIL import Image as PILImage
 from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
 from bot.channels.zalo_oa import (
-    OaTokens,
-    ReauthorisationNeeded,
     ReplyWindowClosed,
     ReplyWindowPolicy,
     Window,
@@ -24,6 +22,7 @@ from bot.channels.zalo_oa import (
     event_signature,
     from_settings,
 )
+from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
 from bot.config import Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
 from storage.oa_tokens import OaTokenStore, TokenPair

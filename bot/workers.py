@@ -23,8 +23,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import text
-
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_SECONDS = 600.0
@@ -68,23 +66,17 @@ class LeaderJob:
             await _wait(stop, self.retry_seconds)
 
     async def _lead_while_locked(self, stop: asyncio.Event) -> None:
-        params = {"key": f"troly:leader:{self.name}"}
-        async with self.storage._lock_engine.connect() as conn:
-            got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), params)).scalar()
-            if not got:
+        async with self.storage.leader_lock(self.name) as still_held:
+            if still_held is None:
                 return
             log.info("leader job %s: this worker leads", self.name)
             self.is_leader = True
-            try:
-                await self._repeat(stop, conn)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), params)
+            await self._repeat(stop, still_held)
 
-    async def _repeat(self, stop: asyncio.Event, conn=None) -> None:
+    async def _repeat(self, stop: asyncio.Event, still_held: Callable[[], Awaitable[None]] | None = None) -> None:
         while not stop.is_set():
-            if conn is not None:
-                await conn.execute(text("SELECT 1"))  # still connected, so still the lock holder
+            if still_held is not None:
+                await still_held()
             try:
                 await self.job()
             except Exception:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,7 @@ from storage.base import (
     user_actor,
 )
 from storage.engines import SUPPORTED_DRIVERS, dialect_insert, postgres_engines, sqlite_engines
-from storage.locks import KeyedLocks
+from storage.locks import KeyedLocks, leader_lock
 from storage.migrations import upgrade_to_head
 from storage.pg_turn import (
     GET_OR_CREATE_USER,
@@ -422,6 +422,13 @@ class SqlStorage(Storage):
                 raise RuntimeError("storage used before init()")
             async with self._turn_slots, turn_held(self, self._lock_engine, key):
                 yield
+
+    def leader_lock(self, name: str) -> contextlib.AbstractAsyncContextManager[Callable[[], Awaitable[None]] | None]:
+        """PostgreSQL: the lock that makes this worker the leader of job
+        `name`, on a lock-pool connection (see `storage.locks.leader_lock`)."""
+        if self._lock_engine is None:
+            raise RuntimeError("storage used before init(), or not on PostgreSQL")
+        return leader_lock(self._lock_engine, name)
 
 
 def _in_transaction(engine: Engine, write: bool, work: Callable[..., Any], args: tuple) -> Any:

@@ -144,6 +144,7 @@ def stats_text(stats: UsageStats) -> str:
 def stats_chart(stats: UsageStats) -> bytes:
     """Six panels as one PNG: activity per day, channels, top intents,
     funnel, ratings per topic, the most frequent unanswered questions."""
+    # Imported here: matplotlib takes about 0.3 s to import, paid only when a chart is asked for.
     import matplotlib
 
     matplotlib.use("Agg")

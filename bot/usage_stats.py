@@ -83,8 +83,8 @@ async def usage_stats(
     since = now - timedelta(days=days)
     stats = UsageStats(days=days)
     rows = await usage_rows(storage, since)
-    for counts, target in ((rows.by_channel, stats.by_channel), (rows.by_province, stats.by_province)):
-        target.update({key or "?": count for key, count in counts})
+    for citizens, target in ((rows.by_channel, stats.by_channel), (rows.by_province, stats.by_province)):
+        target.update({key or "?": count for key, count in citizens})
     stats.citizens = sum(stats.by_channel.values())
     active: dict[date, set[str]] = defaultdict(set)
     intents: Counter[str] = Counter()

@@ -140,7 +140,7 @@ def turn_start_params(channel: str, user_id: str, update_id: str | None) -> dict
     return {"key_channel": channel, "key_user_id": user_id, "key_update_id": str(update_id) if update_id else None}
 
 
-def turn_start(row: Mapping[str, Any], conversation: bool) -> TurnStart:
+def turn_start(row: Mapping[Any, Any], conversation: bool) -> TurnStart:
     """A `TurnStart` from a row of `turn_start_query`."""
     if row["seen"]:
         return TurnStart(True, None, None)
@@ -160,7 +160,7 @@ def turn_start(row: Mapping[str, Any], conversation: bool) -> TurnStart:
     return TurnStart(False, user, loaded)
 
 
-def user_from_row(row: Mapping[str, Any]) -> User:
+def user_from_row(row: Mapping[Any, Any]) -> User:
     return User(**{f.name: row[f.name] for f in fields(User)})
 
 

@@ -28,11 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.broadcast.model import DeliveryState, Segment  # noqa: E402
-from bot.broadcast.store import BroadcastStore  # noqa: E402
 from bot.broadcast.worker import DeliveryWorker  # noqa: E402
 from bot.channels.telegram import TelegramChannel  # noqa: E402
 from bot.config import BroadcastSettings, TelegramSettings  # noqa: E402
+from storage.broadcasts.model import DeliveryState, Segment  # noqa: E402
+from storage.broadcasts.store import BroadcastStore  # noqa: E402
 from storage.sql import SqlStorage  # noqa: E402
 from tests.broadcast.conftest import add_citizens  # noqa: E402
 

@@ -23,10 +23,12 @@ import httpx  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 
 from bot.channels.zalo_bot import ZaloBotChannel  # noqa: E402
-from bot.channels.zalo_oa import OaTokens, OaTokenStore, TokenPair, ZaloOaChannel  # noqa: E402
+from bot.channels.zalo_oa import ZaloOaChannel  # noqa: E402
+from bot.channels.zalo_oa_oauth import OaTokens  # noqa: E402
 from bot.config import ZaloBotSettings, ZaloOaSettings  # noqa: E402
 from bot.media import MediaStore  # noqa: E402
 from core.messages import Image, Reply  # noqa: E402
+from storage.oa_tokens import OaTokenStore, TokenPair  # noqa: E402
 from storage.sql import SqlStorage  # noqa: E402
 from tests.fakes.zalo_bot_api import LoopbackServer, ZaloBotApiFake  # noqa: E402
 from tests.fakes.zalo_oa_api import ZaloOaApiFake  # noqa: E402

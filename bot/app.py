@@ -32,7 +32,7 @@ from backend.runner import RunningServer, start_server
 from backend.server import create_app as create_mock_app
 from backend.webhooks import verify_signature
 from bot.announcements import AnnouncementSubscription
-from bot.broadcast.store import BroadcastStore
+from storage.broadcasts.store import BroadcastStore
 from bot.broadcast.worker import DeliveryWorker
 from bot.channels import ChannelContext, configured_channels
 from bot.channels.base import Channel, DeliveryError

@@ -18,19 +18,17 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select, update
 
 from bot.channels.base import Channel, DeliveryError
 from bot.config import HandoffSettings
 from core.messages import Button, Inbound, InboundKind, Reply
 from core.redaction import mask_numbers
 from flows.safety import looks_like_secret
-from storage.base import Storage, User, user_actor
-from storage.schema import handoff_tickets
+from storage.base import User, user_actor
+from storage.handoff_tickets import Ticket, TicketStore
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +53,6 @@ CLOSED = "✅ Phiếu #{ticket} đã kết thúc; công dân quay lại trợ l�
 ALREADY_CLOSED = "Phiếu #{ticket} đã kết thúc, tin này không được chuyển."
 CITIZEN_LEFT = "ℹ️ Phiếu #{ticket}: công dân đã quay lại trợ lý tự động."
 HOW_TO_REPLY = "Hãy trả lời (reply) đúng tin của phiếu (\"Phiếu #...\") để nhắn cho công dân hoặc dùng /done."
-
-
-@dataclass(frozen=True)
-class Ticket:
-    id: int
-    channel: str
-    user_id: str
-    chat_id: str
-    language: str
-    status: str
 
 
 def next_opening(settings: HandoffSettings, now: datetime) -> datetime | None:
@@ -96,13 +84,14 @@ class OfficerDesk:
 
     def __init__(
         self,
-        storage: Storage,
+        storage: SqlStorage,
         settings: HandoffSettings,
         channels: Mapping[str, Channel],
         texts,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.storage = storage
+        self.tickets = TicketStore(storage)
         self.settings = settings
         self.channels = dict(channels)
         self.texts = texts
@@ -119,21 +108,7 @@ class OfficerDesk:
         honestly what happens next (now, or from when)."""
         masked = mask_numbers(question.strip())
         now = self.clock()
-        # One open ticket per citizen: a new question replaces the old one.
-        close_old = self._close_open(user.channel, user.user_id, now, "citizen:new_question")
-        insert = (
-            handoff_tickets.insert()
-            .values(channel=user.channel, user_id=user.user_id, chat_id=user.chat_id, language=lang,
-                    question=masked, status="open", created_at=now)
-            .returning(handoff_tickets.c.id)
-        )  # fmt: skip
-
-        def work(conn) -> int:
-            conn.execute(close_old)
-            return conn.execute(insert).scalar_one()
-
-        # In the citizen's turn: the storage's short-statement path (see storage.sql).
-        ticket = await self.storage.run_sync(work, write=True)
+        ticket = await self.tickets.open(user.channel, user.user_id, user.chat_id, lang, masked, now)
         await self.storage.audit(user_actor(user.channel, user.user_id), "handoff.opened", {"ticket": ticket})
         await self._to_group(
             NEW_TICKET.format(ticket=ticket, channel=user.channel, language=lang,
@@ -148,24 +123,11 @@ class OfficerDesk:
 
     async def close_by_citizen(self, channel: str, user_id: str, lang: str) -> list[Reply]:
         """The citizen chose to go back to the bot."""
-        ticket = await self.open_ticket_of(channel, user_id)
+        ticket = await self.tickets.open_ticket_of(channel, user_id)
         if ticket is not None:
             await self._close(ticket, user_actor(channel, user_id))
             await self._to_group(CITIZEN_LEFT.format(ticket=ticket.id))
         return [Reply(self.texts.get("handoff.closed_by_citizen", lang))]
-
-    async def open_ticket_of(self, channel: str, user_id: str) -> Ticket | None:
-        async with self.storage.transaction() as conn:
-            row = (
-                await conn.execute(
-                    select(handoff_tickets)
-                    .where(handoff_tickets.c.channel == channel, handoff_tickets.c.user_id == user_id,
-                           handoff_tickets.c.status == "open")
-                    .order_by(handoff_tickets.c.id.desc())
-                    .limit(1)
-                )  # fmt: skip
-            ).first()
-        return _ticket(row) if row else None
 
     # --- interceptor -------------------------------------------------------
     async def handle(self, inbound: Inbound, user: User | None = None) -> list[Reply] | None:
@@ -179,7 +141,7 @@ class OfficerDesk:
             return None
         if len(inbound.text) > MAX_RELAYED or looks_like_secret(inbound.text):
             return None  # the dialogue's own length and secret guards answer
-        ticket = await self.open_ticket_of(inbound.channel, inbound.user_id)
+        ticket = await self.tickets.open_ticket_of(inbound.channel, inbound.user_id)
         if ticket is None:
             return None
         await self._to_group(FOLLOW_UP.format(ticket=ticket.id, text=mask_numbers(inbound.text.strip())))
@@ -191,7 +153,7 @@ class OfficerDesk:
         command = inbound.text.strip().split(maxsplit=1)[0].lower() if inbound.text.strip() else ""
         if tag is None:
             return [Reply(HOW_TO_REPLY)] if command == "/done" else []
-        ticket = await self._ticket(int(tag.group(1)))
+        ticket = await self.tickets.get(int(tag.group(1)))
         if ticket is None or ticket.status != "open":
             return [Reply(ALREADY_CLOSED.format(ticket=tag.group(1)))]
         officer = user_actor(inbound.channel, inbound.user_id)
@@ -230,28 +192,6 @@ class OfficerDesk:
             return False
         return True
 
-    async def _ticket(self, ticket_id: int) -> Ticket | None:
-        async with self.storage.transaction() as conn:
-            row = (await conn.execute(select(handoff_tickets).where(handoff_tickets.c.id == ticket_id))).first()
-        return _ticket(row) if row else None
-
-    def _close_open(self, channel: str, user_id: str, now: datetime, by: str):
-        return (
-            update(handoff_tickets)
-            .where(handoff_tickets.c.channel == channel, handoff_tickets.c.user_id == user_id,
-                   handoff_tickets.c.status == "open")
-            .values(status="closed", closed_at=now, closed_by=by)
-        )  # fmt: skip
-
     async def _close(self, ticket: Ticket, actor: str) -> None:
-        async with self.storage.transaction(write=True) as conn:
-            await conn.execute(
-                update(handoff_tickets)
-                .where(handoff_tickets.c.id == ticket.id)
-                .values(status="closed", closed_at=self.clock(), closed_by=actor[:160])
-            )
+        await self.tickets.close(ticket.id, self.clock(), actor)
         await self.storage.audit(actor, "handoff.closed", {"ticket": ticket.id})
-
-
-def _ticket(row) -> Ticket:
-    return Ticket(row.id, row.channel, row.user_id, row.chat_id, row.language, row.status)

@@ -1,8 +1,8 @@
 """Who may do what: admins, officers and outreach staff, per channel user.
 
 Roles come from two places: `config.yml` (`roles:`, for the first admins and
-for deployments managed as files) and the `roles` table (granted and revoked
-with `troly admin grant|revoke`, or by an admin in chat). An admin may do
+for deployments managed as files) and the `roles` table (`storage.roles`:
+granted and revoked with `troly admin grant|revoke`, or by an admin in chat). An admin may do
 everything an officer or outreach staff member may. Every grant and revoke
 is written to the audit log.
 """
@@ -10,13 +10,11 @@ is written to the audit log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, select
-
 from bot.config import RolesSettings
-from storage.schema import roles as roles_table
+from storage.roles import RoleStore
 from storage.sql import SqlStorage
 
 
@@ -58,18 +56,14 @@ def parse_who(who: str) -> tuple[str, str]:
 class Roles:
     def __init__(self, storage: SqlStorage, settings: RolesSettings) -> None:
         self.storage = storage
+        self._granted = RoleStore(storage)
         self._configured = {
             (*parse_who(who), role) for role, field in _CONFIG_FIELDS.items() for who in getattr(settings, field)
         }
 
     async def roles_of(self, channel: str, user_id: str) -> set[Role]:
         found = {role for c, u, role in self._configured if (c, u) == (channel, user_id)}
-        async with self.storage.transaction() as conn:
-            rows = await conn.execute(
-                select(roles_table.c.role).where(roles_table.c.channel == channel, roles_table.c.user_id == user_id)
-            )
-            found |= {Role(role) for role in rows.scalars()}
-        return found
+        return found | {Role(role) for role in await self._granted.roles_of(channel, user_id)}
 
     async def has(self, channel: str, user_id: str, role: Role) -> bool:
         """Whether the person holds `role` (admins hold every role)."""
@@ -79,12 +73,8 @@ class Roles:
     async def grant(self, who: str, role: Role, actor: str) -> bool:
         """Give `who` the role; False if they already had it in the database."""
         channel, user_id = parse_who(who)
-        values = {"channel": channel, "user_id": user_id, "role": role.value}
-        async with self.storage.transaction(write=True) as conn:
-            existing = await conn.execute(select(roles_table.c.role).filter_by(**values))
-            if existing.first() is not None:
-                return False
-            await conn.execute(roles_table.insert().values(**values, granted_by=actor, granted_at=datetime.now(UTC)))
+        if not await self._granted.grant(channel, user_id, role.value, actor):
+            return False
         await self.storage.audit(actor, "role.granted", {"who": who, "role": role.value})
         return True
 
@@ -94,21 +84,15 @@ class Roles:
         channel, user_id = parse_who(who)
         if (channel, user_id, role) in self._configured:
             raise RoleError(f"{who} is {role.value} in config.yml (roles.{_CONFIG_FIELDS[role]}): remove it there")
-        async with self.storage.transaction(write=True) as conn:
-            removed = await conn.execute(
-                delete(roles_table).filter_by(channel=channel, user_id=user_id, role=role.value)
-            )
-        if removed.rowcount == 0:
+        if not await self._granted.revoke(channel, user_id, role.value):
             return False
         await self.storage.audit(actor, "role.revoked", {"who": who, "role": role.value})
         return True
 
     async def list(self) -> list[RoleGrant]:
         grants = [RoleGrant(c, u, role, "config") for c, u, role in sorted(self._configured)]
-        async with self.storage.transaction() as conn:
-            rows = (await conn.execute(select(roles_table).order_by(roles_table.c.role, roles_table.c.channel))).all()
         grants += [
             RoleGrant(row.channel, row.user_id, Role(row.role), "database", row.granted_by, row.granted_at)
-            for row in rows
+            for row in await self._granted.grants()
         ]
         return grants

@@ -29,8 +29,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
-from bot.broadcast.model import Broadcast, BroadcastStatus, DeliveryState, Report, Segment, SegmentError
-from bot.broadcast.store import BroadcastStore
 from bot.broadcast.when import VIETNAM, WhenError, parse_when
 from bot.broadcast.worker import broadcast_replies
 from bot.outreach.stats import outreach_stats
@@ -38,6 +36,8 @@ from bot.roles import Role, RoleError, Roles
 from bot.usage_stats import stats_chart, stats_text, usage_stats
 from core.messages import Button, Image, Inbound, InboundKind, Reply
 from storage.base import User, user_actor
+from storage.broadcasts.model import Broadcast, BroadcastStatus, DeliveryState, Report, Segment, SegmentError
+from storage.broadcasts.store import BroadcastStore
 from storage.feedback import FeedbackStore, nlu_yaml
 
 Command = Callable[["StaffCommands", str, list[str]], Awaitable[str | list[Reply]]]

@@ -18,12 +18,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from bot.outreach.stats import FUNNEL
 from storage.feedback import FeedbackStore, UnansweredQuestion
-from storage.schema import events, users
 from storage.sql import SqlStorage
+from storage.statistics import usage_rows
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -88,20 +86,14 @@ async def usage_stats(
     now = now or datetime.now(UTC)
     since = now - timedelta(days=days)
     stats = UsageStats(days=days)
-    async with storage.transaction() as conn:
-        for column, target in ((users.c.channel, stats.by_channel), (users.c.province_code, stats.by_province)):
-            rows = await conn.execute(select(column, func.count()).group_by(column).order_by(func.count().desc()))
-            target.update({key or "?": count for key, count in rows.all()})
-        recent = (
-            await conn.execute(
-                select(events.c.user_hash, events.c.name, events.c.props, events.c.at).where(events.c.at >= since)
-            )
-        ).all()
+    rows = await usage_rows(storage, since)
+    for citizens, target in ((rows.by_channel, stats.by_channel), (rows.by_province, stats.by_province)):
+        target.update({key or "?": count for key, count in citizens})
     stats.citizens = sum(stats.by_channel.values())
     active: dict[date, set[str]] = defaultdict(set)
     intents: Counter[str] = Counter()
     reached: dict[str, set[str]] = defaultdict(set)
-    for user_hash, name, props, at in recent:
+    for user_hash, name, props, at in rows.events:
         active[at.date()].add(user_hash)
         if name == "intent":
             intents[str(props.get("intent", "?"))] += 1

@@ -23,9 +23,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from bot.channels.base import Channel
 from storage.sql import SqlStorage
 
@@ -72,25 +69,17 @@ class LeaderJob:
             await _wait(stop, self.retry_seconds)
 
     async def _lead_while_locked(self, stop: asyncio.Event) -> None:
-        params = {"key": f"troly:leader:{self.name}"}
-        engine = self.storage._lock_engine
-        assert engine is not None, "PostgreSQL storage has its lock engine once initialised"
-        async with engine.connect() as conn:
-            got = (await conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), params)).scalar()
-            if not got:
+        async with self.storage.leader_lock(self.name) as still_held:
+            if still_held is None:
                 return
             log.info("leader job %s: this worker leads", self.name)
             self.is_leader = True
-            try:
-                await self._repeat(stop, conn)
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), params)
+            await self._repeat(stop, still_held)
 
-    async def _repeat(self, stop: asyncio.Event, conn: AsyncConnection | None = None) -> None:
+    async def _repeat(self, stop: asyncio.Event, still_held: Callable[[], Awaitable[None]] | None = None) -> None:
         while not stop.is_set():
-            if conn is not None:
-                await conn.execute(text("SELECT 1"))  # still connected, so still the lock holder
+            if still_held is not None:
+                await still_held()
             try:
                 await self.job()
             except Exception:

@@ -1,9 +1,12 @@
-"""The storage port: everything the bot persists goes through `Storage`.
+"""The storage port: users, conversations and what one handled message
+reads and writes go through `Storage`.
 
 One implementation (`storage.sql.SqlStorage`, SQLAlchemy 2 async) serves
 SQLite and PostgreSQL; `tests/storage/test_contract.py` runs the same suite
 against both. Records are plain dataclasses, so callers never touch ORM
-sessions.
+sessions. Tables with a job of their own have a store on `SqlStorage` in
+`storage/` (roles, broadcasts, handoff tickets, OAuth tokens, unanswered
+questions).
 """
 
 from __future__ import annotations
@@ -178,12 +181,6 @@ class Storage(ABC):
     @abstractmethod
     async def audit(self, actor: str, action: str, details: dict[str, Any] | None = None) -> None:
         """Append to the audit log. A citizen as actor is `user_actor(channel, user_id)`."""
-
-    # --- tables owned by other modules (roles, outbox, tokens...) --------
-    @abstractmethod
-    def transaction(self, write: bool = False) -> Any:
-        """An async context manager giving a SQLAlchemy `AsyncConnection` for
-        queries on `storage.schema` tables; `write=True` commits at exit."""
 
     # --- ordering --------------------------------------------------------
     @abstractmethod

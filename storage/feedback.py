@@ -22,7 +22,6 @@ case, diacritics and punctuation) for `troly stats` and `/stats`;
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,12 +30,14 @@ from sqlalchemy import delete, func, select, update
 
 from core.redaction import MASK, MAX_QUESTION_LENGTH, mask_question
 from core.textkey import text_key
-from storage.schema import unanswered_questions
+from storage.schema import as_aware_utc, unanswered_questions, utcnow
 from storage.sql import SqlStorage
 
 MAX_LENGTH = MAX_QUESTION_LENGTH
 DEFAULT_KEEP_DAYS = 90
 PRUNE_EVERY = timedelta(hours=1)
+
+
 def normalize_question(masked: str) -> str:
     """Alike questions count together: no case, diacritics or punctuation."""
     return text_key(masked)[:MAX_LENGTH]
@@ -50,10 +51,6 @@ class UnansweredQuestion:
     language: str
     last_at: datetime
     confirmed: int = 0  # how many times a citizen confirmed `guess`
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class FeedbackStore:
@@ -90,7 +87,7 @@ class FeedbackStore:
             "guess": (guess or "out_of_scope")[:64],
             "text": masked,
             "normalized": normalized,
-            "at": at or _now(),
+            "at": at or utcnow(),
             "update_id": update_id[:128] if update_id else None,
         }
         kept_before = select(table.c.id).where(
@@ -104,8 +101,8 @@ class FeedbackStore:
             return earlier if earlier is not None else conn.execute(insert).inserted_primary_key[0]
 
         question_id = await self.storage.run_sync(keep, write=True)
-        if _now() >= self._next_prune:
-            self._next_prune = _now() + PRUNE_EVERY
+        if utcnow() >= self._next_prune:
+            self._next_prune = utcnow() + PRUNE_EVERY
             await self.prune()
         return question_id
 
@@ -121,7 +118,7 @@ class FeedbackStore:
 
     async def prune(self, now: datetime | None = None) -> int:
         """Delete questions older than `keep_days`; returns how many went."""
-        cutoff = (now or _now()) - timedelta(days=self.keep_days)
+        cutoff = (now or utcnow()) - timedelta(days=self.keep_days)
         statement = delete(unanswered_questions).where(unanswered_questions.c.at < cutoff)
         return await self.storage.run_sync(lambda conn: conn.execute(statement).rowcount or 0, write=True)
 
@@ -162,7 +159,7 @@ class FeedbackStore:
                 count=group.n,
                 guess=guess,
                 language=_most(languages.get(group.normalized), "vi"),
-                last_at=_aware(group.last_at),
+                last_at=as_aware_utc(group.last_at),
                 confirmed=labelled[guess] if labelled else 0,
             ))  # fmt: skip
         return questions
@@ -170,13 +167,6 @@ class FeedbackStore:
 
 def _most(counts: Counter[str] | None, default: str) -> str:
     return max(counts.items(), key=lambda item: (item[1], item[0]))[0] if counts else default
-
-
-def _aware(value: datetime | str) -> datetime:
-    """`max(at)` comes back untyped from SQLite: a naive UTC string."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def nlu_yaml(questions: list[UnansweredQuestion], days: int) -> str:

@@ -1,4 +1,4 @@
-"""The tables, as SQLAlchemy Core objects the queries in `storage.sql` use.
+"""The tables, as SQLAlchemy Core objects the queries in `storage/` use.
 
 The schema itself is created and changed only by Alembic revisions in
 `storage/migrations/versions/`; this module must describe the same schema.
@@ -70,9 +70,27 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def utcnow() -> datetime:
+    """The time to write in a `UtcDateTime` column."""
+    return datetime.now(UTC)
+
+
+def as_aware_utc(value: datetime | str) -> datetime:
+    """An aggregate (`min`, `max`) of a `UtcDateTime` column as an aware
+    datetime: on SQLite it comes back untyped, as a naive UTC string."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 # Channel user ids are strings (Telegram ids are numbers, Zalo ids are not).
 CHANNEL = String(32)
 USER_ID = String(128)
+
+
+def of_user(table: Table, channel: str, user_id: str) -> tuple:
+    """The conditions that pick one citizen's rows of a table keyed by `channel` and `user_id`."""
+    return table.c.channel == channel, table.c.user_id == user_id
 
 users = Table(
     "users",
@@ -153,7 +171,7 @@ storage_meta = Table(
 )
 
 
-# --- roles, broadcasts and their outbox (bot/roles.py, bot/broadcast/) ------
+# --- roles, broadcasts and their outbox (storage/roles.py, storage/broadcasts/)
 # Roles granted in the database (`troly admin grant`); config.yml adds more.
 roles = Table(
     "roles",
@@ -206,7 +224,7 @@ broadcast_deliveries = Table(
 )
 
 
-# --- OAuth tokens of platform accounts (bot/channels/zalo_oa.py) -----------
+# --- OAuth tokens of platform accounts (storage/oa_tokens.py) --------------
 # One row per account. A refresh writes ahead (`refresh_started_at`) before
 # spending the single-use refresh token, and saves the new pair and clears
 # the mark in one transaction.
@@ -225,7 +243,7 @@ oauth_tokens = Table(
 )
 
 
-# --- officer handoff (bot/handoff_relay.py) ---------------------------------
+# --- officer handoff (storage/handoff_tickets.py) ----------------------------
 # A citizen's question handed to the officers' group: open until an officer
 # sends `/done` (or the citizen goes back to the bot). The question is kept
 # with personal numbers masked; `forget_user` erases the rows.

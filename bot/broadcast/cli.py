@@ -135,10 +135,10 @@ def _run(command):
 
 
 async def _with_store(command, args) -> int:
-    from bot.broadcast.model import SegmentError
-    from bot.broadcast.store import BroadcastStore
     from bot.config import load_settings
     from bot.wiring import open_storage
+    from storage.broadcasts.model import SegmentError
+    from storage.broadcasts.store import BroadcastStore
 
     settings = load_settings(args.config)
     storage = await open_storage(settings)
@@ -151,7 +151,7 @@ async def _with_store(command, args) -> int:
 
 
 async def _send(args, settings, store) -> int:
-    from bot.broadcast.model import Segment
+    from storage.broadcasts.model import Segment
 
     try:
         text = args.text_file.read_text(encoding="utf-8").strip()
@@ -186,10 +186,10 @@ async def _deliver(args, settings, store) -> int:
 async def _deliver_with_progress(settings, store, broadcast_id: int | None) -> int:
     """Run a delivery worker here, showing `broadcast_id`'s progress (or
     working until the outbox is empty), with the configured channels."""
-    from bot.broadcast.model import DeliveryState
     from bot.broadcast.worker import DeliveryWorker
     from bot.channels import ChannelContext, configured_channels
     from bot.media import MediaStore
+    from storage.broadcasts.model import DeliveryState
 
     channels = {
         channel.name: channel

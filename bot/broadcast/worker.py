@@ -22,12 +22,13 @@ import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
-from bot.broadcast.model import Broadcast, Delivery, DeliveryState
 from bot.broadcast.pacing import ChannelPacer, Ticket
-from bot.broadcast.store import BroadcastStore, Outcome, utcnow
 from bot.channels.base import Channel, RateLimited, TransientError, UserUnreachable
 from bot.config import BroadcastSettings
 from core.messages import Image, Link, Reply
+from storage.broadcasts.model import Broadcast, Delivery, DeliveryState
+from storage.broadcasts.store import BroadcastStore, Outcome
+from storage.schema import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bot.channels.base import Channel
 from bot.config import Settings
 from bot.media import MediaStore
-from storage.base import Storage
+from storage.sql import SqlStorage
 
 CHANNEL_MODULES: list[str] = [
     "bot.channels.telegram",
@@ -34,7 +34,7 @@ class ChannelContext:
     """What an adapter's `from_settings` builds it from."""
 
     settings: Settings
-    storage: Storage
+    storage: SqlStorage
     media: MediaStore | None = None  # signed, expiring URLs for images
 
 

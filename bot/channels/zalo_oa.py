@@ -12,9 +12,7 @@
   or a media template for a picture uploaded to `/v2.0/oa/upload/image`
   (at most 1 MB: bigger pictures are downscaled and compressed first).
 - Tokens: the access token is refreshed before it expires or when Zalo says
-  it is invalid (-216). The refresh token is single-use, so a refresh is
-  written ahead in the database before it is spent and the new pair is saved
-  with the mark cleared in one transaction (`OaTokenStore`).
+  it is invalid (-216), by `bot.channels.zalo_oa_oauth.OaTokens`.
 - Reply window: messages the bot starts itself (`send`) follow a configured
   policy: free within 48 h of the user's last interaction, paid up to 7 days
   (only if the agency allows it), refused after.
@@ -22,7 +20,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -36,7 +33,6 @@ from typing import Any
 
 import httpx
 from PIL import Image as PILImage
-from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -47,10 +43,12 @@ from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret
 from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.text import plain_text, split_text
+from bot.channels.zalo_oa_oauth import OaTokens
 from bot.config import ZaloOaSettings
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret
-from storage.base import Storage
+from storage.oa_tokens import OaTokenStore, TokenPair
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -103,257 +101,6 @@ class ReplyWindowClosed(DeliveryError):
         self.window = window
 
 
-# --- OAuth tokens ----------------------------------------------------------------
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    access_expires_at: datetime
-    refresh_token: str
-    refresh_started_at: datetime | None = None
-
-
-class ReauthorisationNeeded(DeliveryError):
-    """Zalo refused our refresh token: an officer must authorise the OA again
-    and set a new ZALO_OA_REFRESH_TOKEN (see README, "Zalo")."""
-
-
-def fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-class OaTokenStore:
-    """The OA's token pair in the bot's database (`oauth_tokens`), written so
-    that the single-use refresh token is never lost:
-
-    1. `begin_refresh` marks the row (write-ahead) before the token is spent;
-       only one worker can hold the mark, so a token is never spent twice;
-    2. `finish_refresh` saves the new pair and clears the mark in one
-       transaction, before the new access token is used anywhere.
-
-    A crash before 2 leaves the old, consistent pair with the mark set; the
-    next start sees the interrupted refresh and retries it."""
-
-    def __init__(self, storage: Storage, account: str, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        from storage.schema import oauth_tokens
-
-        self._storage = storage
-        self._table = oauth_tokens
-        self.account = account
-        self._clock = clock
-
-    async def load(self) -> TokenPair | None:
-        table = self._table
-        async with self._storage.transaction() as conn:
-            row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
-        if row is None:
-            return None
-        return TokenPair(row.access_token, row.access_expires_at, row.refresh_token, row.refresh_started_at)
-
-    async def seed(self, pair: TokenPair) -> TokenPair:
-        """Adopt the operator's tokens (environment) if the account has none,
-        or if the operator gave a refresh token never seen before (they
-        authorised the OA again). Returns the pair in force."""
-        table, now = self._table, self._clock()
-        seed = fingerprint(pair.refresh_token)
-        values = {
-            "access_token": pair.access_token,
-            "access_expires_at": pair.access_expires_at,
-            "refresh_token": pair.refresh_token,
-            "seed_fingerprint": seed,
-            "refresh_started_at": None,
-            "updated_at": now,
-        }
-        async with self._storage.transaction(write=True) as conn:
-            row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
-            if row is None:
-                await conn.execute(table.insert().values(account=self.account, **values))
-            elif row.seed_fingerprint != seed:
-                await conn.execute(update(table).where(table.c.account == self.account).values(**values))
-                log.info("zalo_oa: adopted newly configured OA tokens")
-        loaded = await self.load()
-        assert loaded is not None
-        return loaded
-
-    async def begin_refresh(self, refresh_token: str, lease: timedelta) -> bool:
-        """Take the right to spend `refresh_token`: False if the stored token
-        is another one (someone refreshed already) or another worker's mark
-        is younger than `lease`."""
-        table, now = self._table, self._clock()
-        async with self._storage.transaction(write=True) as conn:
-            result = await conn.execute(
-                update(table)
-                .where(
-                    table.c.account == self.account,
-                    table.c.refresh_token == refresh_token,
-                    (table.c.refresh_started_at.is_(None)) | (table.c.refresh_started_at < now - lease),
-                )
-                .values(refresh_started_at=now)
-            )
-        return result.rowcount == 1
-
-    async def finish_refresh(self, spent_refresh_token: str, new: TokenPair) -> None:
-        """Save the new pair and clear the mark, atomically."""
-        table = self._table
-        async with self._storage.transaction(write=True) as conn:
-            result = await conn.execute(
-                update(table)
-                .where(table.c.account == self.account, table.c.refresh_token == spent_refresh_token)
-                .values(
-                    access_token=new.access_token,
-                    access_expires_at=new.access_expires_at,
-                    refresh_token=new.refresh_token,
-                    refresh_started_at=None,
-                    updated_at=self._clock(),
-                )
-            )
-        if result.rowcount != 1:
-            raise RuntimeError("the OA token row changed during a refresh")
-
-    async def abandon_refresh(self, refresh_token: str) -> None:
-        """Clear our mark when the token was certainly not spent."""
-        table = self._table
-        async with self._storage.transaction(write=True) as conn:
-            await conn.execute(
-                update(table)
-                .where(table.c.account == self.account, table.c.refresh_token == refresh_token)
-                .values(refresh_started_at=None)
-            )
-
-
-class OaTokens:
-    """Hands out a valid access token, refreshing through OAuth v4 when it is
-    about to expire or Zalo called it invalid."""
-
-    def __init__(
-        self,
-        store: OaTokenStore,
-        oauth_base_url: str,
-        app_id: str,
-        app_secret: str | None,
-        refresh_margin: timedelta,
-        lease: timedelta = timedelta(seconds=60),
-        timeout_seconds: float = 10.0,
-        seed: TokenPair | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.store = store
-        self._seed = seed  # the operator's tokens, adopted at first use (OaTokenStore.seed)
-        self._client: httpx.AsyncClient | None = None
-        self._timeout = timeout_seconds
-        self._url = oauth_base_url.rstrip("/") + "/v4/oa/access_token"
-        self._app_id = app_id
-        self._app_secret = app_secret
-        self._margin = refresh_margin
-        self._lease = lease
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        # A new pair Zalo gave us that the database refused to save (yet):
-        # (spent refresh token, new pair). Saved again at every use.
-        self._unsaved: tuple[str, TokenPair] | None = None
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def access_token(self) -> str:
-        if self._seed is not None:
-            seed, self._seed = self._seed, None
-            await self.store.seed(seed)
-        if self._unsaved is not None:
-            async with self._lock:
-                if self._unsaved is not None and not await self._save(*self._unsaved, attempts=1):
-                    return self._unsaved[1].access_token
-        pair = await self.store.load()
-        if pair is None:
-            raise ReauthorisationNeeded("no OA tokens: set ZALO_OA_ACCESS_TOKEN and ZALO_OA_REFRESH_TOKEN")
-        if not self._fresh(pair):
-            pair = await self.refresh(pair.access_token)
-        return pair.access_token
-
-    def _fresh(self, pair: TokenPair) -> bool:
-        return pair.access_expires_at - self._margin > self._clock()
-
-    async def refresh(self, rejected_access_token: str | None = None) -> TokenPair:
-        """Refresh once, even when many callers ask at the same time; a caller
-        whose token was already replaced gets the new one without spending."""
-        async with self._lock:
-            for _ in range(50):
-                pair = await self.store.load()
-                assert pair is not None
-                if self._fresh(pair) and pair.access_token != rejected_access_token:
-                    return pair  # still good, or someone (maybe another worker) refreshed already
-                if await self.store.begin_refresh(pair.refresh_token, self._lease):
-                    return await self._spend(pair)
-                await asyncio.sleep(0.1)  # another worker is refreshing: wait for its result
-            raise TransientError("the OA token refresh is taking too long")
-
-    async def _spend(self, pair: TokenPair) -> TokenPair:
-        if not self._app_secret:
-            await self.store.abandon_refresh(pair.refresh_token)
-            raise ReauthorisationNeeded("ZALO_OA_APP_SECRET is not set: the OA token cannot be refreshed")
-        if pair.refresh_started_at is not None:
-            log.warning("zalo_oa: an interrupted token refresh is being retried")
-        try:
-            if self._client is None:
-                self._client = httpx.AsyncClient(timeout=self._timeout)
-            response = await self._client.post(
-                self._url,
-                headers={"secret_key": self._app_secret},
-                data={"refresh_token": pair.refresh_token, "app_id": self._app_id, "grant_type": "refresh_token"},
-            )
-        except httpx.ConnectError:
-            await self.store.abandon_refresh(pair.refresh_token)  # never reached Zalo: nothing spent
-            raise TransientError("the Zalo OAuth server is unreachable") from None
-        except httpx.HTTPError:
-            # Maybe spent, maybe not: keep the mark, the next attempt retries.
-            raise TransientError("the OA token refresh was interrupted") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not (isinstance(body, dict) and body.get("access_token") and body.get("refresh_token")):
-            await self.store.abandon_refresh(pair.refresh_token)
-            if response.status_code >= 500:
-                raise TransientError(f"the Zalo OAuth server answered {response.status_code}")
-            code = body.get("error") if isinstance(body, dict) else None
-            log.error("zalo_oa: Zalo refused the refresh token (error %s); the OA must be authorised again", code)
-            raise ReauthorisationNeeded(f"Zalo refused the refresh token (error {code})")
-        # From here the old refresh token is spent: nothing may raise before the save.
-        new = TokenPair(
-            access_token=str(body["access_token"]),
-            access_expires_at=self._clock() + timedelta(seconds=_seconds(body.get("expires_in"))),
-            refresh_token=str(body["refresh_token"]),
-        )
-        await self._save(pair.refresh_token, new)
-        log.info("zalo_oa: access token refreshed")
-        return new
-
-    async def _save(self, spent: str, new: TokenPair, attempts: int = 4) -> bool:
-        """Persist a new pair; while the database refuses, keep it in memory
-        (the spent token is gone for good, so this pair is the only key left)."""
-        for attempt in range(attempts):
-            try:
-                await self.store.finish_refresh(spent, new)
-            except Exception:
-                if attempt < attempts - 1:
-                    await asyncio.sleep(0.2 * 2**attempt)
-                continue
-            self._unsaved = None
-            return True
-        log.critical("zalo_oa: the refreshed OA tokens could not be saved; keeping them in memory and retrying")
-        self._unsaved = (spent, new)
-        return False
-
-
-def _seconds(value: Any, default: int = 3600) -> int:
-    """Zalo sends `expires_in` as a string of seconds; be lenient."""
-    try:
-        return max(60, int(float(value)))
-    except (TypeError, ValueError):
-        return default
-
-
 # --- webhook signature -------------------------------------------------------------
 def event_signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
     """Zalo's `X-ZEvent-Signature` value for one webhook request."""
@@ -387,7 +134,7 @@ class ZaloOaChannel(Channel):
     def __init__(
         self,
         settings: ZaloOaSettings,
-        storage: Storage,
+        storage: SqlStorage,
         app_id: str,
         oa_secret_key: str,
         tokens: OaTokens,

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from bot.outreach.deeplink import parse_payload
-from storage.schema import events, users
 from storage.sql import SqlStorage
+from storage.statistics import outreach_rows
 
 # Funnel stages and the analytics events that mark them (flows/*.py).
 FUNNEL = {
@@ -40,11 +38,7 @@ class OutreachRow:
 
 async def outreach_stats(storage: SqlStorage) -> list[OutreachRow]:
     """One row per (place, staff), most citizens first."""
-    async with storage.transaction() as conn:
-        from_posters = select(users.c.channel, users.c.user_id, users.c.source).where(users.c.source.is_not(None))
-        people = (await conn.execute(from_posters)).all()
-        progress = select(events.c.user_hash, events.c.name).where(events.c.name.in_(set(FUNNEL.values())))
-        reached = (await conn.execute(progress.distinct())).all()
+    people, reached = await outreach_rows(storage, FUNNEL.values())
     stages_of: dict[str, set[str]] = defaultdict(set)
     for user_hash, name in reached:
         stages_of[user_hash].add(name)

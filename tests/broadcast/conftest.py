@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.broadcast.store import BroadcastStore
 from bot.broadcast.worker import DeliveryWorker
 from bot.config import BroadcastSettings, ChannelRate, RolesSettings
-from core.messages import Inbound
 from bot.roles import Roles
 from bot.staff_commands import StaffCommands
+from core.messages import Inbound
+from storage.broadcasts.store import BroadcastStore
 from storage.schema import users
 from storage.sql import SqlStorage
 from tests.fakes.loopback_channel import LoopbackChannel, LoopbackPlatform

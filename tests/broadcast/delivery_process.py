@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bot.broadcast.store import BroadcastStore
 from bot.broadcast.worker import DeliveryWorker
+from storage.broadcasts.store import BroadcastStore
 from storage.sql import SqlStorage
 from tests.broadcast.conftest import fast_settings
 from tests.fakes.loopback_channel import LoopbackChannel

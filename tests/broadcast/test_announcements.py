@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.announcements import AnnouncementSubscription
-from bot.broadcast.model import Segment
 from core.messages import Inbound, InboundKind
+from storage.broadcasts.model import Segment
 from tests.broadcast.conftest import ADMIN, add_citizens, deliver, says
 
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from bot.broadcast.model import BroadcastStatus, DeliveryState, Segment
-from bot.broadcast.store import BroadcastStore
 from core.paths import PROJECT_ROOT
+from storage.broadcasts.model import BroadcastStatus, DeliveryState, Segment
+from storage.broadcasts.store import BroadcastStore
 from storage.schema import broadcast_deliveries
 from storage.sql import SqlStorage
 from tests.broadcast.conftest import add_citizens

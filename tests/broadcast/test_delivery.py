@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.broadcast.model import BroadcastStatus, DeliveryState, Segment
 from bot.broadcast.pacing import ChannelPacer, TokenBucket
-from bot.broadcast.store import BroadcastStore
+from storage.broadcasts.model import BroadcastStatus, DeliveryState, Segment
+from storage.broadcasts.store import BroadcastStore
 from storage.sql import SqlStorage
 from tests.broadcast.conftest import ADMIN, add_citizens, deliver, fast_settings
+
 
 async def test_broadcast_reaches_every_citizen_exactly_once(storage, broadcasts, platform):
     ids = await add_citizens(storage, 120)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.broadcast.model import Segment
-from core.messages import Inbound, InboundKind
 from bot.roles import Role, RoleError
+from core.messages import Inbound, InboundKind
+from storage.broadcasts.model import Segment
 from tests.broadcast.conftest import ADMIN, CONFIG_ADMIN, add_citizens, deliver, says
+
 
 async def test_admin_from_config_holds_every_role_and_others_hold_none(roles):
     assert await roles.has("telegram", "1001", Role.ADMIN)

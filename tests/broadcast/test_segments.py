@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.broadcast.model import BroadcastStatus, DeliveryState, Segment, SegmentError
-from bot.broadcast.store import BroadcastStore
+from storage.broadcasts.model import BroadcastStatus, DeliveryState, Segment, SegmentError
+from storage.broadcasts.store import BroadcastStore
 from storage.schema import broadcast_deliveries as rows
 from tests.broadcast.conftest import ADMIN, add_citizens, deliver
 

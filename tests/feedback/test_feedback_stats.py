@@ -10,11 +10,11 @@ import yaml
 from PIL import Image
 
 from bot.config import RolesSettings
-from bot.broadcast.store import BroadcastStore
-from core.messages import Inbound
 from bot.roles import Roles
 from bot.staff_commands import StaffCommands
 from bot.usage_stats import stats_chart, stats_text, usage_stats
+from core.messages import Inbound
+from storage.broadcasts.store import BroadcastStore
 from storage.feedback import FeedbackStore
 from tests.broadcast.test_cli import troly
 

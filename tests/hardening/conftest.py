@@ -9,11 +9,11 @@ from itertools import count
 
 import pytest
 
-from bot.broadcast.store import BroadcastStore
 from bot.config import RolesSettings
 from bot.dispatcher import Dispatcher
 from bot.roles import Roles
 from bot.staff_commands import StaffCommands
+from storage.broadcasts.store import BroadcastStore
 from tests.flows.conftest import chat, services  # noqa: F401  (fixtures)
 from tests.flows.helpers import Chat
 from tests.web.conftest import bot_settings, running_bot  # noqa: F401  (fixtures)

@@ -190,7 +190,7 @@ async def test_a_forged_broadcast_send_button_from_a_citizen_sends_nothing(talk,
 
 
 def _everyone():
-    from bot.broadcast.model import Segment
+    from storage.broadcasts.model import Segment
 
     return Segment.parse([])
 

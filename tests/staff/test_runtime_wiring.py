@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import httpx
 
-from bot.broadcast.model import Segment
-from bot.broadcast.store import BroadcastStore, utcnow
+from storage.broadcasts.model import Segment
+from storage.broadcasts.store import BroadcastStore
+from storage.schema import utcnow
 
 
 async def _say(client: httpx.AsyncClient, url: str, user: str, **message) -> list[dict]:

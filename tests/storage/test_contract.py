@@ -18,8 +18,9 @@ from sqlalchemy import inspect, make_url, select, text
 
 from storage import resolve_url
 from storage.base import Conversation, ConversationConflict, DuplicateUpdate, User, user_actor
+from storage.privacy import tables_keyed_by_user
 from storage.schema import metadata, seen_updates
-from storage.sql import SqlStorage, _tables_keyed_by_user
+from storage.sql import SqlStorage
 
 TELEGRAM = "telegram"
 
@@ -99,7 +100,7 @@ async def test_forget_me_erases_everything_about_the_user_and_nothing_else(stora
     ]
     assert audit[2]["details"] == {"user_id": erased, "who": erased}
     async with storage.transaction() as conn:  # every table about users, including later ones
-        for table in _tables_keyed_by_user():
+        for table in tables_keyed_by_user():
             leftover = await conn.execute(select(table).where(table.c.user_id == "555000111"))
             assert leftover.first() is None, table.name
     # The other user is untouched.

@@ -20,7 +20,8 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import event
 
-from bot.channels.zalo_oa import OaTokens, OaTokenStore, ReauthorisationNeeded
+from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
+from storage.oa_tokens import OaTokenStore
 from storage.sql import SqlStorage
 
 CRASHED = 137

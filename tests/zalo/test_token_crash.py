@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.channels.zalo_oa import OaTokenStore, TokenPair
 from core.paths import PROJECT_ROOT
+from storage.oa_tokens import OaTokenStore, TokenPair
 from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.zalo.refresh_process import CRASHED
@@ -103,7 +103,7 @@ async def test_a_normal_refresh_in_a_fresh_process(db_url, zalo):
 
 
 async def test_a_database_that_refuses_the_save_does_not_lose_the_new_pair(zalo, tmp_path):
-    from bot.channels.zalo_oa import OaTokens
+    from bot.channels.zalo_oa_oauth import OaTokens
 
     storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
     await storage.init()

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.channels.zalo_oa import OaTokens, OaTokenStore, TokenPair
+from bot.channels.zalo_oa_oauth import OaTokens
+from storage.oa_tokens import OaTokenStore, TokenPair
 from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.postgres import postgres_server_url, postgres_url  # noqa: F401  (fixtures)

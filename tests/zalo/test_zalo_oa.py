@@ -15,19 +15,17 @@ from PIL import Image as PILImage
 from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
 from bot.channels.zalo_oa import (
-    OaTokens,
-    OaTokenStore,
-    ReauthorisationNeeded,
     ReplyWindowClosed,
     ReplyWindowPolicy,
-    TokenPair,
     Window,
     ZaloOaChannel,
     event_signature,
     from_settings,
 )
+from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
 from bot.config import Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
+from storage.oa_tokens import OaTokenStore, TokenPair
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 
 APP_ID = "360846524940903967"

@@ -1,5 +1,6 @@
 """Broadcasts and their outbox in the bot's database (tables in
-`storage/schema.py`, revision 0002), through `SqlStorage.transaction`.
+`storage/schema.py`, revision 0002), through `SqlStorage.transaction`; the
+delivery workers (`bot.broadcast.worker`) claim and settle the outbox rows.
 
 Claiming is the one concurrency-sensitive step: on PostgreSQL the candidate
 rows are locked with `FOR UPDATE SKIP LOCKED`, so workers in several
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, false, func, literal, or_, select, true, update
 
-from bot.broadcast.model import (
+from storage.broadcasts.model import (
     Broadcast,
     BroadcastStatus,
     Delivery,
@@ -25,8 +26,8 @@ from bot.broadcast.model import (
     Segment,
     SegmentError,
 )
-from bot.broadcast.segments import recipients_query
-from storage.schema import UtcDateTime, broadcast_deliveries, broadcasts, subscriptions, users
+from storage.broadcasts.segments import recipients_query
+from storage.schema import UtcDateTime, as_aware_utc, broadcast_deliveries, broadcasts, subscriptions, users, utcnow
 from storage.sql import SqlStorage
 
 # Looks up the current status of request codes (the backend client or the
@@ -36,10 +37,6 @@ StatusResolver = Callable[[Sequence[str]], Awaitable[Mapping[str, str]]]
 ERROR_LIMIT = 200  # characters of the last error kept on a row (no personal data: error class + message)
 
 _deliveries = broadcast_deliveries
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -404,7 +401,7 @@ class BroadcastStore:
             )
             times = [(await conn.execute(query)).scalar() for query in (pending, leased)]
         # Aggregates skip the column type's result processing on SQLite.
-        times = [_aware(value) for value in times if value is not None]
+        times = [as_aware_utc(value) for value in times if value is not None]
         return min(times) if times else None
 
     async def recipients(self, segment: Segment) -> int:
@@ -412,12 +409,6 @@ class BroadcastStore:
         chosen = recipients_query(segment, await self._request_codes(segment))
         async with self.storage.transaction() as conn:
             return (await conn.execute(select(func.count()).select_from(chosen))).scalar_one()
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _broadcast(row) -> Broadcast:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, exists, false, or_, select
 
-from bot.broadcast.model import Segment
+from storage.broadcasts.model import Segment
 from storage.schema import subscriptions, users
 
 DEFAULT_LANGUAGE = "vi"  # users who never chose a language read Vietnamese

@@ -77,7 +77,7 @@ def _pointer(draw: ImageDraw.ImageDraw, tip: tuple[int, int]) -> None:
 
 def render_screen(header: str, items: list[str], highlight: int, caption: str) -> bytes:
     """Draw one phone screen and return it as PNG bytes."""
-    width, height = IMAGE_SIZE
+    width, _ = IMAGE_SIZE
     image = Image.new("RGB", IMAGE_SIZE, _BACKGROUND)
     draw = ImageDraw.Draw(image)
 

@@ -13,10 +13,9 @@ province is returned so the dialogue can ask which one.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar

@@ -92,6 +92,7 @@ class MockGovernment:
             "INSERT INTO citizens(full_name, id_digest, id_last4, birth_date, province_code) VALUES(?,?,?,?,?)",
             (full_name, digest, id_number[-4:], birth_date.isoformat(), province_code),
         )
+        assert cursor.lastrowid is not None  # None only when no row was inserted
         return cursor.lastrowid
 
     def _owned(self, code: str, proof: OwnershipProof) -> sqlite3.Row | None:

@@ -22,6 +22,7 @@ import json
 import random
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -252,7 +253,7 @@ class CircuitBreaker:
     reset_seconds: float = 30.0
     failures: int = 0
     opened_at: float | None = None
-    clock: object = field(default=time.monotonic, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
     def allow(self) -> bool:
         if self.opened_at is None:

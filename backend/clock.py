@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from backend.store import get_setting, put_setting
 
@@ -20,13 +20,13 @@ class SimulatedClock:
             self._anchor_real, self._anchor_sim, self.speed = saved
         else:
             self._anchor_real = real_time()
-            self._anchor_sim = (start or datetime.now(timezone.utc)).timestamp()
+            self._anchor_sim = (start or datetime.now(UTC)).timestamp()
             self.speed = speed
             self._save()
 
     def now(self) -> datetime:
         elapsed = self._real_time() - self._anchor_real
-        return datetime.fromtimestamp(self._anchor_sim + elapsed * self.speed, timezone.utc)
+        return datetime.fromtimestamp(self._anchor_sim + elapsed * self.speed, UTC)
 
     def advance(self, delta: timedelta) -> datetime:
         """Jump the whole clock forward."""

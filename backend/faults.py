@@ -58,6 +58,7 @@ class FaultInjection:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             header = dict(scope["headers"]).get(FAULT_HEADER.lower().encode(), b"").decode("latin-1")
+            refusal: Response | None
             try:
                 one = parse_fault_header(header) if header else FaultSettings()
             except ApiError as exc:

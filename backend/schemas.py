@@ -5,7 +5,7 @@ answer."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -118,4 +118,6 @@ class StatusOut(BaseModel):
 
 
 # The error answers the citizen API documents.
-ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 502, 503, 504)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 502, 503, 504)
+}

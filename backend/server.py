@@ -79,6 +79,6 @@ async def _background(service: MockGovernment, sender: WebhookSender) -> None:
         try:
             service.advance_all()
             await sender.deliver_due()
-        except Exception:  # noqa: BLE001 - keep ticking; the next tick retries
+        except Exception:  # keep ticking; the next tick retries
             log.exception("mock backend tick failed")
         await asyncio.sleep(service.settings.tick_seconds)

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from backend import calendar, tokens
 from backend.clock import SimulatedClock
@@ -45,7 +45,7 @@ class AlreadyOpen(Exception):
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _parse(moment: str) -> datetime:
@@ -92,6 +92,7 @@ class MockGovernment:
             "INSERT INTO citizens(full_name, id_digest, id_last4, birth_date, province_code) VALUES(?,?,?,?,?)",
             (full_name, digest, id_number[-4:], birth_date.isoformat(), province_code),
         )
+        assert cursor.lastrowid is not None  # None only when no row was inserted
         return cursor.lastrowid
 
     def _owned(self, code: str, proof: OwnershipProof) -> sqlite3.Row | None:
@@ -442,7 +443,7 @@ class MockGovernment:
             "history": history,
             "payment": payment_json,
             "certificate": certificate_json,
-            "fetched_at": _iso(datetime.now(timezone.utc)),
+            "fetched_at": _iso(datetime.now(UTC)),
         }
 
     # -- status events (webhooks) -------------------------------------------

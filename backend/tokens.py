@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,200}\.[A-Za-z0-9_-]{43}$")
 
@@ -55,6 +55,6 @@ def read_token(key: bytes, token: str) -> TokenClaims | None:
         if not hmac.compare_digest(_mac(key, payload), mac):
             return None
         certificate_id, expiry = payload.decode("ascii").split(".")
-        return TokenClaims(certificate_id, datetime.fromtimestamp(int(expiry), timezone.utc))
+        return TokenClaims(certificate_id, datetime.fromtimestamp(int(expiry), UTC))
     except (ValueError, UnicodeDecodeError):
         return None

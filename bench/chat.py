@@ -60,7 +60,7 @@ SCRIPT = [
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def cpu_seconds() -> float:
@@ -88,12 +88,12 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
     from backend.client import FakeBackendClient
     from bot.config import load_settings
     from bot.dispatcher import Dispatcher, settle_startup_memory
+    from bot.wiring import interpreter_from_settings
     from core.messages import Inbound, InboundKind
+    from domain.knowledge import load_knowledge
     from flows.base import Services
     from flows.illustrations import step_image
-    from domain.knowledge import load_knowledge
     from flows.texts import texts
-    from bot.wiring import interpreter_from_settings
     from storage.feedback import FeedbackStore
     from storage.sql import SqlStorage
 
@@ -157,7 +157,7 @@ async def bench_http(directory: Path, users: int, rounds: int) -> dict:
         # client would scan all its pooled connections on every request, a
         # cost of the simulation, not of the bot, growing with the users.)
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            for round_ in range(rounds):
+            for _ in range(rounds):
                 for kind, value in SCRIPT:
                     started = time.perf_counter()
                     response = await client.post("/api/chat", json={"user_id": f"h{number}", kind: value})

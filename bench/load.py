@@ -185,7 +185,7 @@ class Load:
     async def message(self, chat: str, user_id: int, text: str) -> None:
         message = {**self.api._user_message(user_id, "vi", "Lan"), "text": text}
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]
         update = {"update_id": next(self._update_ids), "message": message}
         poster = self.posters[self._next_url]
         self._next_url = (self._next_url + 1) % len(self.posters)

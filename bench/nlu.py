@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from nlu.engine import MODEL_FILE, EmbeddedInterpreter, train  # noqa: E402
-from nlu.training_data import load_training_data  # noqa: E402
+from nlu.engine import MODEL_FILE, EmbeddedInterpreter, train
+from nlu.training_data import load_training_data
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "nlu" / "data" / "nlu.yml"

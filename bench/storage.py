@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.base import Conversation  # noqa: E402
-from storage.sql import SqlStorage  # noqa: E402
+from storage.base import Conversation
+from storage.sql import SqlStorage
 
 SAVES = 500
 USERS = 200

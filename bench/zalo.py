@@ -106,7 +106,7 @@ async def bench_media(directory: Path) -> dict:
     png = b"\x89PNG" + bytes(20_000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
         started = time.perf_counter()
-        for n in range(500):
+        for _ in range(500):
             url = store.url_for(Image(png=png, alt="x", key="x"))
             response = await client.get(url.removeprefix("http://bench"))
             assert response.status_code == 200

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import io
 import socket
-from functools import lru_cache
 
 import qrcode
-from qrcode.image.pil import PilImage
+
+from core.qr import qr_png
 
 LAN_HOST = "0.0.0.0"
 QR_PATH = "/join-qr.png"
@@ -46,15 +46,10 @@ def terminal_qr(text: str) -> str:
     return out.getvalue()
 
 
-@lru_cache(maxsize=8)
-def qr_png(text: str) -> bytes:
-    """A PNG of the QR code of `text`, big enough to scan from a screen."""
-    image = qrcode.make(
-        text, box_size=8, border=2, error_correction=qrcode.constants.ERROR_CORRECT_M, image_factory=PilImage
-    )
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+def join_qr_png(url: str) -> bytes:
+    """A PNG of the QR code of `url` for the chat page, big enough to scan
+    from a screen (a narrow quiet zone: the page around it is white)."""
+    return qr_png(url, box_size=8, border=2)
 
 
 def lan_banner(url: str) -> str:

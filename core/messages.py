@@ -8,7 +8,7 @@ dispatcher, and renders the `Reply` list it gets back within its
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -36,7 +36,7 @@ class Inbound:
     # The platform shows that the user gets our messages again (a Telegram
     # /start after blocking the bot): the turn clears `User.unreachable`.
     reachable_again: bool = False
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)

@@ -18,25 +18,9 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-import io
-from functools import lru_cache
-
-import qrcode
-from qrcode.constants import ERROR_CORRECT_M
-
 from core.messages import Image, Link, Reply
+from core.qr import qr_png
 from flows.base import Context, Flow
-
-
-@lru_cache(maxsize=512)  # the same certificate is asked for again and again
-def qr_png(url: str) -> bytes:
-    """A QR code for `url`, with a quiet zone wide enough for phone cameras."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=8, border=4)
-    code.add_data(url)
-    code.make(fit=True)
-    buffer = io.BytesIO()
-    code.make_image(fill_color="black", back_color="white").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def certificate_replies(ctx: Context, view) -> list[Reply]:

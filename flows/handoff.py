@@ -24,9 +24,9 @@ import re
 from enum import StrEnum
 
 from core.messages import Reply
+from core.redaction import mask_numbers
 from flows.answers import fact_reply
 from flows.base import Context, Flow, Turn, rows
-from core.redaction import mask_numbers
 
 
 class State(StrEnum):

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from core.wordwrap import wrap_words
 from domain.knowledge import KnowledgeBase, load_knowledge
 
 IMAGE_SIZE = (600, 900)
@@ -55,19 +56,8 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    """Greedy word wrap by measured width."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}".strip()
-            if draw.textlength(candidate, font=font) <= width or not line:
-                line = candidate
-            else:
-                lines.append(line)
-                line = word
-        lines.append(line)
-    return lines
+    """Lines of at most `width` pixels in `font`, broken between words."""
+    return wrap_words(text, width, lambda line: draw.textlength(line, font=font))
 
 
 def _draw_lines(draw, lines, font, x, y, fill, line_height, center_width=None) -> int:
@@ -87,7 +77,7 @@ def _pointer(draw: ImageDraw.ImageDraw, tip: tuple[int, int]) -> None:
 
 def render_screen(header: str, items: list[str], highlight: int, caption: str) -> bytes:
     """Draw one phone screen and return it as PNG bytes."""
-    width, height = IMAGE_SIZE
+    width, _ = IMAGE_SIZE
     image = Image.new("RGB", IMAGE_SIZE, _BACKGROUND)
     draw = ImageDraw.Draw(image)
 

@@ -6,10 +6,10 @@ from flows.answers import Answers
 from flows.base import Flow
 from flows.certificate import Certificate
 from flows.eligibility import Eligibility
-from flows.intent import IntentRouter
 from flows.fees import FeeCalculator
 from flows.guide import Guide
 from flows.handoff import Handoff
+from flows.intent import IntentRouter
 from flows.menu import Menu
 from flows.onboarding import Onboarding
 from flows.status import StatusLookup

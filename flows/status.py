@@ -207,7 +207,9 @@ class StatusLookup(Flow):
             replies.append(Reply(ctx.t("certificate.not_ready")))
         return replies
 
-    async def subscribe(self, ctx: Context, code: str) -> list[Reply]:
+    async def subscribe(self, ctx: Context, code: str) -> list[Reply] | None:
+        """Notices for `code`'s status changes; None (not handled, as from
+        `on_input`) when the button's code is not a request code."""
         if ctx.user.consent_at is None:
             return [Reply(ctx.t("status.notify_needs_consent"), buttons=rows(
                 (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]

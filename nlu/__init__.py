@@ -25,10 +25,10 @@ def load_interpreter(*, backend: str, rasa_url: str, data: Path, model_dir: Path
     # Imported here, not at the top: every `nlu.*` import runs this package, and the engine's
     # scikit-learn takes ~0.7 s to import, the Rasa client's httpx ~0.09 s (python -X importtime).
     if backend == "rasa":
-        from nlu.rasa_client import RasaHttpInterpreter
+        from nlu.rasa_client import RasaHttpInterpreter  # noqa: PLC0415
 
         return RasaHttpInterpreter(rasa_url)
-    from nlu.engine import EmbeddedInterpreter, load_or_train
+    from nlu.engine import EmbeddedInterpreter, load_or_train  # noqa: PLC0415
 
     trained = load_or_train(data, model_dir)
     return EmbeddedInterpreter(trained, threshold, ambiguity_threshold)

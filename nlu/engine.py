@@ -27,9 +27,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
+from core.textkey import fold_diacritics, text_key
 from nlu.entities import extract
 from nlu.interpreter import FALLBACK_INTENT, Interpreter
-from core.textkey import clean, fold_diacritics, text_key
 from nlu.normalize import TEENCODE_FILE, normalize
 from nlu.training_data import TrainingData, load_training_data
 

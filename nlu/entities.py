@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from nlu.idnumber import parse_id_number
 from core.codes import TYPED_REQUEST_CODE
 from core.dates import find_dates
 from core.textkey import fold_diacritics, nfc
 from domain.provinces import province_by_code
+from nlu.idnumber import parse_id_number
 from nlu.provinces import find_provinces
 
 EXTRACTOR = "RegexEntityExtractor"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from nlu.interpreter import FALLBACK_INTENT
 from core.textkey import fold_diacritics
+from nlu.interpreter import FALLBACK_INTENT
 from nlu.training_data import TrainingData
 
 

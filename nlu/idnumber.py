@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 
 from domain.provinces import ID_CODES_FILE
 

@@ -13,10 +13,9 @@ province is returned so the dialogue can ask which one.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
@@ -79,24 +78,24 @@ def _province_keys() -> tuple[dict[str, Province], dict[str, tuple[Province, str
     aliases = yaml.safe_load(ALIASES_FILE.read_text(encoding="utf-8")) or {}
     exact: dict[str, Province] = {}
     for code, forms in (aliases.get("provinces") or {}).items():
-        province = province_by_code(str(code))
-        if province is None:
+        aliased = province_by_code(str(code))
+        if aliased is None:
             continue
         for alias in forms.get("folded") or ():
-            current[text_key(alias)] = province
+            current[text_key(alias)] = aliased
         for alias in forms.get("exact") or ():
-            exact[clean(alias).lower()] = province
+            exact[clean(alias).lower()] = aliased
     former: dict[str, tuple[Province, str]] = {}
     with ID_CODES_FILE.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             old, new = clean(row["old_province"]), _bare(text_key(row["province_2025"]))
-            province = by_bare.get(new)
-            if province is None or _bare(text_key(old)) in current:
+            successor = by_bare.get(new)
+            if successor is None or _bare(text_key(old)) in current:
                 continue  # same name as today, or a snapshot without that province
-            former[text_key(old)] = (province, old)
+            former[text_key(old)] = (successor, old)
             if " - " in old:  # "Bà Rịa - Vũng Tàu": people write either half too
                 for part in old.split(" - "):
-                    former.setdefault(text_key(part), (province, old))
+                    former.setdefault(text_key(part), (successor, old))
     for key, province in exact.items():
         current[key] = province
     return current, former
@@ -152,11 +151,12 @@ def find_province(text: str) -> ProvinceMatch | None:
 
 
 @lru_cache(maxsize=1)
-def _commune_keys() -> dict[str, list[Commune]]:
-    keys: dict[str, list[Commune]] = {}
+def _commune_keys() -> dict[str, list[tuple[Commune, Province]]]:
+    """Folded commune name -> the communes of that name, each with its province."""
+    keys: dict[str, list[tuple[Commune, Province]]] = {}
     for province in all_provinces():
         for commune in province.communes:
-            keys.setdefault(text_key(commune.name), []).append(commune)
+            keys.setdefault(text_key(commune.name), []).append((commune, province))
     return keys
 
 
@@ -182,9 +182,8 @@ def find_communes(text: str, province_code: str | None = None) -> list[CommuneMa
         after_district = any(previous.endswith(word) for word in _FORMER_DISTRICT_WORDS)
         start, end = window[0][2], window[-1][3]
         return [
-            CommuneMatch(commune, province_by_code(commune.province_code), text[start:end], start, end,
-                         after_district_word=after_district)
-            for commune in keys[key]
+            CommuneMatch(commune, province, text[start:end], start, end, after_district_word=after_district)
+            for commune, province in keys[key]
             if wanted is None or commune.province_code == wanted.code
         ]
 

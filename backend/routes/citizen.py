@@ -74,5 +74,6 @@ def file_new_request(service: MockGovernment, body: NewRequestBody) -> dict:
                        "You have a request that is unpaid or in progress; finish it first.") from None
     proof = OwnershipProof(id_number=body.id_number)
     status = service.lookup(code, proof)
+    assert status is not None  # just filed for this citizen, with their own proof
     payment = service.create_payment(code, proof) if status["status"] == RequestStatus.AWAITING_PAYMENT else None
     return {"code": code, "status": status["status"], "payment": payment}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import UploadFile
 
 from backend import pages
 from backend.domain import agency_name
@@ -30,6 +31,7 @@ async def payment_page(payment_id: str, service: Service, return_to: str | None 
 async def payment_callback(payment_id: str, request: Request, service: Service):
     """The gateway's result (form post from the page, or JSON `{"result": "success"|"failure"}`)."""
     wants_json = "application/json" in request.headers.get("content-type", "")
+    result: str | UploadFile | None  # a form field may hold a file; only the two words pass
     if wants_json:
         try:
             body = CallbackBody.model_validate_json(await request.body())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import date
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,7 +19,7 @@ from backend.routes.citizen import file_new_request
 from backend.routes.deps import Service
 from backend.schemas import NewRequestBody
 from backend.service import MockGovernment
-from domain.fees import format_vnd, quote
+from domain.fees import Group, format_vnd, quote
 from domain.provinces import all_provinces, province_by_code
 
 FormStr = Annotated[str, Form(max_length=300)]
@@ -44,7 +44,8 @@ async def simulator_confirm(service: Service, province_code: FormStr, certificat
                             address: FormStr = ""):
     fields = _simulator_fields(service, province_code, certificate_type, purpose, paper_copies, delivery, address,
                                fee_group, scenario)
-    amount = quote(service.clock.now().astimezone(VIETNAM_TZ).date(), fee_group, paper_copies, "online").amount_vnd
+    group = cast(Group, fee_group)  # _simulator_fields checked it is one of FEE_GROUPS
+    amount = quote(service.clock.now().astimezone(VIETNAM_TZ).date(), group, paper_copies, "online").amount_vnd
     summary = [("Cơ quan tiếp nhận", agency_name(province_code)), ("Loại phiếu", f"Phiếu số {certificate_type}"),
                ("Mục đích", fields["purpose"]), ("Số bản giấy", str(paper_copies)),
                ("Nhận kết quả", DELIVERY_TEXT[delivery]), ("Phí (theo quy định hiện hành)", format_vnd(amount))]
@@ -86,6 +87,7 @@ async def simulator_done(ticket: str, request: Request, service: Service):
         raise ApiError(404, "unknown_ticket", "Không tìm thấy phiên tập huấn.", "No such training session.")
     code, last4, birth, name = trainees[ticket]
     status = service.status_of(code)
+    assert status is not None  # a ticket is only made for a request just filed
     return pages.simulator_done(code, labels(status)[0], last4, birth, name)
 
 

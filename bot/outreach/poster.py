@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
-import qrcode
 from PIL import Image, ImageDraw, ImageFont
-from qrcode.constants import ERROR_CORRECT_M
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from core.qr import qr_png
+from core.wordwrap import wrap_words
 
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
 PNG_DPI = 150
@@ -105,28 +106,8 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
 
 
 def wrap(text: str, size: float, width: float, bold: bool = False) -> list[str]:
-    """Lines of at most `width` mm, broken between words."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}".strip()
-            if line and text_width(candidate, size, bold) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = candidate
-        lines.append(line)
-    return lines
-
-
-def qr_png(link: str) -> bytes:
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=10, border=4)
-    code.add_data(link)
-    code.make(fit=True)
-    out = io.BytesIO()
-    code.make_image(fill_color="black", back_color="white").save(out, "PNG")
-    return out.getvalue()
+    """Lines of at most `width` mm at `size` points, broken between words."""
+    return wrap_words(text, width, lambda line: text_width(line, size, bold))
 
 
 def layout(content: PosterContent) -> list[Element]:
@@ -141,7 +122,7 @@ def layout(content: PosterContent) -> list[Element]:
     )
 
     qr_size, qr_y = 80.0, 46.0
-    elements.append(Picture(MARGIN, qr_y, qr_size, qr_size, qr_png(content.link), crisp=True))
+    elements.append(Picture(MARGIN, qr_y, qr_size, qr_size, qr_png(content.link, box_size=10), crisp=True))
     right = MARGIN + qr_size + 8
     width = PAGE_W - MARGIN - right
     y = qr_y + 14

@@ -23,8 +23,23 @@ cached loader).
 from domain.knowledge.base import KnowledgeBase, load_knowledge, reload
 from domain.knowledge.loader import KNOWLEDGE_DIR, KNOWLEDGE_FILES, check_knowledge, check_report
 from domain.knowledge.model import (
-    ANSWER_TOPICS, CONFIDENCES, LANGUAGES, STATUS_CODES, Answer, CertificateType, Contacts, Eligibility, GuideStep,
-    KnowledgeError, PaymentHelp, Problem, Purpose, Record, Requester, Source, StatusExplanation,
+    ANSWER_TOPICS,
+    CONFIDENCES,
+    LANGUAGES,
+    STATUS_CODES,
+    Answer,
+    CertificateType,
+    Contacts,
+    Eligibility,
+    GuideStep,
+    KnowledgeError,
+    PaymentHelp,
+    Problem,
+    Purpose,
+    Record,
+    Requester,
+    Source,
+    StatusExplanation,
 )
 
 __all__ = [

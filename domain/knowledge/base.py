@@ -12,8 +12,21 @@ from typing import Any
 from domain.fees import fee_rules, format_vnd
 from domain.knowledge.loader import KNOWLEDGE_DIR, KnowledgeLoader
 from domain.knowledge.model import (
-    ANSWER_TOPICS, CONFIDENCES, STATUS_CODES, Answer, CertificateType, Contacts, Eligibility, GuideStep,
-    KnowledgeError, PaymentHelp, Purpose, Record, Requester, Source, StatusExplanation,
+    ANSWER_TOPICS,
+    CONFIDENCES,
+    STATUS_CODES,
+    Answer,
+    CertificateType,
+    Contacts,
+    Eligibility,
+    GuideStep,
+    KnowledgeError,
+    PaymentHelp,
+    Purpose,
+    Record,
+    Requester,
+    Source,
+    StatusExplanation,
 )
 from domain.provinces import province_by_code
 

@@ -5,6 +5,7 @@ and the rule for content (`checks`), and collects every problem found."""
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ class KnowledgeLoader:
         versions = value if isinstance(value, list) else [value]
         records = [r for raw in versions if (r := self.parse_record(file, key, raw)) is not None]
         records.sort(key=lambda r: r.effective_from)
-        for earlier, later in zip(records, records[1:]):
+        for earlier, later in pairwise(records):
             if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
                 self.problem(file, key, f"versions overlap: one from {earlier.effective_from} and one from "
                                         f"{later.effective_from}; close the earlier with effective_to")
@@ -122,7 +123,8 @@ class KnowledgeLoader:
         lists: dict[str, tuple[dict[str, str], ...]] = {}
         extra: dict[str, Any] = {}
         if "vi" in raw or "en" in raw:
-            texts["text"] = {lang: raw.get(lang) for lang in LANGUAGES}
+            # The languages given: check_languages reports a missing one.
+            texts["text"] = {lang: raw[lang] for lang in LANGUAGES if lang in raw}
         for name, value in raw.items():
             if name in METADATA_KEYS or name in FLAGS or name in LANGUAGES:
                 continue
@@ -139,7 +141,8 @@ class KnowledgeLoader:
                 self.problem(file, where, f"missing {name} (vi/en)")
         self.check_languages(file, where, raw)
         flags = frozenset(flag for flag in FLAGS if raw.get(flag))
-        if len(self.problems) > problems_before:
+        # A missing date or confidence was reported above; the test also tells the type checker.
+        if len(self.problems) > problems_before or start is None or confidence is None:
             return None
         record = Record(file, key, start, end, confidence, sources, texts, lists, flags, extra)
         self.check_wording(record)
@@ -152,8 +155,8 @@ class KnowledgeLoader:
             self.problem(file, where, "sources must be a non-empty list of source keys or URLs")
             return ()
         resolved = []
-        for item in raw:
-            item = str(item)
+        for entry in raw:
+            item = str(entry)
             if item.startswith(("http://", "https://")):
                 resolved.append(Source(item, item))
             elif item in self.registry:

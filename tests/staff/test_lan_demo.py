@@ -10,7 +10,7 @@ import zxingcpp
 from PIL import Image
 
 from bot.config import Settings
-from bot.lan import lan_banner, lan_ip, lan_url, qr_png
+from bot.lan import join_qr_png, lan_banner, lan_ip, lan_url
 from bot.run_cli import lan_settings
 
 
@@ -71,7 +71,7 @@ def _decoded_text_art(lines: list[str]) -> str:
 
 
 def test_qr_png_decodes_to_the_lan_url():
-    assert _decoded(qr_png("http://192.168.137.1:8080/")) == "http://192.168.137.1:8080/"
+    assert _decoded(join_qr_png("http://192.168.137.1:8080/")) == "http://192.168.137.1:8080/"
 
 
 class _Probe:

@@ -152,9 +152,14 @@ def status_from_json(data: dict) -> StatusView:
         ],
         payment=PaymentView(int(payment["amount_vnd"]), payment["state"], payment.get("pay_url")) if payment else None,
         certificate=CertificateView(
-            certificate["number"], int(certificate["certificate_type"]), _when(certificate["issued_at"]),
-            certificate["agency_name"], certificate["verify_url"],
-        ) if certificate else None,
+            certificate["number"],
+            int(certificate["certificate_type"]),
+            _when(certificate["issued_at"]),
+            certificate["agency_name"],
+            certificate["verify_url"],
+        )
+        if certificate
+        else None,
         fetched_at=_when(data["fetched_at"]),
         due_date_basis=data.get("due_date_basis"),
     )

@@ -11,8 +11,9 @@ from backend.store import get_setting, put_setting
 
 
 class SimulatedClock:
-    def __init__(self, db: sqlite3.Connection | None, speed: float = 1.0, start: datetime | None = None,
-                 real_time=time.time) -> None:
+    def __init__(
+        self, db: sqlite3.Connection | None, speed: float = 1.0, start: datetime | None = None, real_time=time.time
+    ) -> None:
         self._db = db
         self._real_time = real_time
         saved = self._load()

@@ -61,13 +61,16 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
         where = ".".join(str(p) for p in item["loc"] if p not in ("body",)) or "body"
         message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
         problems.append(f"{where}: {message}")
-    return error_json(422, "invalid_input", INVALID_INPUT_VI,
-                      "Invalid input: " + "; ".join(problems)[:500], problems=problems[:20])
+    return error_json(
+        422, "invalid_input", INVALID_INPUT_VI, "Invalid input: " + "; ".join(problems)[:500], problems=problems[:20]
+    )
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    messages = {404: ("Không có trang này.", "No such page."),
-                405: ("Phương thức không được hỗ trợ.", "Method not allowed.")}
+    messages = {
+        404: ("Không có trang này.", "No such page."),
+        405: ("Phương thức không được hỗ trợ.", "Method not allowed."),
+    }
     vi, en = messages.get(exc.status_code, ("Yêu cầu không hợp lệ.", str(exc.detail)))
     return error_json(exc.status_code, "http_error", vi, en)
 

@@ -28,19 +28,29 @@ def parse_fault_header(value: str) -> FaultSettings:
         elif name == "down" and not argument:
             faults.down = True
         else:
-            raise ApiError(400, "bad_fault_header", "Tiêu đề X-Mock-Fault không hợp lệ.",
-                           f"Unknown {FAULT_HEADER} part {part[:40]!r}; use latency=<ms>, error, timeout, down.")
+            raise ApiError(
+                400,
+                "bad_fault_header",
+                "Tiêu đề X-Mock-Fault không hợp lệ.",
+                f"Unknown {FAULT_HEADER} part {part[:40]!r}; use latency=<ms>, error, timeout, down.",
+            )
     return faults
 
 
-async def apply_faults(run: FaultSettings, one: FaultSettings, randomness: random.Random,
-                       hang_seconds: float) -> Response | None:
+async def apply_faults(
+    run: FaultSettings, one: FaultSettings, randomness: random.Random, hang_seconds: float
+) -> Response | None:
     """Wait out the latency, then the simulated failure's answer, if any."""
     latency = max(run.latency_ms, one.latency_ms)
     if latency:
         await asyncio.sleep(latency / 1000)
     if run.down or one.down:
-        return error_json(503, "down", "Hệ thống đang bảo trì (mô phỏng).", "The service is down (simulated).",)
+        return error_json(
+            503,
+            "down",
+            "Hệ thống đang bảo trì (mô phỏng).",
+            "The service is down (simulated).",
+        )
     if randomness.random() < max(run.timeout_rate, one.timeout_rate):
         await asyncio.sleep(hang_seconds)
         return error_json(504, "timeout", "Hệ thống phản hồi quá chậm (mô phỏng).", "Simulated timeout.")

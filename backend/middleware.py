@@ -23,8 +23,12 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        too_big = error_json(413, "body_too_large", "Dữ liệu gửi lên quá lớn.",
-                             f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        too_big = error_json(
+            413,
+            "body_too_large",
+            "Dữ liệu gửi lên quá lớn.",
+            f"The request body is larger than {MAX_BODY_BYTES} bytes.",
+        )
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return await too_big(scope, receive, send)
         if length is not None or scope["method"] in ("GET", "HEAD"):

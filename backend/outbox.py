@@ -55,8 +55,9 @@ class WebhookSender:
                 error = type(exc).__name__
             attempts = row["attempts"] + 1
             if error is None:
-                db.execute("UPDATE outbox SET attempts = ?, delivered_at = ? WHERE id = ?",
-                           (attempts, time.time(), row["id"]))
+                db.execute(
+                    "UPDATE outbox SET attempts = ?, delivered_at = ? WHERE id = ?", (attempts, time.time(), row["id"])
+                )
                 delivered += 1
                 continue
             gave_up = attempts >= settings.webhook_max_attempts
@@ -64,6 +65,11 @@ class WebhookSender:
                 "UPDATE outbox SET attempts = ?, next_attempt_at = ?, gave_up = ?, last_error = ? WHERE id = ?",
                 (attempts, time.time() + self.backoff(attempts), int(gave_up), error, row["id"]),
             )
-            log.warning("status event %s not delivered (attempt %d%s): %s",
-                        row["event_id"], attempts, ", giving up" if gave_up else "", error)
+            log.warning(
+                "status event %s not delivered (attempt %d%s): %s",
+                row["event_id"],
+                attempts,
+                ", giving up" if gave_up else "",
+                error,
+            )
         return delivered

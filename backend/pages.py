@@ -85,8 +85,14 @@ def payment_page(payment_id: str, code: str, agency: str, amount: str, state: st
     body = (
         "<h1>Cổng thanh toán mô phỏng kiểu NAPAS</h1>"
         '<div class="card">'
-        + definition_list([("Đơn vị thụ hưởng", agency), ("Mã hồ sơ", code),
-                           ("Nội dung", "Phí cung cấp thông tin LLTP"), ("Số tiền", amount)])
+        + definition_list(
+            [
+                ("Đơn vị thụ hưởng", agency),
+                ("Mã hồ sơ", code),
+                ("Nội dung", "Phí cung cấp thông tin LLTP"),
+                ("Số tiền", amount),
+            ]
+        )
         + action
         + "<p><small>Không có tiền thật nào được chuyển. / No real money moves.</small></p></div>"
     )
@@ -95,8 +101,11 @@ def payment_page(payment_id: str, code: str, agency: str, amount: str, state: st
 
 def message_page(title: str, text_vi: str, text_en: str, link: tuple[str, str] | None = None) -> str:
     extra = f'<p><a href="{escape(link[1])}">{escape(link[0])}</a></p>' if link else ""
-    return page(title, f'<h1>{escape(title)}</h1><div class="card"><p>{escape(text_vi)}</p>'
-                       f"<p><small>{escape(text_en)}</small></p>{extra}</div>")
+    return page(
+        title,
+        f'<h1>{escape(title)}</h1><div class="card"><p>{escape(text_vi)}</p>'
+        f"<p><small>{escape(text_en)}</small></p>{extra}</div>",
+    )
 
 
 def _options(choices: list[tuple[str, str]], selected: str | None = None) -> str:
@@ -124,13 +133,27 @@ dùng để hướng dẫn người dân. Nhãn trường trên ứng dụng th�
 <label>Số bản giấy (2 bản đầu không tính thêm phí)</label>
 <input name="paper_copies" type="number" min="0" max="10" value="0">
 <label>Hình thức nhận</label>
-<select name="delivery">{_options([("electronic", "Bản điện tử trên VNeID"), ("post", "Bưu chính công ích"),
-                                    ("counter", "Nhận tại cơ quan công an")])}</select>
+<select name="delivery">{
+        _options(
+            [
+                ("electronic", "Bản điện tử trên VNeID"),
+                ("post", "Bưu chính công ích"),
+                ("counter", "Nhận tại cơ quan công an"),
+            ]
+        )
+    }</select>
 <label>Địa chỉ nhận (nếu gửi bưu chính)</label>
 <input name="address" maxlength="300">
 <label>Đối tượng nộp phí</label>
-<select name="fee_group">{_options([("standard", "Thông thường"), ("reduced", "Được giảm (học sinh, sinh viên...)"),
-                                     ("exempt", "Được miễn (có giấy tờ chứng minh)")])}</select>
+<select name="fee_group">{
+        _options(
+            [
+                ("standard", "Thông thường"),
+                ("reduced", "Được giảm (học sinh, sinh viên...)"),
+                ("exempt", "Được miễn (có giấy tờ chứng minh)"),
+            ]
+        )
+    }</select>
 <label>Kịch bản xử lý (chỉ có trong tập huấn)</label>
 <select name="scenario">{_options(scenarios, "normal")}</select>
 <button>Tiếp tục</button>
@@ -156,8 +179,15 @@ def simulator_done(code: str, status: str, last4: str, birth_date: str, name: st
     body = (
         "<h1>Đã nộp yêu cầu (mô phỏng)</h1>"
         '<div class="card">'
-        + definition_list([("Mã hồ sơ", code), ("Trạng thái", status), ("Người yêu cầu (giả lập)", name),
-                           ("4 số cuối CCCD", last4), ("Ngày sinh", birth_date)])
+        + definition_list(
+            [
+                ("Mã hồ sơ", code),
+                ("Trạng thái", status),
+                ("Người yêu cầu (giả lập)", name),
+                ("4 số cuối CCCD", last4),
+                ("Ngày sinh", birth_date),
+            ]
+        )
         + "<p>Dùng mã hồ sơ, 4 số cuối và ngày sinh ở trên để thử tra cứu trạng thái với trợ lý troly.</p>"
         "<p><small>Use this code, last 4 digits and birth date to try a status lookup with the troly bot.</small></p>"
         '<p><a href="/simulator">Tập huấn lại từ đầu</a></p></div>'

@@ -35,8 +35,9 @@ class RunningServer:
 async def start_server(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Serve `app` in this event loop; port 0 picks a free port. When the
     service has no public URL of its own, it becomes the bound address."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

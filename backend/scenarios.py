@@ -46,9 +46,7 @@ def scenario_book() -> ScenarioBook:
             title_vi=item["title_vi"],
             title_en=item["title_en"],
             extended=bool(item.get("extended", False)),
-            steps=tuple(
-                Step(RequestStatus(s["to"]), float(s["after_hours"]), s["vi"], s["en"]) for s in item["steps"]
-            ),
+            steps=tuple(Step(RequestStatus(s["to"]), float(s["after_hours"]), s["vi"], s["en"]) for s in item["steps"]),
         )
         for name, item in raw["scenarios"].items()
     }

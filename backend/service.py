@@ -148,8 +148,23 @@ class MockGovernment:
             "INSERT INTO requests(code, citizen_id, certificate_type, purpose, paper_copies, delivery, address,"
             " province_code, fee_group, scenario, status, step, status_since, held, filed_at, updated_at)"
             " VALUES(?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
-            (code, citizen_id, certificate_type, purpose, paper_copies, delivery, address, province_code, fee_group,
-             scenario, RequestStatus.AWAITING_PAYMENT, _iso(at), int(held), _iso(at), _iso(at)),
+            (
+                code,
+                citizen_id,
+                certificate_type,
+                purpose,
+                paper_copies,
+                delivery,
+                address,
+                province_code,
+                fee_group,
+                scenario,
+                RequestStatus.AWAITING_PAYMENT,
+                _iso(at),
+                int(held),
+                _iso(at),
+                _iso(at),
+            ),
         )
         self._record(code, RequestStatus.AWAITING_PAYMENT, at, *self.book.reasons["AWAITING_PAYMENT"], notify=notify)
         if self.quote(code, at) == 0:
@@ -251,8 +266,9 @@ class MockGovernment:
         row = self.db.execute("SELECT status FROM requests WHERE code = ?", (code,)).fetchone()
         return RequestStatus(row["status"]) if row else None
 
-    def advance_request(self, code: str, now: datetime | None = None, *, include_held: bool = False,
-                        max_steps: int = 100) -> None:
+    def advance_request(
+        self, code: str, now: datetime | None = None, *, include_held: bool = False, max_steps: int = 100
+    ) -> None:
         """Apply every step whose time has come, each at its scheduled time
         (held requests stay put unless `include_held`)."""
         now = now or self.clock.now()
@@ -313,8 +329,17 @@ class MockGovernment:
             self.db.execute("DELETE FROM citizens WHERE id = ?", (row["citizen_id"],))
         return True
 
-    def _transition(self, code: str, new: RequestStatus, at: datetime, reason_vi: str, reason_en: str,
-                    *, scenario_step: bool = False, notify: bool = True) -> None:
+    def _transition(
+        self,
+        code: str,
+        new: RequestStatus,
+        at: datetime,
+        reason_vi: str,
+        reason_en: str,
+        *,
+        scenario_step: bool = False,
+        notify: bool = True,
+    ) -> None:
         row = self.db.execute("SELECT * FROM requests WHERE code = ?", (code,)).fetchone()
         current = RequestStatus(row["status"])
         check_transition(current, new)
@@ -334,8 +359,17 @@ class MockGovernment:
             self._issue_certificate(code, at)
         self._record(code, new, at, reason_vi, reason_en, notify=notify, previous=current)
 
-    def _record(self, code: str, status: RequestStatus, at: datetime, reason_vi: str, reason_en: str,
-                *, notify: bool, previous: RequestStatus | None = None) -> None:
+    def _record(
+        self,
+        code: str,
+        status: RequestStatus,
+        at: datetime,
+        reason_vi: str,
+        reason_en: str,
+        *,
+        notify: bool,
+        previous: RequestStatus | None = None,
+    ) -> None:
         self.db.execute(
             "INSERT INTO history(code, status, at, reason_vi, reason_en) VALUES(?,?,?,?,?)",
             (code, status, _iso(at), reason_vi, reason_en),
@@ -357,9 +391,17 @@ class MockGovernment:
         self.db.execute(
             "INSERT INTO certificates(id, number, code, certificate_type, holder_name, issued_at, agency_name,"
             " expires_at, token) VALUES(?,?,?,?,?,?,?,?,?)",
-            (certificate_id, number, code, row["certificate_type"], row["full_name"], _iso(at),
-             agency_name(row["province_code"]), _iso(expires_at),
-             tokens.sign_token(self.signing_key, certificate_id, expires_at)),
+            (
+                certificate_id,
+                number,
+                code,
+                row["certificate_type"],
+                row["full_name"],
+                _iso(at),
+                agency_name(row["province_code"]),
+                _iso(expires_at),
+                tokens.sign_token(self.signing_key, certificate_id, expires_at),
+            ),
         )
 
     def verify_url(self, token: str) -> str:
@@ -465,4 +507,3 @@ class MockGovernment:
             "INSERT INTO outbox(event_id, body, next_attempt_at) VALUES(?,?,?)",
             (event_id, json.dumps(body, ensure_ascii=False, separators=(",", ":")), time.time()),
         )
-

@@ -33,7 +33,10 @@ SECONDS_PER_LEVEL = float(os.environ.get("BENCH_SECONDS", "5"))
 def start_service(workdir: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-u", "-m", "bot.cli", "backend", "--port", "0", "--database", f"{workdir}/bench.sqlite3"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     line = process.stdout.readline()
     if "http://" not in line:

@@ -99,9 +99,15 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
 
     storage = SqlStorage(f"sqlite+aiosqlite:///{directory / f'bench-{rate or 0}.sqlite3'}")
     await storage.init()
-    services = Services(storage=storage, texts=texts(), nlu=interpreter_from_settings(load_settings()),
-                        backend=FakeBackendClient(), knowledge=load_knowledge(), illustrations=step_image,
-                        feedback=FeedbackStore(storage))  # as bot/app.py wires it
+    services = Services(
+        storage=storage,
+        texts=texts(),
+        nlu=interpreter_from_settings(load_settings()),
+        backend=FakeBackendClient(),
+        knowledge=load_knowledge(),
+        illustrations=step_image,
+        feedback=FeedbackStore(storage),
+    )  # as bot/app.py wires it
     dispatcher = Dispatcher(services)
     latencies: list[float] = []
     begin = 0.0
@@ -110,9 +116,15 @@ async def bench_core(directory: Path, users: int, rounds: int, rate: float | Non
         sent = 0
         for round_ in range(rounds):
             for step, (kind, value) in enumerate(SCRIPT):
-                inbound = Inbound("bench", f"u{number}", f"u{number}", kind=InboundKind(kind),
-                                  text=value if kind == "text" else "", payload=value if kind != "text" else "",
-                                  update_id=f"{number}-{round_}-{step}")
+                inbound = Inbound(
+                    "bench",
+                    f"u{number}",
+                    f"u{number}",
+                    kind=InboundKind(kind),
+                    text=value if kind == "text" else "",
+                    payload=value if kind != "text" else "",
+                    update_id=f"{number}-{round_}-{step}",
+                )
                 started = time.perf_counter()
                 if rate and number >= 0:
                     due = begin + (sent * users + number) / rate
@@ -141,11 +153,13 @@ async def bench_http(directory: Path, users: int, rounds: int) -> dict:
     from bot.config import Settings
     from bot.dispatcher import settle_startup_memory
 
-    settings = Settings.model_validate({
-        "storage": {"url": f"sqlite+aiosqlite:///{directory / 'bench-http.sqlite3'}"},
-        "backend": {"mock_database": str(directory / "mock.sqlite3")},
-        "media": {"directory": str(directory / "media")},
-    })
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": f"sqlite+aiosqlite:///{directory / 'bench-http.sqlite3'}"},
+            "backend": {"mock_database": str(directory / "mock.sqlite3")},
+            "media": {"directory": str(directory / "media")},
+        }
+    )
     runtime = Runtime(settings, mock_port=0)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)
     runtime.bound_to(server.url)
@@ -186,19 +200,24 @@ async def main() -> None:
         core = await bench_core(directory, args.users, args.rounds)
         at_rate = await bench_core(directory, args.users, args.rounds, rate=args.rate)
         http = await bench_http(directory, args.users, args.rounds)
-    print(json.dumps({
-        "benchmark": "chat",
-        "users": args.users,
-        "messages_per_user": len(SCRIPT) * args.rounds,
-        "cpus": os.cpu_count(),
-        "core_sqlite": core,
-        "core_sqlite_at_rate": {"offered_messages_per_second": args.rate, **at_rate},
-        "http_api_chat": http,
-        "goal": {"core_messages_per_second": 300, "core_p99_ms": 50},
-        # The core keeps up with 300 messages/s (closed loop), and at that
-        # load (open loop) 99% of messages are answered within 50 ms.
-        "goal_met": core["messages_per_second"] >= 300 and args.rate >= 300 and at_rate["p99_ms"] <= 50,
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "benchmark": "chat",
+                "users": args.users,
+                "messages_per_user": len(SCRIPT) * args.rounds,
+                "cpus": os.cpu_count(),
+                "core_sqlite": core,
+                "core_sqlite_at_rate": {"offered_messages_per_second": args.rate, **at_rate},
+                "http_api_chat": http,
+                "goal": {"core_messages_per_second": 300, "core_p99_ms": 50},
+                # The core keeps up with 300 messages/s (closed loop), and at that
+                # load (open loop) 99% of messages are answered within 50 ms.
+                "goal_met": core["messages_per_second"] >= 300 and args.rate >= 300 and at_rate["p99_ms"] <= 50,
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -298,7 +298,9 @@ async def run(args) -> dict:
         if not args.tcp:
             storage_url = postgres.unix_socket_url()
         mock = await start_server(
-            create_app(MockSettings(database=str(work / "mock.sqlite3"), signing_key=b"bench", webhook_secret=b"bench")),
+            create_app(
+                MockSettings(database=str(work / "mock.sqlite3"), signing_key=b"bench", webhook_secret=b"bench")
+            ),
             "127.0.0.1",
             0,
         )
@@ -318,9 +320,7 @@ async def run(args) -> dict:
             gc.collect()
             gc.disable()
             started = time.perf_counter()
-            users = [
-                load.user(1_000_000 + n, random.uniform(0, args.think)) for n in range(args.users)
-            ]
+            users = [load.user(1_000_000 + n, random.uniform(0, args.think)) for n in range(args.users)]
             try:
                 await asyncio.wait_for(asyncio.gather(*users), args.max_seconds)
             except TimeoutError:
@@ -379,7 +379,9 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=1.9, help="seconds between a user's messages")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--connections", type=int, default=100,
+        "--connections",
+        type=int,
+        default=100,
         help="webhook connections in all (Telegram opens up to telegram.webhook_max_connections, 100)",
     )
     parser.add_argument("--reply-timeout", type=float, default=10.0)
@@ -387,11 +389,14 @@ def main() -> None:
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (path on stderr)")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL without fsync (as the tests run it)")
     parser.add_argument(
-        "--tcp", action="store_true",
+        "--tcp",
+        action="store_true",
         help="workers reach PostgreSQL by TCP on loopback, not by its Unix socket (docs/deploy.md, same host)",
     )
     parser.add_argument(
-        "--webhook-reply-seconds", type=float, default=1.0,
+        "--webhook-reply-seconds",
+        type=float,
+        default=1.0,
         help="telegram.webhook_reply_seconds of the workers (docs/deploy.md; 0: every reply by a Bot API call)",
     )
     print(json.dumps(asyncio.run(run(parser.parse_args())), ensure_ascii=False))

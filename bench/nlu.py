@@ -45,16 +45,20 @@ def main() -> None:
     for text in batch:
         interpreter.parse_sync(text)
     batch_seconds = time.perf_counter() - started
-    print(json.dumps({
-        "messages": len(latencies),
-        "parse_ms_p50": round(statistics.median(latencies), 3),
-        "parse_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 3),
-        "batch_messages": len(batch),
-        "batch_messages_per_second": round(len(batch) / batch_seconds, 1),
-        "training_seconds": round(training_seconds, 3),
-        "training_examples": sum(1 for _ in load_training_data(DATA).examples),
-        "model_bytes": model_bytes,
-    }))
+    print(
+        json.dumps(
+            {
+                "messages": len(latencies),
+                "parse_ms_p50": round(statistics.median(latencies), 3),
+                "parse_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+                "batch_messages": len(batch),
+                "batch_messages_per_second": round(len(batch) / batch_seconds, 1),
+                "training_seconds": round(training_seconds, 3),
+                "training_examples": sum(1 for _ in load_training_data(DATA).examples),
+                "model_bytes": model_bytes,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,13 @@ async def _message_cycle(storage: SqlStorage) -> dict:
                     await storage.get_or_create_user("bench", user_id, user_id)
                 conversation = conversation or turn.conversation
                 conversation.data["messages"] = message
-                await storage.save_turn("bench", user_id, update_id=update_id, conversation=conversation,
-                                        events=[("intent", {"intent": "fee_info", "confidence": 0.93})])
+                await storage.save_turn(
+                    "bench",
+                    user_id,
+                    update_id=update_id,
+                    conversation=conversation,
+                    events=[("intent", {"intent": "fee_info", "confidence": 0.93})],
+                )
             latencies.append(time.perf_counter() - started)
 
     started, cpu = time.perf_counter(), time.process_time()

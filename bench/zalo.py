@@ -85,9 +85,14 @@ async def bench_oa(directory: Path) -> dict:
     base = await server.start()
     async with ZaloOaApiFake("app", "oa-secret", "app-secret") as zalo:
         access, refresh = zalo.issue_tokens()
-        tokens = OaTokens(OaTokenStore(storage, "zalo_oa:app"), zalo.base_url, "app", "app-secret",
-                          refresh_margin=timedelta(minutes=10),
-                          seed=TokenPair(access, datetime.now(UTC) + timedelta(hours=25), refresh))
+        tokens = OaTokens(
+            OaTokenStore(storage, "zalo_oa:app"),
+            zalo.base_url,
+            "app",
+            "app-secret",
+            refresh_margin=timedelta(minutes=10),
+            seed=TokenPair(access, datetime.now(UTC) + timedelta(hours=25), refresh),
+        )
         channel = ZaloOaChannel(ZaloOaSettings(), storage, "app", "oa-secret", tokens, api_base_url=zalo.base_url)
         app.router.routes.extend(channel.routes())
         zalo.webhook_url = f"{base}/zalo/oa/webhook"

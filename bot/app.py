@@ -32,7 +32,6 @@ from backend.runner import RunningServer, start_server
 from backend.server import create_app as create_mock_app
 from backend.webhooks import verify_signature
 from bot.announcements import AnnouncementSubscription
-from storage.broadcasts.store import BroadcastStore
 from bot.broadcast.worker import DeliveryWorker
 from bot.channels import ChannelContext, configured_channels
 from bot.channels.base import Channel, DeliveryError
@@ -58,6 +57,7 @@ from domain.knowledge import load_knowledge
 from flows.base import Services
 from flows.illustrations import step_image
 from flows.texts import Texts, texts
+from storage.broadcasts.store import BroadcastStore
 from storage.feedback import FeedbackStore
 from storage.sql import SqlStorage
 
@@ -105,7 +105,9 @@ class Runtime:
             self._check_worker_settings()
         await self.storage.init()
         await self.storage.open_turn_connections()
-        knowledge_dir = self.settings.path(self.settings.knowledge.directory) if self.settings.knowledge.directory else None
+        knowledge_dir = (
+            self.settings.path(self.settings.knowledge.directory) if self.settings.knowledge.directory else None
+        )
         knowledge = load_knowledge(knowledge_dir)
         self.feedback = FeedbackStore(self.storage, self.settings.feedback.unanswered_keep_days)
         interpreter = await asyncio.to_thread(interpreter_from_settings, self.settings)
@@ -142,7 +144,9 @@ class Runtime:
             raise RuntimeError("troly run --worker needs storage.url on PostgreSQL (shared by all workers)")
         polling = polling_channels(self.channels)
         if polling:
-            raise RuntimeError(f"troly run --worker receives by webhook only; set a webhook_url for: {', '.join(polling)}")
+            raise RuntimeError(
+                f"troly run --worker receives by webhook only; set a webhook_url for: {', '.join(polling)}"
+            )
 
     def _interceptors(self, officer_desk: OfficerDesk) -> list[Interceptor]:
         """Handlers that claim messages before the dialogue: staff commands,
@@ -230,7 +234,10 @@ class Runtime:
         try:
             event = json.loads(body)
             code = str(event["code"])
-            labels = {"vi": str(event.get("label_vi") or event["status"]), "en": str(event.get("label_en") or event["status"])}
+            labels = {
+                "vi": str(event.get("label_vi") or event["status"]),
+                "en": str(event.get("label_en") or event["status"]),
+            }
         except (ValueError, KeyError, TypeError):
             return PlainTextResponse("malformed event", status_code=400)
         if self.dispatcher is None:

@@ -35,8 +35,10 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     running = await start_mock_backend(settings, host=args.host, port=args.port, database=args.database)
     url = running.url
-    print(f"Mock backend (SIMULATION) on {url}\n  API description: {url}/openapi.json\n"
-          f"  training simulator: {url}/simulator\n  database: {running.service.settings.database}")
+    print(
+        f"Mock backend (SIMULATION) on {url}\n  API description: {url}/openapi.json\n"
+        f"  training simulator: {url}/simulator\n  database: {running.service.settings.database}"
+    )
     try:
         await running.task
     except asyncio.CancelledError:

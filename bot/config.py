@@ -262,7 +262,5 @@ def load_settings(path: Path | str | None = None) -> Settings:
     try:
         return Settings.model_validate(raw or {})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors())
         raise ConfigError(f"{path.name}: {problems}") from error

@@ -111,7 +111,9 @@ async def new_demo(
                 "province_code": persona.province_code, "certificate_type": 1, "purpose": "Demo / trình diễn",
             })  # fmt: skip
         except httpx.HTTPError as error:
-            print(f"troly demo: the mock backend at {url} is not reachable ({type(error).__name__}). Is `troly run` on?")
+            print(
+                f"troly demo: the mock backend at {url} is not reachable ({type(error).__name__}). Is `troly run` on?"
+            )
             return 1
         if response.status_code != 201:
             print(f"troly demo: the backend refused the demo request ({response.status_code}).")

@@ -240,7 +240,9 @@ class Dispatcher:
         return await self._by_intent(ctx, turn)
 
     def _is_new(self, ctx: Context) -> bool:
-        return ctx.conversation.version == 0 and not ctx.memory.get("onboarded") and ctx.conversation.flow != "onboarding"
+        return (
+            ctx.conversation.version == 0 and not ctx.memory.get("onboarded") and ctx.conversation.flow != "onboarding"
+        )
 
     def _command(self, turn: Turn) -> str | None:
         if turn.kind == InboundKind.BUTTON and turn.payload.startswith("cmd:"):

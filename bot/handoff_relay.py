@@ -52,7 +52,7 @@ NOT_DELIVERED = "⚠️ Không gửi được tới công dân (phiếu #{ticket
 CLOSED = "✅ Phiếu #{ticket} đã kết thúc; công dân quay lại trợ lý tự động."
 ALREADY_CLOSED = "Phiếu #{ticket} đã kết thúc, tin này không được chuyển."
 CITIZEN_LEFT = "ℹ️ Phiếu #{ticket}: công dân đã quay lại trợ lý tự động."
-HOW_TO_REPLY = "Hãy trả lời (reply) đúng tin của phiếu (\"Phiếu #...\") để nhắn cho công dân hoặc dùng /done."
+HOW_TO_REPLY = 'Hãy trả lời (reply) đúng tin của phiếu ("Phiếu #...") để nhắn cho công dân hoặc dùng /done.'
 
 
 def next_opening(settings: HandoffSettings, now: datetime) -> datetime | None:

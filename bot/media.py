@@ -24,6 +24,7 @@ import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route

@@ -98,13 +98,17 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({key: value for key, value in report.items() if key != "errors"}, ensure_ascii=False))
         return 0
-    print(f"n={report['n']}  accuracy={report['accuracy']:.3f}  top1={report['top1_accuracy']:.3f}  "
-          f"macro_f1={report['macro_f1']:.3f}  fallback_rate={report['fallback_rate']:.3f}"
-          + ("  (diacritics stripped)" if args.strip_diacritics else ""))
+    print(
+        f"n={report['n']}  accuracy={report['accuracy']:.3f}  top1={report['top1_accuracy']:.3f}  "
+        f"macro_f1={report['macro_f1']:.3f}  fallback_rate={report['fallback_rate']:.3f}"
+        + ("  (diacritics stripped)" if args.strip_diacritics else "")
+    )
     print(f"{'intent':<20} {'prec':>6} {'recall':>6} {'f1':>6} {'n':>4}")
     for intent, scores in report["per_intent"].items():
-        print(f"{intent:<20} {scores['precision']:>6.3f} {scores['recall']:>6.3f} {scores['f1']:>6.3f} "
-              f"{scores['support']:>4}")
+        print(
+            f"{intent:<20} {scores['precision']:>6.3f} {scores['recall']:>6.3f} {scores['f1']:>6.3f} "
+            f"{scores['support']:>4}"
+        )
     if report["most_confused"]:
         print("most confused (expected -> predicted):")
         for pair in report["most_confused"]:

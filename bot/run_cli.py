@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="serve the bot: web chat, configured channels, mock backend if no backend.url")
+    run = subparsers.add_parser(
+        "run", help="serve the bot: web chat, configured channels, mock backend if no backend.url"
+    )
     run.add_argument("--host", help="address to listen on (default: web.host)")
     run.add_argument("--port", type=int, help="port (default: web.port)")
     run.add_argument(

@@ -175,8 +175,14 @@ def stats_chart(stats: UsageStats) -> bytes:
         axes[1][1].tick_params(axis="x", labelsize=7)
         _ratings_panel(axes[0][2], stats)
         _unanswered_panel(axes[1][2], stats)
-        for axis in (axes[0][0].yaxis, axes[0][1].yaxis, axes[1][0].xaxis, axes[1][1].yaxis,
-                     axes[0][2].xaxis, axes[1][2].xaxis):
+        for axis in (
+            axes[0][0].yaxis,
+            axes[0][1].yaxis,
+            axes[1][0].xaxis,
+            axes[1][1].yaxis,
+            axes[0][2].xaxis,
+            axes[1][2].xaxis,
+        ):
             axis.set_major_locator(MaxNLocator(integer=True))  # counts of people
         figure.tight_layout()
         out = io.BytesIO()

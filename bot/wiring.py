@@ -71,13 +71,20 @@ def mock_settings_from_config(backend: BackendSettings, root: Path, database: st
         signing_key=load_or_create_secret(SIGNING_KEY_ENV, var / "backend-signing.key"),
         webhook_secret=load_or_create_secret(WEBHOOK_SECRET_ENV, var / "backend-webhook.key"),
         admin_token=secret(ADMIN_TOKEN_ENV),
-        faults=FaultSettings(backend.faults.latency_ms, backend.faults.error_rate, backend.faults.timeout_rate,
-                             backend.faults.down),
+        faults=FaultSettings(
+            backend.faults.latency_ms, backend.faults.error_rate, backend.faults.timeout_rate, backend.faults.down
+        ),
     )
 
 
-async def start_mock_backend(settings: Settings, *, host: str | None = None, port: int | None = None,
-                             database: str | None = None, webhook_url: str | None = None) -> RunningServer:
+async def start_mock_backend(
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    database: str | None = None,
+    webhook_url: str | None = None,
+) -> RunningServer:
     """Start the mock (what `troly backend` and `troly run` call). `webhook_url`
     overrides backend.webhook_url, e.g. the bot's own `<public_base_url>/hooks/backend`."""
     mock = mock_settings_from_config(settings.backend, PROJECT_ROOT, database)

@@ -124,4 +124,3 @@ def polling_channels(channels: Iterable[Channel]) -> list[str]:
         for channel in channels
         if getattr(channel, "webhook_mode", None) is False or getattr(channel, "uses_webhook", None) is False
     ]
-

@@ -66,12 +66,22 @@ class Eligibility(Flow):
             return ctx.button(key, f"eligibility:{state}:{answer}")
 
         options = {
-            State.ACCOUNT: [(b("eligibility.level2", "yes"),), (b("eligibility.level1", "no"), b("button.not_sure", "unsure"))],
-            State.FOR_WHOM: [(b("eligibility.myself", "me"),), (b("eligibility.my_child", "child"),),
-                             (b("eligibility.other_adult", "other"),)],
+            State.ACCOUNT: [
+                (b("eligibility.level2", "yes"),),
+                (b("eligibility.level1", "no"), b("button.not_sure", "unsure")),
+            ],
+            State.FOR_WHOM: [
+                (b("eligibility.myself", "me"),),
+                (b("eligibility.my_child", "child"),),
+                (b("eligibility.other_adult", "other"),),
+            ],
             State.AGE: [(b("eligibility.age_16_plus", "adult"), b("eligibility.age_under_16", "minor"))],
-            State.PURPOSE: [(b("eligibility.purpose_job", "job"),), (b("eligibility.purpose_own_record", "own_record"),),
-                            (b("eligibility.purpose_visa", "visa"),), (b("eligibility.purpose_other", "other"),)],
+            State.PURPOSE: [
+                (b("eligibility.purpose_job", "job"),),
+                (b("eligibility.purpose_own_record", "own_record"),),
+                (b("eligibility.purpose_visa", "visa"),),
+                (b("eligibility.purpose_other", "other"),),
+            ],
         }[state]
         return Reply(ctx.t(f"eligibility.ask_{state}"), buttons=rows(*options, ctx.menu_row()))
 
@@ -87,7 +97,9 @@ class Eligibility(Flow):
                 return self.ask(ctx, State.FOR_WHOM)
             case State.ACCOUNT, ("no" | "unsure"):
                 ctx.set_state(State.ACCOUNT_HELP)
-                return [self.conclusion(ctx, "account", (ctx.button("button.continue", "eligibility:account_help:go"),))]
+                return [
+                    self.conclusion(ctx, "account", (ctx.button("button.continue", "eligibility:account_help:go"),))
+                ]
             case State.ACCOUNT_HELP, "go":
                 return self.ask(ctx, State.FOR_WHOM)
             case State.FOR_WHOM, "me":

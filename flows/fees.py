@@ -41,6 +41,8 @@ class State(StrEnum):
 
 MAX_COPIES = 20
 _NUMBER = re.compile(r"^\s*(\d{1,3})\s*(bản|ban|copies|copy)?\s*$", re.IGNORECASE)
+
+
 class FeeCalculator(Flow):
     name = "fees"
     numeric_states = frozenset({State.COPIES, State.DATE})
@@ -51,7 +53,9 @@ class FeeCalculator(Flow):
 
     def ask_group(self, ctx: Context) -> Reply:
         groups = fees.fee_rules().groups
-        buttons = [(ctx.button("button.label", f"fees:group:{g}", label=groups[g]["label"][ctx.lang]),) for g in fees.GROUPS]
+        buttons = [
+            (ctx.button("button.label", f"fees:group:{g}", label=groups[g]["label"][ctx.lang]),) for g in fees.GROUPS
+        ]
         return Reply(ctx.t("fees.ask_group"), buttons=rows(*buttons, ctx.menu_row()))
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:

@@ -53,11 +53,18 @@ class Handoff(Flow):
         if turn.action[1:] == ["close"]:
             if desk is None:
                 return await ctx.start("menu")
-            return [*await desk.close_by_citizen(ctx.user.channel, ctx.user.user_id, ctx.lang), *await ctx.start("menu")]
+            return [
+                *await desk.close_by_citizen(ctx.user.channel, ctx.user.user_id, ctx.lang),
+                *await ctx.start("menu"),
+            ]
         if turn.action[1:] == ["ask"]:
             if ctx.user.consent_at is None:
-                return [Reply(ctx.t("handoff.needs_consent"), buttons=rows(
-                    (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]
+                return [
+                    Reply(
+                        ctx.t("handoff.needs_consent"),
+                        buttons=rows((ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()),
+                    )
+                ]
             ctx.goto(self.name, State.ASK_QUESTION)
             return [Reply(ctx.t("handoff.ask_question"), buttons=rows(ctx.menu_row()))]
         if ctx.conversation.flow != self.name or ctx.state != State.ASK_QUESTION or not turn.text:

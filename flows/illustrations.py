@@ -106,8 +106,13 @@ def render_screen(header: str, items: list[str], highlight: int, caption: str) -
         lines = _wrap(draw, item, row_font, sx1 - sx0 - 60)[:3]
         row_height = 31 * len(lines) + 34
         box = (sx0 + 14, y, sx1 - 14, y + row_height)
-        draw.rounded_rectangle(box, radius=12, fill=_HIGHLIGHT_FILL if chosen else _ROW,
-                               outline=_HIGHLIGHT if chosen else _ROW_LINE, width=5 if chosen else 2)
+        draw.rounded_rectangle(
+            box,
+            radius=12,
+            fill=_HIGHLIGHT_FILL if chosen else _ROW,
+            outline=_HIGHLIGHT if chosen else _ROW_LINE,
+            width=5 if chosen else 2,
+        )
         _draw_lines(draw, lines, row_font, box[0] + 16, y + 16, _INK, 31)
         if chosen:
             _pointer(draw, (sx1 + 6, y + row_height // 2))

@@ -103,11 +103,7 @@ class IntentRouter(Flow):
                     ),
                 )
             ]
-        guesses = [
-            item["name"]
-            for item in parse.get("intent_ranking") or []
-            if item.get("name") in OFFERABLE
-        ][:2]
+        guesses = [item["name"] for item in parse.get("intent_ranking") or [] if item.get("name") in OFFERABLE][:2]
         if intent == "out_of_scope" or not guesses:
             return [Reply(ctx.t("fallback.out_of_scope"), buttons=rows(ctx.menu_row()))]
         buttons = [(ctx.button(f"intent.{name}", f"intent:{name}"),) for name in guesses]

@@ -106,7 +106,9 @@ def forget_confirmation(ctx: Context) -> list[Reply]:
     return [
         Reply(
             ctx.t("privacy.forget_confirm"),
-            buttons=rows((ctx.button("button.yes_erase", "menu:forget:yes"), ctx.button("button.no", "menu:forget:no"))),
+            buttons=rows(
+                (ctx.button("button.yes_erase", "menu:forget:yes"), ctx.button("button.no", "menu:forget:no"))
+            ),
         )
     ]
 

@@ -85,8 +85,12 @@ class Onboarding(Flow):
             await ctx.services.storage.audit(f"{ctx.user.channel}:{ctx.user.user_id}", "consent_given")
             if in_onboarding:
                 ctx.set_state(State.PROVINCE)
-                return [Reply(ctx.t("onboarding.ask_province"), buttons=rows(
-                    (ctx.button("button.skip", "onboarding:province:skip"),)))]
+                return [
+                    Reply(
+                        ctx.t("onboarding.ask_province"),
+                        buttons=rows((ctx.button("button.skip", "onboarding:province:skip"),)),
+                    )
+                ]
             return [Reply(ctx.t("privacy.thanks")), *await ctx.start("menu")]
         # Declining, or withdrawing earlier consent: keep nothing personal.
         had_consent = ctx.user.consent_at is not None
@@ -108,8 +112,10 @@ class Onboarding(Flow):
                 return await self.set_province(ctx, candidates[0], None)
             skip = (ctx.button("button.skip", "onboarding:province:skip"),)
             if candidates:
-                choices = [(Button(p.full_name if ctx.lang == "vi" else p.name_en, f"onboarding:province:set:{p.code}"),)
-                           for p in candidates[:6]]
+                choices = [
+                    (Button(p.full_name if ctx.lang == "vi" else p.name_en, f"onboarding:province:set:{p.code}"),)
+                    for p in candidates[:6]
+                ]
                 return [Reply(ctx.t("onboarding.province_which"), buttons=rows(*choices, skip))]
             return [Reply(ctx.t("onboarding.province_unknown"), buttons=rows(skip))]
         return await self.set_province(ctx, match.province, match.former_name)
@@ -131,6 +137,9 @@ def privacy_notice(ctx: Context) -> Reply:
         ctx.t("privacy.notice"),
         buttons=rows(
             (ctx.button("privacy.agree", "onboarding:consent:yes"),),
-            (ctx.button("privacy.more", "onboarding:consent:more"), ctx.button("privacy.decline", "onboarding:consent:no")),
+            (
+                ctx.button("privacy.more", "onboarding:consent:more"),
+                ctx.button("privacy.decline", "onboarding:consent:no"),
+            ),
         ),
     )

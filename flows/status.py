@@ -129,8 +129,12 @@ class StatusLookup(Flow):
             return None
         ctx.set_state(State.LOCKED)
         minutes = max(1, int((until_at - now).total_seconds() // 60) + 1)
-        return [Reply(ctx.t("status.locked", minutes=minutes), buttons=rows(
-            (ctx.button("menu.handoff", "menu:open:handoff"),), ctx.menu_row()))]
+        return [
+            Reply(
+                ctx.t("status.locked", minutes=minutes),
+                buttons=rows((ctx.button("menu.handoff", "menu:open:handoff"),), ctx.menu_row()),
+            )
+        ]
 
     def failed_attempt(self, ctx: Context) -> list[Reply]:
         failures = int(ctx.memory.get("lookup_failures", 0)) + 1
@@ -211,8 +215,12 @@ class StatusLookup(Flow):
         """Notices for `code`'s status changes; None (not handled, as from
         `on_input`) when the button's code is not a request code."""
         if ctx.user.consent_at is None:
-            return [Reply(ctx.t("status.notify_needs_consent"), buttons=rows(
-                (ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()))]
+            return [
+                Reply(
+                    ctx.t("status.notify_needs_consent"),
+                    buttons=rows((ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()),
+                )
+            ]
         if find_request_code(code) != code:
             return None
         if code not in ctx.memory.get("proven_codes", []):

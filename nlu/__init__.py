@@ -17,8 +17,9 @@ from nlu.interpreter import FALLBACK_INTENT, Interpreter
 __all__ = ["FALLBACK_INTENT", "Interpreter", "load_interpreter"]
 
 
-def load_interpreter(*, backend: str, rasa_url: str, data: Path, model_dir: Path, threshold: float,
-                     ambiguity_threshold: float) -> Interpreter:
+def load_interpreter(
+    *, backend: str, rasa_url: str, data: Path, model_dir: Path, threshold: float, ambiguity_threshold: float
+) -> Interpreter:
     """The embedded engine (loading the saved model in `model_dir`, or
     training it from `data` when missing or when the data changed), or the
     Rasa HTTP client with `backend="rasa"`."""

@@ -65,8 +65,11 @@ class IntentModel:
     def features_text(self, text: str) -> str:
         """Folded normalised text plus one marker word per matching data regex."""
         normalised = normalize(text[:MAX_CHARS])
-        markers = [f"regex{name}" for name, patterns in self.regexes.items()
-                   if any(pattern.search(normalised) for pattern in patterns)]
+        markers = [
+            f"regex{name}"
+            for name, patterns in self.regexes.items()
+            if any(pattern.search(normalised) for pattern in patterns)
+        ]
         return " ".join([fold_diacritics(normalised), *markers])
 
     def vectorize(self, texts: list[str]):
@@ -132,10 +135,10 @@ def fit(data: TrainingData) -> IntentModel:
     if len(data.intents) < 2:
         raise ValueError("training data needs at least two intents")
     model = IntentModel(
-        words=TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
-                              token_pattern=r"(?u)\b\w+\b", lowercase=False),
-        chars=TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                              lowercase=False, min_df=1),
+        words=TfidfVectorizer(
+            analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", lowercase=False
+        ),
+        chars=TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=False, min_df=1),
         # Temperature scaling keeps the SVM's ranking and gives confidences that
         # suit Rasa's thresholds better than per-class sigmoids (held-out data).
         classifier=CalibratedClassifierCV(LinearSVC(C=1.0), method="temperature", cv=5, ensemble=False),
@@ -171,8 +174,12 @@ def train(data_path: Path | str, out_dir: Path | str) -> TrainedModel:
     )
     trained.training_seconds = round(time.perf_counter() - started, 3)
     save(trained, out_dir)
-    log.info("NLU model trained on %d examples, %d intents, in %.2f s",
-             len(data.examples), len(data.intents), trained.training_seconds)
+    log.info(
+        "NLU model trained on %d examples, %d intents, in %.2f s",
+        len(data.examples),
+        len(data.intents),
+        trained.training_seconds,
+    )
     return trained
 
 
@@ -191,9 +198,14 @@ def save(trained: TrainedModel, out_dir: Path | str) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(out_dir / MODEL_FILE, lambda name: joblib.dump(trained, name, compress=3))
-    meta = {"data_hash": trained.data_hash, "trained_at": trained.trained_at,
-            "training_seconds": trained.training_seconds, "intents": trained.model.intents,
-            "sklearn": sklearn.__version__, "feature_version": FEATURE_VERSION}
+    meta = {
+        "data_hash": trained.data_hash,
+        "trained_at": trained.trained_at,
+        "training_seconds": trained.training_seconds,
+        "intents": trained.model.intents,
+        "sklearn": sklearn.__version__,
+        "feature_version": FEATURE_VERSION,
+    }
     _atomic_write(out_dir / META_FILE, lambda name: Path(name).write_text(json.dumps(meta, indent=2)))
 
 
@@ -243,7 +255,7 @@ class EmbeddedInterpreter(Interpreter):
     def entities(self, text: str) -> list[dict]:
         found = extract(text[:MAX_CHARS])
         for entity in found:
-            mapped = self.trained.synonyms.get(text_key(text[entity["start"]:entity["end"]]))
+            mapped = self.trained.synonyms.get(text_key(text[entity["start"] : entity["end"]]))
             if mapped is not None and entity["entity"] not in ("province", "request_code", "id_number", "phone"):
                 entity["value"] = int(mapped) if isinstance(entity["value"], int) and mapped.isdigit() else mapped
         return found

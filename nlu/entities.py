@@ -27,8 +27,23 @@ _ID_NUMBER = re.compile(r"(?<![\d+])(\d{3}[ .]?\d{3}[ .]?\d{3}[ .]?\d{3})(?![\d]
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\s*84|84|0)[\s.\-]?(?:\(0\))?[\s.\-]?((?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9\d)(?:[\s.\-]?\d){7})(?!\d)"
 )
-_NUMBER_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8,
-                 "chin": 9, "muoi": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_NUMBER_WORDS = {
+    "mot": 1,
+    "hai": 2,
+    "ba": 3,
+    "bon": 4,
+    "nam": 5,
+    "sau": 6,
+    "bay": 7,
+    "tam": 8,
+    "chin": 9,
+    "muoi": 10,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+}
 _NUMBER = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
 _CERTIFICATE_TYPE = re.compile(
     r"\b(?:phieu|lltp|ly lich tu phap|loai|certificate|type)\s*(?:so\s*|number\s*|no\.?\s*)?"
@@ -46,8 +61,15 @@ def _search_text(text: str) -> str:
 
 
 def _entity(entity: str, value, start: int, end: int, extractor: str = EXTRACTOR, **extra) -> dict:
-    return {"entity": entity, "value": value, "start": start, "end": end,
-            "confidence_entity": 1.0, "extractor": extractor, **extra}
+    return {
+        "entity": entity,
+        "value": value,
+        "start": start,
+        "end": end,
+        "confidence_entity": 1.0,
+        "extractor": extractor,
+        **extra,
+    }
 
 
 def _valid_yymmdd(digits: str) -> bool:
@@ -119,7 +141,7 @@ def extract(text: str) -> list[dict]:
             add(_entity("certificate_type", _number(match.group(1)), *match.span()))
     for match in _COPIES.finditer(search):
         count = _number(match.group(1))
-        unit = text[match.start(2):match.end(2)].lower()
+        unit = text[match.start(2) : match.end(2)].lower()
         if 1 <= count <= 99 and unit not in _NOT_COPIES and free(*match.span()):
             add(_entity("copies", count, *match.span()))
     for found in find_provinces(text):

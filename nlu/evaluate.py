@@ -30,8 +30,14 @@ def evaluate(interpreter, data: TrainingData, strip_diacritics: bool = False, to
         top1_hits += bool(ranking) and ranking[0]["name"] == example.intent
         pairs.append((example.intent, predicted))
         if predicted != example.intent:
-            errors.append({"text": text, "expected": example.intent, "predicted": predicted,
-                           "guess": ranking[0] if ranking else None})
+            errors.append(
+                {
+                    "text": text,
+                    "expected": example.intent,
+                    "predicted": predicted,
+                    "guess": ranking[0] if ranking else None,
+                }
+            )
     n = len(pairs)
     per_intent = {}
     for intent in data.intents:
@@ -40,8 +46,12 @@ def evaluate(interpreter, data: TrainingData, strip_diacritics: bool = False, to
         support = sum(1 for gold, _ in pairs if gold == intent)
         precision = true_positive / predicted if predicted else 0.0
         recall = true_positive / support if support else 0.0
-        per_intent[intent] = {"precision": round(precision, 4), "recall": round(recall, 4),
-                              "f1": round(_f1(precision, recall), 4), "support": support}
+        per_intent[intent] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(_f1(precision, recall), 4),
+            "support": support,
+        }
     confused = Counter((gold, guess) for gold, guess in pairs if gold != guess)
     return {
         "n": n,
@@ -51,7 +61,9 @@ def evaluate(interpreter, data: TrainingData, strip_diacritics: bool = False, to
         "macro_f1": round(sum(item["f1"] for item in per_intent.values()) / len(per_intent), 4) if per_intent else 0.0,
         "strip_diacritics": strip_diacritics,
         "per_intent": per_intent,
-        "most_confused": [{"expected": gold, "predicted": guess, "count": count}
-                          for (gold, guess), count in confused.most_common(top_confused)],
+        "most_confused": [
+            {"expected": gold, "predicted": guess, "count": count}
+            for (gold, guess), count in confused.most_common(top_confused)
+        ],
         "errors": errors,
     }

@@ -61,7 +61,7 @@ class CommuneMatch:
 def _bare(key: str) -> str:
     for prefix in ("thanh pho ", "tp ", "tinh "):
         if key.startswith(prefix):
-            return key[len(prefix):]
+            return key[len(prefix) :]
     return key
 
 
@@ -104,7 +104,7 @@ def _province_keys() -> tuple[dict[str, Province], dict[str, tuple[Province, str
 def _tokens(text: str) -> list[Token]:
     """(exact lower token, folded token, start, end) over `nfc` text."""
     folded = fold_diacritics(text).lower()
-    return [(m.group(0).lower(), folded[m.start():m.end()], m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    return [(m.group(0).lower(), folded[m.start() : m.end()], m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
 def _scan(tokens: list[Token], match: Callable[[list[Token], int], list[T] | None]) -> list[T]:
@@ -114,7 +114,7 @@ def _scan(tokens: list[Token], match: Callable[[list[Token], int], list[T] | Non
     index = 0
     while index < len(tokens):
         for size in range(min(_MAX_NGRAM, len(tokens) - index), 0, -1):
-            matches = match(tokens[index:index + size], index)
+            matches = match(tokens[index : index + size], index)
             if matches is not None:
                 found.extend(matches)
                 index += size
@@ -178,7 +178,7 @@ def find_communes(text: str, province_code: str | None = None) -> list[CommuneMa
         key = " ".join(token[1] for token in window)
         if key in _UNIT_WORDS or key not in keys:
             return None
-        previous = " ".join(token[1] for token in tokens[max(0, index - 2):index])
+        previous = " ".join(token[1] for token in tokens[max(0, index - 2) : index])
         after_district = any(previous.endswith(word) for word in _FORMER_DISTRICT_WORDS)
         start, end = window[0][2], window[-1][3]
         return [

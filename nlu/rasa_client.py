@@ -30,8 +30,9 @@ def _valid(answer) -> bool:
 class RasaHttpInterpreter(Interpreter):
     """Client of Rasa's HTTP API (`/model/parse`)."""
 
-    def __init__(self, base_url: str, timeout: float = 3.0, token: str | None = None,
-                 client: httpx.AsyncClient | None = None):
+    def __init__(
+        self, base_url: str, timeout: float = 3.0, token: str | None = None, client: httpx.AsyncClient | None = None
+    ):
         self.base_url = base_url.rstrip("/")
         self.params = {"token": token} if token else {}
         self._client = client or httpx.AsyncClient(timeout=timeout)
@@ -39,8 +40,7 @@ class RasaHttpInterpreter(Interpreter):
     async def parse(self, text: str) -> dict:
         text = text if isinstance(text, str) else ""
         try:
-            response = await self._client.post(f"{self.base_url}/model/parse", json={"text": text},
-                                               params=self.params)
+            response = await self._client.post(f"{self.base_url}/model/parse", json={"text": text}, params=self.params)
             response.raise_for_status()
             answer = response.json()
         except (httpx.HTTPError, ValueError) as error:
@@ -56,8 +56,12 @@ class RasaHttpInterpreter(Interpreter):
 
     @staticmethod
     def _unavailable(text: str) -> dict:
-        return {"text": text, "intent": {"name": FALLBACK_INTENT, "confidence": 0.0},
-                "entities": extract(text[:2000]), "intent_ranking": []}
+        return {
+            "text": text,
+            "intent": {"name": FALLBACK_INTENT, "confidence": 0.0},
+            "entities": extract(text[:2000]),
+            "intent_ranking": [],
+        }
 
     async def aclose(self) -> None:
         await self._client.aclose()

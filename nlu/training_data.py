@@ -41,7 +41,7 @@ def parse_example(line: str) -> tuple[str, tuple[dict, ...]]:
     """Plain text and entity dicts (with offsets) of one annotated example."""
     text, entities, position = [], [], 0
     for match in _ANNOTATION.finditer(line):
-        text.append(line[position:match.start()])
+        text.append(line[position : match.start()])
         start = sum(len(part) for part in text)
         value = match.group("text")
         if match.group("json"):
@@ -92,6 +92,6 @@ def load_training_data(path: Path | str) -> TrainingData:
             data.lookups.setdefault(str(item["lookup"]), []).extend(examples)
     for example in data.examples:
         for entity in example.entities:
-            if str(entity["value"]) != example.text[entity["start"]:entity["end"]]:
-                data.synonyms.setdefault(example.text[entity["start"]:entity["end"]].lower(), str(entity["value"]))
+            if str(entity["value"]) != example.text[entity["start"] : entity["end"]]:
+                data.synonyms.setdefault(example.text[entity["start"] : entity["end"]].lower(), str(entity["value"]))
     return data

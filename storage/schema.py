@@ -92,6 +92,7 @@ def of_user(table: Table, channel: str, user_id: str) -> tuple:
     """The conditions that pick one citizen's rows of a table keyed by `channel` and `user_id`."""
     return table.c.channel == channel, table.c.user_id == user_id
 
+
 users = Table(
     "users",
     metadata,

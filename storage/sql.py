@@ -177,10 +177,12 @@ class SqlStorage(Storage):
             async with self._engine.connect() as conn:
                 yield conn
             return
-        async with contextlib.nullcontext() if self.is_postgres else self._sqlite_writer:
-            async with self._engine.connect() as conn:
-                async with conn.begin():
-                    yield conn
+        async with (
+            contextlib.nullcontext() if self.is_postgres else self._sqlite_writer,
+            self._engine.connect() as conn,
+            conn.begin(),
+        ):
+            yield conn
 
     async def run_sync(self, work: Callable[..., Any], *args: Any, write: bool = False) -> Any:
         """`work(connection, *args)` in one transaction (committed if `write`,

@@ -72,8 +72,15 @@ class ThrowawayPostgres:
     def start(self) -> str:
         """Create and start the cluster; returns the superuser's URL."""
         self._run(
-            str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-            "--no-sync", "--encoding=UTF8", "--locale=C.UTF-8",
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
         )
         for attempt in range(3):  # the free port may be taken before we bind it
             self.port = _free_port()
@@ -82,8 +89,17 @@ class ThrowawayPostgres:
                 options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             try:
                 self._run(
-                    str(self.bindir / "pg_ctl"), "start", "-w", "-t", "30", "-D", str(self.data),
-                    "-l", str(self.root / "server.log"), "-o", options,
+                    str(self.bindir / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "30",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.root / "server.log"),
+                    "-o",
+                    options,
                 )
                 return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
             except RuntimeError:

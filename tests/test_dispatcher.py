@@ -6,7 +6,6 @@ import asyncio
 
 from bot.dispatcher import Dispatcher
 from core.messages import Inbound, InboundKind, Reply
-
 from tests.flows.helpers import Chat, make_services
 
 
@@ -15,8 +14,10 @@ async def test_concurrent_messages_of_one_user_are_handled_one_at_a_time(storage
     chat = Chat(dispatcher)
     await chat.onboard("en")
     before = (await storage.load_conversation("web", "u1")).version
-    messages = [Inbound("web", "u1", "u1", kind=InboundKind.BUTTON, payload=f"guide:step:{n % 3}",
-                        update_id=f"c{n}") for n in range(20)]
+    messages = [
+        Inbound("web", "u1", "u1", kind=InboundKind.BUTTON, payload=f"guide:step:{n % 3}", update_id=f"c{n}")
+        for n in range(20)
+    ]
     results = await asyncio.gather(*(dispatcher.handle(message) for message in messages))
     assert all(results)
     assert (await storage.load_conversation("web", "u1")).version == before + 20

@@ -21,8 +21,12 @@ async def healthz(service: Service):
     return {"ok": True, "simulated_now": service.clock.now().isoformat(timespec="seconds")}
 
 
-@router.post("/api/v1/requests/{code}/status", tags=["requests"], response_model=None,
-             responses={200: {"model": StatusOut}, **ERRORS})
+@router.post(
+    "/api/v1/requests/{code}/status",
+    tags=["requests"],
+    response_model=None,
+    responses={200: {"model": StatusOut}, **ERRORS},
+)
 async def request_status(code: str, body: ProofBody, service: Service):
     """The status of a request, for its holder only. An unknown code and
     a wrong proof get the same 404."""
@@ -32,15 +36,20 @@ async def request_status(code: str, body: ProofBody, service: Service):
     return JSONResponse(found)
 
 
-@router.post("/api/v1/requests/{code}/payments", tags=["payments"], status_code=201,
-             response_model=PaymentOut, responses=ERRORS)
+@router.post(
+    "/api/v1/requests/{code}/payments", tags=["payments"], status_code=201, response_model=PaymentOut, responses=ERRORS
+)
 async def create_payment(code: str, body: ProofBody, service: Service):
     """Start paying a request waiting for payment (returns the pending one if any)."""
     try:
         payment = service.create_payment(parse_code(code), body.proof())
     except NotPayable:
-        raise ApiError(409, "not_payable", "Hồ sơ này không ở trạng thái chờ thanh toán.",
-                       "This request is not waiting for payment.") from None
+        raise ApiError(
+            409,
+            "not_payable",
+            "Hồ sơ này không ở trạng thái chờ thanh toán.",
+            "This request is not waiting for payment.",
+        ) from None
     if payment is None:
         raise NOT_FOUND
     return payment
@@ -56,22 +65,36 @@ def file_new_request(service: MockGovernment, body: NewRequestBody) -> dict:
     """File `body` for its citizen; `{"code", "status", "payment"}` (payment
     started when one is due). The training simulator files through this too."""
     if province_by_code(body.province_code) is None:
-        raise ApiError(400, "unknown_province", "Mã tỉnh/thành phố không có trong danh sách 34 đơn vị.",
-                       "Unknown province code.")
+        raise ApiError(
+            400, "unknown_province", "Mã tỉnh/thành phố không có trong danh sách 34 đơn vị.", "Unknown province code."
+        )
     if body.delivery == "post" and not (body.address or "").strip():
-        raise ApiError(400, "address_required", "Cần địa chỉ nhận khi gửi qua bưu chính.",
-                       "An address is needed for delivery by post.")
+        raise ApiError(
+            400,
+            "address_required",
+            "Cần địa chỉ nhận khi gửi qua bưu chính.",
+            "An address is needed for delivery by post.",
+        )
     citizen = service.add_citizen(body.full_name, body.id_number, body.birth_date, body.province_code)
     try:
         code = service.file_request(
-            citizen, certificate_type=body.certificate_type, purpose=body.purpose,
-            paper_copies=body.paper_copies, delivery=body.delivery, address=body.address,
-            province_code=body.province_code, fee_group=body.fee_group, scenario=body.scenario,
+            citizen,
+            certificate_type=body.certificate_type,
+            purpose=body.purpose,
+            paper_copies=body.paper_copies,
+            delivery=body.delivery,
+            address=body.address,
+            province_code=body.province_code,
+            fee_group=body.fee_group,
+            scenario=body.scenario,
         )
     except AlreadyOpen:
-        raise ApiError(409, "request_open",
-                       "Bạn đang có một yêu cầu chưa thanh toán hoặc đang xử lý. Hãy hoàn tất yêu cầu đó trước.",
-                       "You have a request that is unpaid or in progress; finish it first.") from None
+        raise ApiError(
+            409,
+            "request_open",
+            "Bạn đang có một yêu cầu chưa thanh toán hoặc đang xử lý. Hãy hoàn tất yêu cầu đó trước.",
+            "You have a request that is unpaid or in progress; finish it first.",
+        ) from None
     proof = OwnershipProof(id_number=body.id_number)
     status = service.lookup(code, proof)
     assert status is not None  # just filed for this citizen, with their own proof

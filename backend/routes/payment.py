@@ -23,8 +23,14 @@ async def payment_page(payment_id: str, service: Service, return_to: str | None 
     if payment is None:
         raise UNKNOWN_PAYMENT
     province = payment["code"].split(".")[2]
-    return pages.payment_page(payment_id, payment["code"], agency_name(province),
-                              format_vnd(payment["amount_vnd"]), payment["state"], _safe_return(return_to))
+    return pages.payment_page(
+        payment_id,
+        payment["code"],
+        agency_name(province),
+        format_vnd(payment["amount_vnd"]),
+        payment["state"],
+        _safe_return(return_to),
+    )
 
 
 @router.post("/pay/{payment_id}/callback", tags=["payments"])
@@ -36,15 +42,17 @@ async def payment_callback(payment_id: str, request: Request, service: Service):
         try:
             body = CallbackBody.model_validate_json(await request.body())
         except ValueError:
-            raise ApiError(422, "invalid_input", INVALID_INPUT_VI,
-                           'Expected {"result": "success"} or {"result": "failure"}.') from None
+            raise ApiError(
+                422, "invalid_input", INVALID_INPUT_VI, 'Expected {"result": "success"} or {"result": "failure"}.'
+            ) from None
         result, return_to = body.result, None
     else:
         form = await request.form()
         result, return_to = form.get("result"), _safe_return(form.get("return_to"))
         if result not in ("success", "failure"):
-            raise ApiError(422, "invalid_input", "Kết quả thanh toán không hợp lệ.",
-                           "result must be success or failure.")
+            raise ApiError(
+                422, "invalid_input", "Kết quả thanh toán không hợp lệ.", "result must be success or failure."
+            )
     payment = service.settle_payment(payment_id[:64], result == "success")
     if payment is None:
         raise UNKNOWN_PAYMENT
@@ -53,12 +61,15 @@ async def payment_callback(payment_id: str, request: Request, service: Service):
     if return_to:
         return RedirectResponse(return_to, status_code=303)
     ok = payment["state"] == "succeeded"
-    return HTMLResponse(pages.message_page(
-        "Kết quả thanh toán (mô phỏng)",
-        "Thanh toán thành công. Hồ sơ đã được chuyển cho cơ quan công an." if ok
-        else "Thanh toán không thành công. Bạn chưa bị trừ tiền; hãy kiểm tra trạng thái trước khi thử lại.",
-        "Payment succeeded." if ok else "Payment failed; check the status before trying again.",
-    ))
+    return HTMLResponse(
+        pages.message_page(
+            "Kết quả thanh toán (mô phỏng)",
+            "Thanh toán thành công. Hồ sơ đã được chuyển cho cơ quan công an."
+            if ok
+            else "Thanh toán không thành công. Bạn chưa bị trừ tiền; hãy kiểm tra trạng thái trước khi thử lại.",
+            "Payment succeeded." if ok else "Payment failed; check the status before trying again.",
+        )
+    )
 
 
 def _safe_return(value) -> str | None:

@@ -25,8 +25,11 @@ from domain.provinces import all_provinces, province_by_code
 FormStr = Annotated[str, Form(max_length=300)]
 FormInt = Annotated[int, Form()]
 TRAINEE_NAMES = ["Học Viên Tập Huấn", "Người Dân Mẫu", "Công Dân Thử"]
-DELIVERY_TEXT = {"electronic": "Bản điện tử trên VNeID", "post": "Bưu chính công ích",
-                 "counter": "Nhận tại cơ quan công an"}
+DELIVERY_TEXT = {
+    "electronic": "Bản điện tử trên VNeID",
+    "post": "Bưu chính công ích",
+    "counter": "Nhận tại cơ quan công an",
+}
 
 router = APIRouter()
 
@@ -39,40 +42,80 @@ async def simulator(service: Service):
 
 
 @router.post("/simulator/confirm", response_class=HTMLResponse, tags=["simulator"])
-async def simulator_confirm(service: Service, province_code: FormStr, certificate_type: FormInt, purpose: FormStr,
-                            paper_copies: FormInt, delivery: FormStr, fee_group: FormStr, scenario: FormStr,
-                            address: FormStr = ""):
-    fields = _simulator_fields(service, province_code, certificate_type, purpose, paper_copies, delivery, address,
-                               fee_group, scenario)
+async def simulator_confirm(
+    service: Service,
+    province_code: FormStr,
+    certificate_type: FormInt,
+    purpose: FormStr,
+    paper_copies: FormInt,
+    delivery: FormStr,
+    fee_group: FormStr,
+    scenario: FormStr,
+    address: FormStr = "",
+):
+    fields = _simulator_fields(
+        service, province_code, certificate_type, purpose, paper_copies, delivery, address, fee_group, scenario
+    )
     group = cast(Group, fee_group)  # _simulator_fields checked it is one of FEE_GROUPS
     amount = quote(service.clock.now().astimezone(VIETNAM_TZ).date(), group, paper_copies, "online").amount_vnd
-    summary = [("Cơ quan tiếp nhận", agency_name(province_code)), ("Loại phiếu", f"Phiếu số {certificate_type}"),
-               ("Mục đích", fields["purpose"]), ("Số bản giấy", str(paper_copies)),
-               ("Nhận kết quả", DELIVERY_TEXT[delivery]), ("Phí (theo quy định hiện hành)", format_vnd(amount))]
+    summary = [
+        ("Cơ quan tiếp nhận", agency_name(province_code)),
+        ("Loại phiếu", f"Phiếu số {certificate_type}"),
+        ("Mục đích", fields["purpose"]),
+        ("Số bản giấy", str(paper_copies)),
+        ("Nhận kết quả", DELIVERY_TEXT[delivery]),
+        ("Phí (theo quy định hiện hành)", format_vnd(amount)),
+    ]
     if fields["address"]:
         summary.append(("Địa chỉ nhận", fields["address"]))
     return pages.simulator_confirm(fields, summary)
 
 
 @router.post("/simulator/submit", tags=["simulator"])
-async def simulator_submit(request: Request, service: Service, province_code: FormStr, certificate_type: FormInt,
-                           purpose: FormStr, paper_copies: FormInt, delivery: FormStr, fee_group: FormStr,
-                           scenario: FormStr, consent: FormStr, address: FormStr = ""):
+async def simulator_submit(
+    request: Request,
+    service: Service,
+    province_code: FormStr,
+    certificate_type: FormInt,
+    purpose: FormStr,
+    paper_copies: FormInt,
+    delivery: FormStr,
+    fee_group: FormStr,
+    scenario: FormStr,
+    consent: FormStr,
+    address: FormStr = "",
+):
     if consent != "yes":
-        raise ApiError(422, "consent_required", "Cần đánh dấu cam đoan trước khi gửi.",
-                       "The declaration must be ticked.")
-    fields = _simulator_fields(service, province_code, certificate_type, purpose, paper_copies, delivery, address,
-                               fee_group, scenario)
+        raise ApiError(
+            422, "consent_required", "Cần đánh dấu cam đoan trước khi gửi.", "The declaration must be ticked."
+        )
+    fields = _simulator_fields(
+        service, province_code, certificate_type, purpose, paper_copies, delivery, address, fee_group, scenario
+    )
     trainee = _trainee(request.app.state.randomness)
-    created = file_new_request(service, NewRequestBody(
-        full_name=trainee["full_name"], id_number=trainee["id_number"], birth_date=trainee["birth_date"],
-        province_code=province_code, certificate_type=certificate_type, purpose=fields["purpose"],
-        paper_copies=paper_copies, delivery=delivery, address=fields["address"] or None, fee_group=fee_group,
-        scenario=scenario,
-    ))
+    created = file_new_request(
+        service,
+        NewRequestBody(
+            full_name=trainee["full_name"],
+            id_number=trainee["id_number"],
+            birth_date=trainee["birth_date"],
+            province_code=province_code,
+            certificate_type=certificate_type,
+            purpose=fields["purpose"],
+            paper_copies=paper_copies,
+            delivery=delivery,
+            address=fields["address"] or None,
+            fee_group=fee_group,
+            scenario=scenario,
+        ),
+    )
     ticket = secrets.token_urlsafe(12)
-    request.app.state.trainees[ticket] = (created["code"], trainee["id_number"][-4:],
-                                          trainee["birth_date"].strftime("%d/%m/%Y"), trainee["full_name"])
+    request.app.state.trainees[ticket] = (
+        created["code"],
+        trainee["id_number"][-4:],
+        trainee["birth_date"].strftime("%d/%m/%Y"),
+        trainee["full_name"],
+    )
     done = f"/simulator/done/{ticket}"
     if created["payment"] is None:
         return RedirectResponse(done, status_code=303)
@@ -92,8 +135,15 @@ async def simulator_done(ticket: str, request: Request, service: Service):
 
 
 def _simulator_fields(
-    service: MockGovernment, province_code: str, certificate_type: int, purpose: str, paper_copies: int,
-    delivery: str, address: str, fee_group: str, scenario: str,
+    service: MockGovernment,
+    province_code: str,
+    certificate_type: int,
+    purpose: str,
+    paper_copies: int,
+    delivery: str,
+    address: str,
+    fee_group: str,
+    scenario: str,
 ) -> dict[str, str]:
     """The form's fields, checked and trimmed, as the confirm page carries them on."""
     problems = []
@@ -112,11 +162,22 @@ def _simulator_fields(
     if scenario not in service.book.scenarios:
         problems.append("scenario")
     if problems:
-        raise ApiError(422, "invalid_input", "Vui lòng kiểm tra lại: " + ", ".join(problems),
-                       "Please check: " + ", ".join(problems))
-    return {"province_code": province_code, "certificate_type": str(certificate_type),
-            "purpose": purpose.strip(), "paper_copies": str(paper_copies), "delivery": delivery,
-            "address": address.strip(), "fee_group": fee_group, "scenario": scenario}
+        raise ApiError(
+            422,
+            "invalid_input",
+            "Vui lòng kiểm tra lại: " + ", ".join(problems),
+            "Please check: " + ", ".join(problems),
+        )
+    return {
+        "province_code": province_code,
+        "certificate_type": str(certificate_type),
+        "purpose": purpose.strip(),
+        "paper_copies": str(paper_copies),
+        "delivery": delivery,
+        "address": address.strip(),
+        "fee_group": fee_group,
+        "scenario": scenario,
+    }
 
 
 def _trainee(randomness: random.Random) -> dict:

@@ -21,14 +21,21 @@ async def verify(token: str, request: Request, service: Service, format: str | N
     details: dict = {"state": state}
     if row is not None:
         details.update(
-            number=row["number"], certificate_type=row["certificate_type"],
-            holder=mask_name(row["holder_name"]), issued_at=row["issued_at"], agency_name=row["agency_name"],
+            number=row["number"],
+            certificate_type=row["certificate_type"],
+            holder=mask_name(row["holder_name"]),
+            issued_at=row["issued_at"],
+            agency_name=row["agency_name"],
         )
     if format == "json" or "application/json" in request.headers.get("accept", ""):
         return JSONResponse(details)
     rows = []
     if row is not None:
-        rows = [("Số phiếu", row["number"]), ("Loại phiếu", f"Phiếu số {row['certificate_type']}"),
-                ("Người được cấp", details["holder"]), ("Ngày cấp", pages.vn_date(row["issued_at"])),
-                ("Cơ quan cấp", row["agency_name"])]
+        rows = [
+            ("Số phiếu", row["number"]),
+            ("Loại phiếu", f"Phiếu số {row['certificate_type']}"),
+            ("Người được cấp", details["holder"]),
+            ("Ngày cấp", pages.vn_date(row["issued_at"])),
+            ("Cơ quan cấp", row["agency_name"]),
+        ]
     return HTMLResponse(pages.verification_page(state, rows))

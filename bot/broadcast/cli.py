@@ -156,7 +156,9 @@ async def _send(args, settings, store) -> int:
     try:
         text = args.text_file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"--text-file {args.text_file}: cannot read it as UTF-8 text ({error.__class__.__name__})")
+        raise UsageError(
+            f"--text-file {args.text_file}: cannot read it as UTF-8 text ({error.__class__.__name__})"
+        ) from error
     if not text:
         raise UsageError(f"--text-file {args.text_file} is empty")
     if bool(args.link_title) != bool(args.link_url):

@@ -16,6 +16,7 @@ Several workers, in one process or many, share the outbox safely.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -70,9 +71,7 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event | None = None, *, exit_when_idle: bool = False) -> None:
         stop = stop or asyncio.Event()
         self._stop = asyncio.Event()
-        loops = [
-            asyncio.create_task(self._work_channel(name), name=f"broadcast:{name}") for name in self.channels
-        ]
+        loops = [asyncio.create_task(self._work_channel(name), name=f"broadcast:{name}") for name in self.channels]
         try:
             while not stop.is_set():
                 try:
@@ -82,10 +81,8 @@ class DeliveryWorker:
                         break
                 except Exception:
                     log.exception("broadcast: scheduling step failed; retrying")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
-                except TimeoutError:
-                    pass
         finally:
             self._stop.set()
             await asyncio.gather(*loops, return_exceptions=True)
@@ -109,10 +106,8 @@ class DeliveryWorker:
                     # Rows left in flight come back when their lease ends.
                     log.exception("broadcast: a %s batch failed", name)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.settings.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def _send_batch(self, name: str, batch: list[Delivery]) -> None:
         channel, pacer = self.channels[name], self.pacers[name]

@@ -113,8 +113,13 @@ class WebChannel(Channel):
         message_id = data.get("message_id")
         if message_id is not None and (not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id)):
             return _refuse(400, "message_id không hợp lệ.", "message_id is not valid.")
-        common = {"channel": self.name, "user_id": user_id, "chat_id": user_id,
-                  "update_id": message_id, "locale": _locale(data.get("locale"))}
+        common = {
+            "channel": self.name,
+            "user_id": user_id,
+            "chat_id": user_id,
+            "update_id": message_id,
+            "locale": _locale(data.get("locale")),
+        }
         kinds = [key for key in ("text", "button", "start") if key in data]
         if len(kinds) != 1:
             return _refuse(400, "Gửi đúng một trong: text, button, start.", "Send exactly one of: text, button, start.")
@@ -157,7 +162,7 @@ class WebChannel(Channel):
         """A same-origin path to the picture, so the page works on any address."""
         url = self.media.url_for(reply.image)
         base = self.media.public_base_url
-        return url[len(base):] if url.startswith(base) else url
+        return url[len(base) :] if url.startswith(base) else url
 
 
 def _locale(value: Any) -> str | None:

@@ -40,35 +40,73 @@ def openapi_description(max_text: int, max_payload: int) -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {"title": "troly bot HTTP API", "version": "1"},
         "paths": {
-            "/api/chat": {"post": {
-                "summary": "Send one message (text, button payload or start) and get the replies",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
-                    _chat_body("text", max_text), _chat_body("button", max_payload), _chat_body("start", max_payload),
-                ]}}}},
-                "responses": {"200": _REPLIES, "400": _REFUSAL, "413": _REFUSAL, "503": _REFUSAL},
-            }},
-            "/api/chat/updates": {"get": {
-                "summary": "Notifications waiting for this user (status changes, broadcasts)",
-                "parameters": [{"name": "user_id", "in": "query", "required": True, "schema": _USER_ID}],
-                "responses": {"200": _REPLIES, "400": _REFUSAL},
-            }},
-            "/hooks/backend": {"post": {
-                "summary": "The backend's signed status events (HMAC headers)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {"200": {"description": "Relayed"}, "400": {"description": "Malformed"},
-                              "401": {"description": "Bad signature"}, "413": {"description": "Too large"}},
-            }},
-            "/media/{token}": {"get": {
-                "summary": "A signed, expiring picture link",
-                "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "The PNG"}, "403": {"description": "Not valid"},
-                              "404": {"description": "Unknown"}, "410": {"description": "Expired"}},
-            }},
+            "/api/chat": {
+                "post": {
+                    "summary": "Send one message (text, button payload or start) and get the replies",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        _chat_body("text", max_text),
+                                        _chat_body("button", max_payload),
+                                        _chat_body("start", max_payload),
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"200": _REPLIES, "400": _REFUSAL, "413": _REFUSAL, "503": _REFUSAL},
+                }
+            },
+            "/api/chat/updates": {
+                "get": {
+                    "summary": "Notifications waiting for this user (status changes, broadcasts)",
+                    "parameters": [{"name": "user_id", "in": "query", "required": True, "schema": _USER_ID}],
+                    "responses": {"200": _REPLIES, "400": _REFUSAL},
+                }
+            },
+            "/hooks/backend": {
+                "post": {
+                    "summary": "The backend's signed status events (HMAC headers)",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {
+                        "200": {"description": "Relayed"},
+                        "400": {"description": "Malformed"},
+                        "401": {"description": "Bad signature"},
+                        "413": {"description": "Too large"},
+                    },
+                }
+            },
+            "/media/{token}": {
+                "get": {
+                    "summary": "A signed, expiring picture link",
+                    "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "The PNG"},
+                        "403": {"description": "Not valid"},
+                        "404": {"description": "Unknown"},
+                        "410": {"description": "Expired"},
+                    },
+                }
+            },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
         },
-        "components": {"schemas": {
-            "Refusal": {"type": "object", "properties": {
-                "error": {"type": "string"}, "message_vi": {"type": "string"}, "message_en": {"type": "string"}}},
-            "Replies": {"type": "object", "properties": {"replies": {"type": "array", "items": {"type": "object"}}}},
-        }},
+        "components": {
+            "schemas": {
+                "Refusal": {
+                    "type": "object",
+                    "properties": {
+                        "error": {"type": "string"},
+                        "message_vi": {"type": "string"},
+                        "message_en": {"type": "string"},
+                    },
+                },
+                "Replies": {
+                    "type": "object",
+                    "properties": {"replies": {"type": "array", "items": {"type": "object"}}},
+                },
+            }
+        },
     }

@@ -18,6 +18,7 @@ by URL, and no buttons.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -220,10 +221,8 @@ class ZaloBotChannel(Channel):
             log.warning("zalo_bot: could not answer a user: %s", error)
 
     async def _typing(self, chat_id: str) -> None:
-        try:
+        with contextlib.suppress(DeliveryError):  # a missing "typing…" is not worth failing the answer for
             await self._call("sendChatAction", chat_id=chat_id, action="typing")
-        except DeliveryError:
-            pass  # a missing "typing…" is not worth failing the answer for
 
     # --- the API --------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
@@ -275,8 +274,11 @@ def from_settings(context: ChannelContext) -> ZaloBotChannel | None:
         return None
     media = context.media
     if media is not None and not media.public_base_url.startswith("https://"):
-        log.warning("zalo_bot: pictures are sent as links to %s, which Zalo cannot fetch; "
-                    "set web.public_base_url to the bot's public HTTPS address", media.public_base_url)
+        log.warning(
+            "zalo_bot: pictures are sent as links to %s, which Zalo cannot fetch; "
+            "set web.public_base_url to the bot's public HTTPS address",
+            media.public_base_url,
+        )
     return ZaloBotChannel(
         token=token,
         settings=context.settings.zalo_bot,

@@ -61,8 +61,15 @@ RATE_LIMITED = -32
 # Zalo's "user has not followed the OA / has not interacted for too long".
 USER_UNREACHABLE_ERRORS = {-213, -230}
 UNREADABLE_EVENTS = {
-    "user_send_image", "user_send_sticker", "user_send_gif", "user_send_audio", "user_send_video",
-    "user_send_file", "user_send_location", "user_send_link", "user_send_business_card",
+    "user_send_image",
+    "user_send_sticker",
+    "user_send_gif",
+    "user_send_audio",
+    "user_send_video",
+    "user_send_file",
+    "user_send_location",
+    "user_send_link",
+    "user_send_business_card",
 }
 
 
@@ -256,8 +263,9 @@ class ZaloOaChannel(Channel):
             return None
         text = message["text"]
         if text.startswith(BUTTON_PREFIX):
-            return Inbound(NAME, user_id, user_id, kind=InboundKind.BUTTON, payload=text[len(BUTTON_PREFIX):],
-                           update_id=update_id)
+            return Inbound(
+                NAME, user_id, user_id, kind=InboundKind.BUTTON, payload=text[len(BUTTON_PREFIX) :], update_id=update_id
+            )
         return Inbound(NAME, user_id, user_id, text=text, update_id=update_id)
 
     async def _set_following(self, user_id: str, following: bool) -> None:
@@ -302,12 +310,21 @@ class ZaloOaChannel(Channel):
         messages: list[dict[str, Any]] = []
         if reply.image is not None:
             attachment_id = await self._upload(reply.image)
-            messages.append({"attachment": {"type": "template", "payload": {
-                "template_type": "media", "elements": [{"media_type": "image", "attachment_id": attachment_id}]}}})
+            messages.append(
+                {
+                    "attachment": {
+                        "type": "template",
+                        "payload": {
+                            "template_type": "media",
+                            "elements": [{"media_type": "image", "attachment_id": attachment_id}],
+                        },
+                    }
+                }
+            )
         text = plain_text(Reply(text=reply.text, link=reply.link))
         chunks = split_text(text, limit) if text else []
         buttons = reply.all_buttons
-        groups = [buttons[start:start + per_message] for start in range(0, len(buttons), per_message)]
+        groups = [buttons[start : start + per_message] for start in range(0, len(buttons), per_message)]
         if groups and not chunks:
             chunks = ["👇"]  # a button template needs some text
         chunks += ["⋯"] * (len(groups) - 1)  # one message for each further group
@@ -315,9 +332,19 @@ class ZaloOaChannel(Channel):
         for index, chunk in enumerate(chunks):
             message: dict[str, Any] = {"text": chunk}
             if index >= first_with_buttons:
-                message["attachment"] = {"type": "template", "payload": {"buttons": [
-                    {"title": button.title[:100], "type": "oa.query.hide", "payload": BUTTON_PREFIX + button.payload}
-                    for button in groups[index - first_with_buttons]]}}
+                message["attachment"] = {
+                    "type": "template",
+                    "payload": {
+                        "buttons": [
+                            {
+                                "title": button.title[:100],
+                                "type": "oa.query.hide",
+                                "payload": BUTTON_PREFIX + button.payload,
+                            }
+                            for button in groups[index - first_with_buttons]
+                        ]
+                    },
+                }
             messages.append(message)
         return messages
 

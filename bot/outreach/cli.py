@@ -1,7 +1,7 @@
 """`troly outreach poster|stats`.
 
-    troly outreach poster --place "Xã Tân Phú" --staff CB07 [--province 75] [--out DIR]
-    troly outreach stats [--json]
+troly outreach poster --place "Xã Tân Phú" --staff CB07 [--province 75] [--out DIR]
+troly outreach stats [--json]
 """
 
 from __future__ import annotations

@@ -119,15 +119,17 @@ class KnowledgeBase:
         steps = []
         for full_key in self.keys("guide"):
             record = self.record(full_key, on)
-            steps.append(GuideStep(
-                key=record.key,
-                title=record.text(lang, "title"),
-                body=record.text(lang, "body"),
-                problems=record.items("problems", lang),
-                image_key=str(record.extra.get("image_key", record.key)),
-                sources=list(record.sources),
-                confidence=record.confidence,
-            ))
+            steps.append(
+                GuideStep(
+                    key=record.key,
+                    title=record.text(lang, "title"),
+                    body=record.text(lang, "body"),
+                    problems=record.items("problems", lang),
+                    image_key=str(record.extra.get("image_key", record.key)),
+                    sources=list(record.sources),
+                    confidence=record.confidence,
+                )
+            )
         return steps
 
     def guide_step_record(self, key_or_index: str | int, on: date | None = None) -> Record:
@@ -171,8 +173,13 @@ class KnowledgeBase:
             return self.record(f"eligibility.{key}", on)
 
         types = {
-            number: CertificateType(number, get(f"phieu{number}_who"), get(f"phieu{number}_shows"),
-                                    get(f"phieu{number}_used_for"), get(f"phieu{number}_authorisation"))
+            number: CertificateType(
+                number,
+                get(f"phieu{number}_who"),
+                get(f"phieu{number}_shows"),
+                get(f"phieu{number}_used_for"),
+                get(f"phieu{number}_authorisation"),
+            )
             for number in ("1", "2")
         }
         purposes, requesters = {}, {}
@@ -185,14 +192,18 @@ class KnowledgeBase:
             elif key.startswith("requester_"):
                 record = get(key)
                 requesters[key.removeprefix("requester_")] = Requester(key, bool(record.extra.get("in_vneid")), record)
-        return Eligibility(on, get("account_required"), get("how_to_get_level2"), get("age_rule"),
-                           types, purposes, requesters)
+        return Eligibility(
+            on, get("account_required"), get("how_to_get_level2"), get("age_rule"), types, purposes, requesters
+        )
 
     def payment_help(self, lang: str, on: date | None = None) -> PaymentHelp:
         """How to pay online, and what to do when a payment fails (never a refund promise)."""
         failed = self.record("payment.if_failed", on)
-        return PaymentHelp(self.record("payment.how_to_pay", on).answer(lang), failed.answer(lang, "summary"),
-                           failed.items("steps", lang))
+        return PaymentHelp(
+            self.record("payment.how_to_pay", on).answer(lang),
+            failed.answer(lang, "summary"),
+            failed.items("steps", lang),
+        )
 
     def contacts(self, province_code: str | None, lang: str, on: date | None = None) -> Contacts:
         """The receiving police unit for a province, the VNeID hotline and the public-service portal."""
@@ -204,8 +215,9 @@ class KnowledgeBase:
         text = "\n".join((unit, hotline.text(lang), portal.text(lang)))
         sources = _unique(list(unit_record.sources) + list(hotline.sources) + list(portal.sources))
         as_of = max(unit_record.effective_from, hotline.effective_from, portal.effective_from)
-        return Contacts(unit, str(hotline.extra["number"]), hotline.text(lang), str(portal.extra["url"]),
-                        text, sources, as_of)
+        return Contacts(
+            unit, str(hotline.extra["number"]), hotline.text(lang), str(portal.extra["url"]), text, sources, as_of
+        )
 
     def safety(self, lang: str, on: date | None = None) -> Answer:
         """Never share a password, passcode or OTP; install VNeID only from the official stores."""

@@ -38,11 +38,15 @@ def wording_problems(record: Record) -> list[str]:
         texts += [item[lang] for items in record.lists.values() for item in items]
         whole = " ".join(texts).lower()
         if record.confidence not in STATABLE and not any(h in whole for h in HEDGES[lang]):
-            problems.append(f"{record.confidence} fact stated as certain in {lang}: "
-                            f"phrase it with caution (e.g. {HEDGES[lang][0]!r})")
+            problems.append(
+                f"{record.confidence} fact stated as certain in {lang}: "
+                f"phrase it with caution (e.g. {HEDGES[lang][0]!r})"
+            )
         if record.confidence == "unverified" and not any(r in whole for r in REFERRALS):
-            problems.append(f"unverified fact in {lang} must refer to an official channel "
-                            "(VNeID, dichvucong.gov.vn, the police unit, 1900 0368)")
+            problems.append(
+                f"unverified fact in {lang} must refer to an official channel "
+                "(VNeID, dichvucong.gov.vn, the police unit, 1900 0368)"
+            )
         if "draft" in record.flags and DRAFT_WORDS[lang] not in whole:
             problems.append(f"a draft rule must be called {DRAFT_WORDS[lang]!r} in {lang}")
         for text in texts:

@@ -90,8 +90,12 @@ class KnowledgeLoader:
         records.sort(key=lambda r: r.effective_from)
         for earlier, later in pairwise(records):
             if earlier.effective_to is None or earlier.effective_to >= later.effective_from:
-                self.problem(file, key, f"versions overlap: one from {earlier.effective_from} and one from "
-                                        f"{later.effective_from}; close the earlier with effective_to")
+                self.problem(
+                    file,
+                    key,
+                    f"versions overlap: one from {earlier.effective_from} and one from "
+                    f"{later.effective_from}; close the earlier with effective_to",
+                )
             elif (later.effective_from - earlier.effective_to).days != 1:
                 self.problem(file, key, f"gap between versions: {earlier.effective_to} .. {later.effective_from}")
         if records:
@@ -171,8 +175,12 @@ class KnowledgeLoader:
             if "vi" in value or "en" in value:
                 unexpected = set(value) - set(LANGUAGES)
                 if path and unexpected:
-                    self.problem(file, where, f"{path or 'text'}: unexpected keys {sorted(unexpected)} "
-                                              "beside vi/en (quote texts that contain commas)")
+                    self.problem(
+                        file,
+                        where,
+                        f"{path or 'text'}: unexpected keys {sorted(unexpected)} "
+                        "beside vi/en (quote texts that contain commas)",
+                    )
                 for lang in LANGUAGES:
                     text = value.get(lang)
                     if not isinstance(text, str) or not text.strip():
@@ -200,10 +208,20 @@ class KnowledgeLoader:
         known = set(self.records) | set(self.aliases)
         required = [f"answers.{topic}" for topic in ANSWER_TOPICS]
         required += [f"statuses.{code}" for code in STATUS_CODES]
-        required += ["facts.time_limit_normal", "facts.time_limit_long", "payment.how_to_pay", "payment.if_failed",
-                     "contacts.receiving_unit", "contacts.hotline", "contacts.portal", "safety.advice",
-                     "safety.secret_warning", "eligibility.account_required", "eligibility.how_to_get_level2",
-                     "eligibility.age_rule"]
+        required += [
+            "facts.time_limit_normal",
+            "facts.time_limit_long",
+            "payment.how_to_pay",
+            "payment.if_failed",
+            "contacts.receiving_unit",
+            "contacts.hotline",
+            "contacts.portal",
+            "safety.advice",
+            "safety.secret_warning",
+            "eligibility.account_required",
+            "eligibility.how_to_get_level2",
+            "eligibility.age_rule",
+        ]
         for full_key in required:
             if full_key not in known:
                 file, key = full_key.split(".", 1)
@@ -211,8 +229,12 @@ class KnowledgeLoader:
         for full_key, records in self.records.items():
             if full_key.startswith(("answers.", "statuses.", "guide.")) and records[-1].effective_to is not None:
                 file, key = full_key.split(".", 1)
-                self.problem(file, key, f"the newest version ends {records[-1].effective_to}: add the version "
-                                        "that follows (or set effective_to: null)")
+                self.problem(
+                    file,
+                    key,
+                    f"the newest version ends {records[-1].effective_to}: add the version "
+                    "that follows (or set effective_to: null)",
+                )
         steps = [k for k in self.records if k.startswith("guide.")]
         low, high = GUIDE_STEP_RANGE
         if not low <= len(steps) <= high:
@@ -231,4 +253,3 @@ def check_report(directory: Path | str | None = None) -> tuple[list[Problem], st
     versions = sum(len(records) for records in loader.records.values())
     summary = f"{len(loader.records)} entries, {versions} versions, {len(loader.registry)} sources"
     return loader.problems, summary
-

@@ -13,12 +13,33 @@ CONFIDENCES = ("high", "medium", "low", "unverified")
 
 # The keys the bot asks for: every answer topic and every mock-backend status.
 ANSWER_TOPICS = (
-    "account_help", "certificate_types", "documents_needed", "fee_info", "payment_help",
-    "processing_time", "get_certificate", "paper_delivery", "validity", "human_handoff",
-    "who_issues", "law_107", "lost_phone", "child_request", "abroad", "scams", "out_of_scope",
+    "account_help",
+    "certificate_types",
+    "documents_needed",
+    "fee_info",
+    "payment_help",
+    "processing_time",
+    "get_certificate",
+    "paper_delivery",
+    "validity",
+    "human_handoff",
+    "who_issues",
+    "law_107",
+    "lost_phone",
+    "child_request",
+    "abroad",
+    "scams",
+    "out_of_scope",
 )
 STATUS_CODES = (
-    "AWAITING_PAYMENT", "RECEIVED", "PROCESSING", "VERIFYING", "NEEDS_INFO", "COMPLETED", "REJECTED", "CANCELLED",
+    "AWAITING_PAYMENT",
+    "RECEIVED",
+    "PROCESSING",
+    "VERIFYING",
+    "NEEDS_INFO",
+    "COMPLETED",
+    "REJECTED",
+    "CANCELLED",
 )
 
 

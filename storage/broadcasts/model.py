@@ -69,8 +69,8 @@ class Segment:
         """From command-line terms: `everyone`, or `key=value[,value...]`
         with keys from `SEGMENT_KEYS` (repeat a term to AND keys)."""
         values: dict[str, list[str]] = {}
-        for term in terms:
-            term = term.strip()
+        for raw_term in terms:
+            term = raw_term.strip()
             if term in ("", "everyone", "all"):
                 continue
             key, sep, raw = term.partition("=")

@@ -3,7 +3,7 @@ service on a loopback port (port 0) with its database in tmp_path."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ from backend.service import MockGovernment
 from backend.settings import MockSettings
 
 # A fixed "now" for the simulated clock: tests do not depend on today's date.
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 10:00 in Vietnam, a Monday
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 10:00 in Vietnam, a Monday
 
 # Demo requests (backend/data/demo.yml) by status, with their holders' proofs.
 MINH = OwnershipProof(id_last4="1234", birth_date=date(1985, 7, 2))

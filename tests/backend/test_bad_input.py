@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.backend.conftest import DEMO, MINH, TRAINEE
@@ -14,8 +15,15 @@ CODE = DEMO["PROCESSING"][0]
 STATUS = f"/api/v1/requests/{CODE}/status"
 PAY = f"/api/v1/requests/{DEMO['AWAITING_PAYMENT'][0]}/payments"
 HUGE = {"id_number": "0" * 12, "padding": "x" * 20_000}
-SIM = {"province_code": "01", "certificate_type": "1", "purpose": "Xin việc", "paper_copies": "0",
-       "delivery": "electronic", "fee_group": "standard", "scenario": "normal"}
+SIM = {
+    "province_code": "01",
+    "certificate_type": "1",
+    "purpose": "Xin việc",
+    "paper_copies": "0",
+    "delivery": "electronic",
+    "fee_group": "standard",
+    "scenario": "normal",
+}
 
 CASES = [
     # (method, path, kwargs, expected status)
@@ -73,8 +81,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("method, path, kwargs, expected", CASES, ids=[f"{c[0]} {c[1][:45]} #{i}" for i, c in
-                                                                       enumerate(CASES)])
+@pytest.mark.parametrize(
+    "method, path, kwargs, expected", CASES, ids=[f"{c[0]} {c[1][:45]} #{i}" for i, c in enumerate(CASES)]
+)
 async def test_bad_input_gets_a_clear_4xx(asgi, method, path, kwargs, expected):
     response = await asgi.request(method, path, **kwargs)
     assert response.status_code == expected, response.text
@@ -104,14 +113,21 @@ json_values = st.recursive(
 
 
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=json_values | st.fixed_dictionaries({}, optional={"id_number": json_values, "id_last4": json_values,
-                                                               "birth_date": json_values}),
-       code=st.text(max_size=40))
+@given(
+    body=json_values
+    | st.fixed_dictionaries(
+        {}, optional={"id_number": json_values, "id_last4": json_values, "birth_date": json_values}
+    ),
+    code=st.text(max_size=40),
+)
 async def test_random_lookup_input_never_causes_a_server_error(asgi, body, code):
     from urllib.parse import quote
 
-    response = await asgi.post(f"/api/v1/requests/{quote(code, safe='') or 'x'}/status",
-                               content=json.dumps(body), headers={"content-type": "application/json"})
+    response = await asgi.post(
+        f"/api/v1/requests/{quote(code, safe='') or 'x'}/status",
+        content=json.dumps(body),
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code < 500
 
 

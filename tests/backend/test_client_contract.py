@@ -64,14 +64,17 @@ async def test_wrong_proof_and_unknown_code_raise_the_same_not_found(client):
         await client.lookup("000.00.79.H79-261115-0999", MINH)
 
 
-@pytest.mark.parametrize("code, proof", [
-    ("LLTP-123", MINH),
-    ("000.00.79.H80-261115-0007", MINH),  # province parts disagree
-    ("000.00.79.H79-261345-0007", MINH),  # no 45th of month 13
-    (DEMO["PROCESSING"][0], OwnershipProof(id_last4="1234")),
-    (DEMO["PROCESSING"][0], OwnershipProof(id_number="12345")),
-    (DEMO["PROCESSING"][0], OwnershipProof(id_last4="12a4", birth_date=date(1985, 7, 2))),
-])
+@pytest.mark.parametrize(
+    "code, proof",
+    [
+        ("LLTP-123", MINH),
+        ("000.00.79.H80-261115-0007", MINH),  # province parts disagree
+        ("000.00.79.H79-261345-0007", MINH),  # no 45th of month 13
+        (DEMO["PROCESSING"][0], OwnershipProof(id_last4="1234")),
+        (DEMO["PROCESSING"][0], OwnershipProof(id_number="12345")),
+        (DEMO["PROCESSING"][0], OwnershipProof(id_last4="12a4", birth_date=date(1985, 7, 2))),
+    ],
+)
 async def test_malformed_input_is_an_invalid_request(client, code, proof):
     with pytest.raises(InvalidRequest):
         await client.lookup(code, proof)

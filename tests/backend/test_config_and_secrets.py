@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 from backend.keys import SIGNING_KEY_ENV
-from core.secrets import load_or_create_secret
-from bot.wiring import mock_settings_from_config
 from bot.config import BackendSettings
+from bot.wiring import mock_settings_from_config
+from core.secrets import load_or_create_secret
 
 
 def test_generated_secret_is_kept_private_and_reused(tmp_path, monkeypatch):
@@ -27,10 +27,15 @@ def test_secret_from_the_environment_wins(tmp_path, monkeypatch):
 
 def test_config_keys_reach_the_mock(tmp_path, monkeypatch):
     monkeypatch.setenv("TROLY_BACKEND_WEBHOOK_SECRET", "hook-secret")
-    config = BackendSettings.model_validate({
-        "mock_database": "var/x.sqlite3", "clock_speed": 120, "token_ttl_days": 30,
-        "webhook_url": "http://127.0.0.1:9/hooks/backend", "faults": {"latency_ms": 50, "down": True},
-    })
+    config = BackendSettings.model_validate(
+        {
+            "mock_database": "var/x.sqlite3",
+            "clock_speed": 120,
+            "token_ttl_days": 30,
+            "webhook_url": "http://127.0.0.1:9/hooks/backend",
+            "faults": {"latency_ms": 50, "down": True},
+        }
+    )
     mock = mock_settings_from_config(config, tmp_path)
     assert mock.database == str(tmp_path / "var" / "x.sqlite3")
     assert mock.clock_speed == 120 and mock.token_ttl_days == 30

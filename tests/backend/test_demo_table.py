@@ -10,8 +10,11 @@ from pathlib import Path
 from backend.domain import OwnershipProof
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "backend.md"
-ROW = re.compile(r"^\| `(?P<code>[^`]+)` \| (?P<status>[A-Z_]+) — .*? \| (?P<last4>\d{4}) \+ (?P<d>\d\d)/(?P<m>\d\d)/"
-                 r"(?P<y>\d{4}) \| (?P<id>\d{12}) \|", re.M)
+ROW = re.compile(
+    r"^\| `(?P<code>[^`]+)` \| (?P<status>[A-Z_]+) — .*? \| (?P<last4>\d{4}) \+ (?P<d>\d\d)/(?P<m>\d\d)/"
+    r"(?P<y>\d{4}) \| (?P<id>\d{12}) \|",
+    re.M,
+)
 
 
 def test_every_row_of_the_demo_table_answers_as_documented(service):

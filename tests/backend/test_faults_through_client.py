@@ -133,8 +133,9 @@ async def test_stopped_backend_is_unavailable_not_a_crash(settings):
 
 async def test_circuit_opens_after_repeated_failures_and_closes_after_a_good_trial(backend):
     transport = CountingTransport(fail_first=2)
-    async with BackendClient(backend.url, timeout=1.0, retries=0, failure_threshold=2, reset_seconds=0.3,
-                             transport=transport) as client:
+    async with BackendClient(
+        backend.url, timeout=1.0, retries=0, failure_threshold=2, reset_seconds=0.3, transport=transport
+    ) as client:
         for _ in range(2):
             with pytest.raises(BackendUnavailable):
                 await client.lookup(CODE, PROOF)

@@ -13,8 +13,16 @@ from backend.client import BackendClient, BackendUnavailable, FakeBackendClient,
 from backend.service import MockGovernment
 from tests.backend.conftest import DEMO
 
-FORM = {"province_code": "46", "certificate_type": "2", "purpose": "Xem lý lịch của bản thân", "paper_copies": "3",
-        "delivery": "post", "address": "1 Lê Lợi, Huế", "fee_group": "standard", "scenario": "needs_info"}
+FORM = {
+    "province_code": "46",
+    "certificate_type": "2",
+    "purpose": "Xem lý lịch của bản thân",
+    "paper_copies": "3",
+    "delivery": "post",
+    "address": "1 Lê Lợi, Huế",
+    "fee_group": "standard",
+    "scenario": "needs_info",
+}
 
 
 async def test_trainee_walks_the_simulator_from_form_to_payment_and_can_look_it_up(backend, http):
@@ -43,9 +51,20 @@ async def test_trainee_walks_the_simulator_from_form_to_payment_and_can_look_it_
 
 
 async def test_the_whole_clock_can_be_fast_forwarded(backend, http):
-    created = (await http.post("/api/v1/requests", json={
-        "full_name": "Người Dân Mẫu", "id_number": "001090123456", "birth_date": "1990-01-01",
-        "province_code": "01", "certificate_type": 1, "purpose": "Xin việc", "fee_group": "exempt"})).json()
+    created = (
+        await http.post(
+            "/api/v1/requests",
+            json={
+                "full_name": "Người Dân Mẫu",
+                "id_number": "001090123456",
+                "birth_date": "1990-01-01",
+                "province_code": "01",
+                "certificate_type": 1,
+                "purpose": "Xin việc",
+                "fee_group": "exempt",
+            },
+        )
+    ).json()
     assert created["status"] == "RECEIVED"
     before = (await http.get("/admin/clock")).json()
     after = (await http.post("/admin/clock", json={"advance_hours": 48})).json()

@@ -16,8 +16,9 @@ S = RequestStatus
 
 def file(service, scenario="normal", fee_group="standard", id_number="001090123456"):
     citizen = service.add_citizen("Người Dân Mẫu", id_number, date(1990, 1, 1), "79")
-    return service.file_request(citizen, certificate_type=1, purpose="Xin việc", province_code="79",
-                                scenario=scenario, fee_group=fee_group)
+    return service.file_request(
+        citizen, certificate_type=1, purpose="Xin việc", province_code="79", scenario=scenario, fee_group=fee_group
+    )
 
 
 def pay(service, code):
@@ -70,8 +71,14 @@ def test_needs_info_goes_back_to_processing_then_completes(service):
     after(service, 24)
     assert service.status_of(code) == S.PROCESSING
     after(service, 24)
-    assert statuses(service, code) == ["AWAITING_PAYMENT", "RECEIVED", "PROCESSING", "NEEDS_INFO", "PROCESSING",
-                                       "COMPLETED"]
+    assert statuses(service, code) == [
+        "AWAITING_PAYMENT",
+        "RECEIVED",
+        "PROCESSING",
+        "NEEDS_INFO",
+        "PROCESSING",
+        "COMPLETED",
+    ]
 
 
 def test_rejected_request_gets_reasons_and_no_certificate(service):

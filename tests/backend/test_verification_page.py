@@ -45,7 +45,9 @@ async def test_a_tampered_token_is_unknown(http):
 
 
 async def test_a_link_past_its_expiry_says_expired(http, backend):
-    assert (await http.get((await verify_url(http, *EXPIRED_LINK_REQUEST)) + "?format=json")).json()["state"] == "expired"
+    assert (await http.get((await verify_url(http, *EXPIRED_LINK_REQUEST)) + "?format=json")).json()[
+        "state"
+    ] == "expired"
     url = await verify_url(http, *DEMO["COMPLETED"])
     backend.service.clock.advance(timedelta(days=366))
     page = await http.get(url)

@@ -79,8 +79,12 @@ async def test_failed_deliveries_are_retried_with_growing_backoff(tmp_path):
         gaps = [b - a for a, b in zip(times, times[1:])]
         assert gaps[0] >= 0.09 and gaps[2] > gaps[0]  # 0.1 s, 0.2 s, 0.4 s (+ tick)
         assert len({headers["x-troly-event-id"] for _, _, headers in receiver.attempts}) == 1  # same event
-        await wait_for(lambda: backend.service.db.execute(
-            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetchone()[0] == 1)
+        await wait_for(
+            lambda: (
+                backend.service.db.execute("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetchone()[0]
+                == 1
+            )
+        )
     finally:
         await backend.stop()
         await hook.stop()

@@ -10,11 +10,10 @@ HTTP, so a delivery worker in another process can use it too.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import time
 
 import httpx
 from starlette.applications import Starlette

@@ -125,11 +125,11 @@ class _HtmlChecker(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag not in HTML_TAGS:
-            self.error = f"Unsupported start tag \"{tag}\""
+            self.error = f'Unsupported start tag "{tag}"'
 
     def handle_endtag(self, tag):
         if tag not in HTML_TAGS:
-            self.error = f"Unsupported end tag \"{tag}\""
+            self.error = f'Unsupported end tag "{tag}"'
 
     def handle_data(self, data):
         self.text.append(data)
@@ -165,8 +165,10 @@ def _check_keyboard(markup: dict[str, Any] | None) -> list[list[dict[str, Any]]]
             if "url" in button:
                 parts = urlsplit(button["url"])
                 host = parts.hostname or ""
-                if parts.scheme not in ("http", "https", "tg") or host in ("localhost", "") or re.fullmatch(
-                    r"[\d.]+|\[?[0-9a-f:]+\]?", host
+                if (
+                    parts.scheme not in ("http", "https", "tg")
+                    or host in ("localhost", "")
+                    or re.fullmatch(r"[\d.]+|\[?[0-9a-f:]+\]?", host)
                 ):
                     raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
     return rows
@@ -262,7 +264,7 @@ class FakeTelegramApi:
         message = self._user_message(user_id, language_code, first_name)
         message["text"] = text
         if text.startswith("/"):
-            command = text.split()[0]
+            command = text.split(maxsplit=1)[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         return await self._deliver({"message": message})
 
@@ -280,10 +282,13 @@ class FakeTelegramApi:
             "chat": {"id": group_id, "type": "supergroup", "title": "Officers"},
             "from": self._user(user_id, "vi", first_name),
             "text": text,
-            "reply_to_message": {**self._message_json(chat, replied), "chat": {"id": group_id, "type": "supergroup", "title": "Officers"}},
+            "reply_to_message": {
+                **self._message_json(chat, replied),
+                "chat": {"id": group_id, "type": "supergroup", "title": "Officers"},
+            },
         }
         if text.startswith("/"):
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]
         update = {"update_id": next(self._update_ids), "message": message}
         await self._send_update(update)
         return update

@@ -29,7 +29,9 @@ class LoopbackServer:
     """Serves an ASGI app on 127.0.0.1 at a free port, in the running loop."""
 
     def __init__(self, app: Any) -> None:
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        )
         self._task: asyncio.Task | None = None
         self.base_url = ""
 
@@ -96,7 +98,9 @@ class ZaloBotApiFake:
     def text_update(self, user_id: str, text: str, message_id: str | None = None) -> dict[str, Any]:
         return self.update(user_id, "message.text.received", {"text": text}, message_id)
 
-    def update(self, user_id: str, event: str, content: dict[str, Any], message_id: str | None = None) -> dict[str, Any]:
+    def update(
+        self, user_id: str, event: str, content: dict[str, Any], message_id: str | None = None
+    ) -> dict[str, Any]:
         message = {
             "from": {"id": user_id, "display_name": "Người dùng", "is_bot": False},
             "chat": {"id": user_id, "chat_type": "PRIVATE"},
@@ -203,8 +207,14 @@ class ZaloBotApiFake:
         except httpx.HTTPError:
             status, content = None, b""
         await self._record(
-            SentMessage("sendPhoto", str(params["chat_id"]), text=caption, photo=params["photo"],
-                        photo_status=status, photo_bytes=content)
+            SentMessage(
+                "sendPhoto",
+                str(params["chat_id"]),
+                text=caption,
+                photo=params["photo"],
+                photo_status=status,
+                photo_bytes=content,
+            )
         )
         return self._ok({"message_id": f"s{next(self._ids):08x}", "date": int(time.time() * 1000)})
 

@@ -203,5 +203,6 @@ class ZaloOaApiFake:
         async with self._changed:
             self.sent.append(OaMessage(request.url.path, user_id, text, buttons, attachment_id))
             self._changed.notify_all()
-        return JSONResponse({"error": 0, "message": "Success", "data": {"message_id": f"sent{next(self._ids)}",
-                                                                        "user_id": user_id}})
+        return JSONResponse(
+            {"error": 0, "message": "Success", "data": {"message_id": f"sent{next(self._ids)}", "user_id": user_id}}
+        )

@@ -98,7 +98,19 @@ def start_worker(config: Path, env: dict[str, str], log_path: Path, timeout: flo
     """Start a worker and wait until it serves webhooks; its output goes to `log_path`."""
     log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - the child writes it
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "--config", str(config), "run", "--worker", "--host", "127.0.0.1", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "--config",
+            str(config),
+            "run",
+            "--worker",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log_file,

@@ -38,11 +38,13 @@ async def set_faults(backend_url: str, **faults) -> None:
 def bot_settings(tmp_path, storage_url: str, backend_url: str) -> Settings:
     """The bot's settings as a worker runs them: the real backend client
     with the shipped timeout, its own storage."""
-    return Settings.model_validate({
-        "storage": {"url": storage_url},
-        "backend": {"url": backend_url},
-        "media": {"directory": str(tmp_path / "media")},
-    })
+    return Settings.model_validate(
+        {
+            "storage": {"url": storage_url},
+            "backend": {"url": backend_url},
+            "media": {"directory": str(tmp_path / "media")},
+        }
+    )
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ async def test_a_worker_without_a_backend_url_refuses_to_start(tmp_path, postgre
 
 
 async def test_a_worker_on_sqlite_refuses_to_start(tmp_path):
-    runtime = Runtime(bot_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", "http://127.0.0.1:9"), worker=True)
+    runtime = Runtime(
+        bot_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}", "http://127.0.0.1:9"), worker=True
+    )
     with pytest.raises(RuntimeError, match="PostgreSQL"):
         await runtime.start(start_channels=False)
 

@@ -36,9 +36,7 @@ async def seed(storage) -> None:
         await store.record_unanswered(
             "telegram", user, "Làm phiếu cho người nước ngoài?", language="vi", guess="abroad"
         )
-    await store.record_unanswered(
-        "telegram", "4", "gọi 0912345678 được không", language="vi", guess="out_of_scope"
-    )
+    await store.record_unanswered("telegram", "4", "gọi 0912345678 được không", language="vi", guess="out_of_scope")
 
 
 async def test_ratings_per_topic_and_positive_share_in_stats_text_json_and_chart(storage):

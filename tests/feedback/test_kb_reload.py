@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -30,8 +29,14 @@ async def bot_with_editable_knowledge(tmp_path):
 
 
 async def ask_validity(runtime, n: int) -> str:
-    inbound = Inbound(channel="web", user_id="citizen", chat_id="citizen", kind=InboundKind.BUTTON,
-                      payload="answers:validity", update_id=f"v{n}")
+    inbound = Inbound(
+        channel="web",
+        user_id="citizen",
+        chat_id="citizen",
+        kind=InboundKind.BUTTON,
+        payload="answers:validity",
+        update_id=f"v{n}",
+    )
     replies = await runtime.handle(inbound)
     return replies[0].text
 

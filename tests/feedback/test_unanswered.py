@@ -8,8 +8,8 @@ from itertools import count
 
 import pytest
 from alembic import command
-from alembic.migration import MigrationContext
 from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from bot.dispatcher import Dispatcher
@@ -22,8 +22,7 @@ from storage.sql import SqlStorage
 from tests.flows.helpers import Chat
 
 PERSONAL = (
-    "Tôi hỏi về mã 000.00.01.H01-261103-0012, số 0912 345 678, căn cước 001190004567, "
-    "mail lan.nguyen@example.com"
+    "Tôi hỏi về mã 000.00.01.H01-261103-0012, số 0912 345 678, căn cước 001190004567, mail lan.nguyen@example.com"
 )
 
 
@@ -61,7 +60,15 @@ async def test_unanswered_question_is_stored_masked_and_shown_in_stats(chat, sto
     # No identity beyond the analytics' keyed hash.
     assert {row["user_hash"] for row in rows} == {storage.pseudonym("web", "u1")}
     assert set(rows[0]) == {
-        "id", "user_hash", "language", "guess", "confirmed", "text", "normalized", "at", "update_id"
+        "id",
+        "user_hash",
+        "language",
+        "guess",
+        "confirmed",
+        "text",
+        "normalized",
+        "at",
+        "update_id",
     }
     assert rows[0]["guess"] == "fee_info" and rows[1]["guess"] == "out_of_scope"
 
@@ -85,9 +92,11 @@ async def test_a_turn_redone_after_another_worker_saved_keeps_its_question_once(
 
 async def test_the_same_message_again_keeps_nothing_more_on_both_databases(any_storage):
     store = FeedbackStore(any_storage)
+
     def keep(user_id: str, update_id: str):
-        return store.record_unanswered("zalo_oa", user_id, "mấy giờ mở cửa", language="vi", guess="x",
-                                       update_id=update_id)
+        return store.record_unanswered(
+            "zalo_oa", user_id, "mấy giờ mở cửa", language="vi", guess="x", update_id=update_id
+        )
 
     first = await keep("7", "e1")
     again = await keep("7", "e1")  # the same message handled twice
@@ -122,7 +131,8 @@ async def test_retention_prunes_questions_older_than_the_configured_days(any_sto
     assert [q.text for q in await store.top_unanswered()] == ["câu hỏi mới"]
     # Statistics prune with the store's own retention too.
     await FeedbackStore(any_storage, keep_days=30).record_unanswered(
-        "web", "x", "câu hỏi khác", language="vi", guess="x", at=now)
+        "web", "x", "câu hỏi khác", language="vi", guess="x", at=now
+    )
     stats = await usage_stats(any_storage, feedback=FeedbackStore(any_storage, keep_days=30))
     assert [q.text for q in stats.unanswered] == ["câu hỏi khác"]
 

@@ -29,14 +29,23 @@ class ScriptedInterpreter:
     """Keyword -> intent; anything else is `nlu_fallback` with a ranking."""
 
     RULES = [
-        ("phí", "fee_info"), ("fee", "fee_info"),
-        ("tra cứu", "check_status"), ("status", "check_status"), ("hồ sơ", "check_status"),
-        ("hướng dẫn", "request_guide"), ("how do i", "request_guide"),
-        ("bao lâu", "processing_time"), ("how long", "processing_time"),
-        ("cán bộ", "human_handoff"), ("officer", "human_handoff"),
-        ("xin chào", "greet"), ("hello", "greet"),
-        ("cảm ơn", "thanks"), ("thank", "thanks"),
-        ("thời tiết", "out_of_scope"), ("weather", "out_of_scope"),
+        ("phí", "fee_info"),
+        ("fee", "fee_info"),
+        ("tra cứu", "check_status"),
+        ("status", "check_status"),
+        ("hồ sơ", "check_status"),
+        ("hướng dẫn", "request_guide"),
+        ("how do i", "request_guide"),
+        ("bao lâu", "processing_time"),
+        ("how long", "processing_time"),
+        ("cán bộ", "human_handoff"),
+        ("officer", "human_handoff"),
+        ("xin chào", "greet"),
+        ("hello", "greet"),
+        ("cảm ơn", "thanks"),
+        ("thank", "thanks"),
+        ("thời tiết", "out_of_scope"),
+        ("weather", "out_of_scope"),
         ("cài", "account_help"),
     ]
 
@@ -54,12 +63,22 @@ class ScriptedInterpreter:
                 code = find_request_code(text)
                 if code:
                     entities.append({"entity": "request_code", "value": code})
-                return {"text": text, "intent": {"name": intent, "confidence": 0.9},
-                        "entities": entities, "intent_ranking": [{"name": intent, "confidence": 0.9}]}
-        return {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.3}, "entities": [],
-                "intent_ranking": [{"name": "fee_info", "confidence": 0.3},
-                                   {"name": "processing_time", "confidence": 0.28},
-                                   {"name": "greet", "confidence": 0.1}]}
+                return {
+                    "text": text,
+                    "intent": {"name": intent, "confidence": 0.9},
+                    "entities": entities,
+                    "intent_ranking": [{"name": intent, "confidence": 0.9}],
+                }
+        return {
+            "text": text,
+            "intent": {"name": "nlu_fallback", "confidence": 0.3},
+            "entities": [],
+            "intent_ranking": [
+                {"name": "fee_info", "confidence": 0.3},
+                {"name": "processing_time", "confidence": 0.28},
+                {"name": "greet", "confidence": 0.1},
+            ],
+        }
 
 
 @dataclass
@@ -108,8 +127,10 @@ class FakeKnowledge:
         return _answer(f"[{lang}] answer about {topic}", topic)
 
     def guide_steps(self, lang: str, on: date | None = None) -> list[FakeStep]:
-        return [FakeStep(f"[{lang}] step {n}", f"body {n}", [f"problem {n}"] if n != 2 else [], f"step-{n}")
-                for n in (1, 2, 3)]
+        return [
+            FakeStep(f"[{lang}] step {n}", f"body {n}", [f"problem {n}"] if n != 2 else [], f"step-{n}")
+            for n in (1, 2, 3)
+        ]
 
     def status_explanation(self, status: str, lang: str, on: date | None = None):
         return SimpleNamespace(plain=f"[{lang}] what {status} means", next_step=f"[{lang}] next after {status}")
@@ -124,14 +145,18 @@ class FakeKnowledge:
         )
 
     def payment_help(self, lang: str, on: date | None = None):
-        return SimpleNamespace(how_to_pay=_answer(f"[{lang}] how_to_pay", "how_to_pay"),
-                               if_failed=_answer(f"[{lang}] payment if_failed", "if_failed"),
-                               failed_steps=["check online payment is on", "do not pay twice"])
+        return SimpleNamespace(
+            how_to_pay=_answer(f"[{lang}] how_to_pay", "how_to_pay"),
+            if_failed=_answer(f"[{lang}] payment if_failed", "if_failed"),
+            failed_steps=["check online payment is on", "do not pay twice"],
+        )
 
     def contacts(self, province_code: str | None, lang: str, on: date | None = None):
-        return SimpleNamespace(text=f"[{lang}] hotline 1900 0368 (province {province_code})",
-                               sources=[FakeSource("contacts", "https://example.gov.vn/contacts")],
-                               as_of=date(2026, 11, 1))
+        return SimpleNamespace(
+            text=f"[{lang}] hotline 1900 0368 (province {province_code})",
+            sources=[FakeSource("contacts", "https://example.gov.vn/contacts")],
+            as_of=date(2026, 11, 1),
+        )
 
     def safety(self, lang: str, on: date | None = None) -> FakeAnswer:
         return _answer(f"[{lang}] install VNeID only from the official stores, no APK", "safety")
@@ -175,8 +200,13 @@ class Chat:
     _ids: count = field(default_factory=lambda: count(1))
 
     async def _send(self, **fields) -> list[Reply]:
-        inbound = Inbound(channel=self.channel, user_id=self.user_id, chat_id=self.user_id,
-                          update_id=f"{self.user_id}-{next(self._ids)}", **fields)
+        inbound = Inbound(
+            channel=self.channel,
+            user_id=self.user_id,
+            chat_id=self.user_id,
+            update_id=f"{self.user_id}-{next(self._ids)}",
+            **fields,
+        )
         self.last = await self.dispatcher.handle(inbound)
         return self.last
 

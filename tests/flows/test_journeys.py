@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.flows.helpers import COMPLETED_CODE, LAN_ID, LAN_LAST4_AND_BIRTH, AWAITING_PAYMENT_CODE
+from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID, LAN_LAST4_AND_BIRTH
 
 LANGS = ["vi", "en"]
 
@@ -192,7 +192,11 @@ async def test_handoff_shows_contacts_and_keeps_a_question_for_an_officer(chat, 
     await chat.press("handoff:ask")
     await chat.say("My number is 001190004567, when is my result?")
     assert "menu:open:guide" in chat.payloads
-    rows = await storage.list_audit(action="officer_question") if "action" in storage.list_audit.__code__.co_varnames else await storage.list_audit()
+    rows = (
+        await storage.list_audit(action="officer_question")
+        if "action" in storage.list_audit.__code__.co_varnames
+        else await storage.list_audit()
+    )
     question = next(row for row in rows if row["action"] == "officer_question")
     assert "001190004567" not in str(question)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.dispatcher import Dispatcher
-from flows.illustrations import step_image
 from domain.knowledge import load_knowledge
+from flows.illustrations import step_image
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID, Chat, make_services
 
 
@@ -32,9 +32,12 @@ async def test_every_menu_flow_runs_on_the_real_knowledge_base(chat, lang):
             await chat.press(f"guide:problems:{index}")
             assert "•" in chat.text
     await chat.press("guide:done")
-    for path in (["account:no", "account_help:go", "for_whom:me", "age:adult", "purpose:visa"],
-                 ["account:yes", "for_whom:child"], ["account:yes", "for_whom:other"],
-                 ["account:yes", "for_whom:me", "age:minor"]):
+    for path in (
+        ["account:no", "account_help:go", "for_whom:me", "age:adult", "purpose:visa"],
+        ["account:yes", "for_whom:child"],
+        ["account:yes", "for_whom:other"],
+        ["account:yes", "for_whom:me", "age:minor"],
+    ):
         await chat.press("menu:open:eligibility")
         for step in path:
             await chat.press(f"eligibility:{step}")
@@ -55,8 +58,15 @@ async def test_every_menu_flow_runs_on_the_real_knowledge_base(chat, lang):
     await chat.say(COMPLETED_CODE)
     await chat.say(LAN_ID)
     assert any(reply.image for reply in chat.last)
-    for topic in ("account_help", "certificate_types", "documents_needed", "payment_help", "processing_time",
-                  "paper_delivery", "validity"):
+    for topic in (
+        "account_help",
+        "certificate_types",
+        "documents_needed",
+        "payment_help",
+        "processing_time",
+        "paper_delivery",
+        "validity",
+    ):
         await chat.press(f"answers:{topic}")
         assert as_of in chat.text and chat.last[0].link is not None, topic
     await chat.say("482910")

@@ -42,8 +42,9 @@ async def _go(chat: Chat, steps: list[str]) -> None:
 
 
 @pytest.mark.parametrize("state", list(STATES))
-@pytest.mark.parametrize("bad", BAD_INPUTS, ids=["5000 chars", "emoji", "html", "wrong code", "blank", "control",
-                                                 "sql"])
+@pytest.mark.parametrize(
+    "bad", BAD_INPUTS, ids=["5000 chars", "emoji", "html", "wrong code", "blank", "control", "sql"]
+)
 async def test_bad_input_in_any_state_gets_a_reply_and_the_chat_stays_usable(chat, state, bad):
     await chat.onboard("vi")
     steps, next_payload = STATES[state]

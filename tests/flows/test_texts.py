@@ -8,8 +8,10 @@ from pathlib import Path
 
 from flows.texts import LANGUAGES, load_texts
 
-FLOW_SOURCES = [*Path(__file__).resolve().parents[2].joinpath("flows").glob("*.py"),
-                Path(__file__).resolve().parents[2] / "bot" / "dispatcher.py"]
+FLOW_SOURCES = [
+    *Path(__file__).resolve().parents[2].joinpath("flows").glob("*.py"),
+    Path(__file__).resolve().parents[2] / "bot" / "dispatcher.py",
+]
 
 
 def placeholders(text: str) -> set[str]:

@@ -22,13 +22,13 @@ ADMIN = ("web", "admin1")
 
 
 @pytest.fixture
-def staff(storage):  # noqa: F811
+def staff(storage):
     roles = Roles(storage, RolesSettings(admins=[f"{ADMIN[0]}:{ADMIN[1]}"]))
     return StaffCommands(roles, BroadcastStore(storage))
 
 
 @pytest.fixture
-def dispatcher(services, staff):  # noqa: F811
+def dispatcher(services, staff):
     return Dispatcher(services, interceptors=[staff.handle])
 
 

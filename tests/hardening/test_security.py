@@ -29,8 +29,8 @@ from backend.tokens import read_token, sign_token
 from backend.webhooks import signed_headers
 from bot.app import Runtime, create_app
 from bot.config import Settings
-from core.messages import Image, Inbound, InboundKind
 from bot.staff_commands import COMMANDS
+from core.messages import Image, Inbound, InboundKind
 from storage.schema import metadata
 from tests.fakes.telegram_api import DEFAULT_TOKEN, FakeTelegramApi
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
@@ -62,9 +62,14 @@ async def fakes(monkeypatch):
     ):
         access, refresh = zalo_oa.issue_tokens()
         environment = {
-            **SECRETS, "TELEGRAM_BASE_URL": telegram.base_url, "ZALO_BOT_BASE_URL": zalo_bot.base_url,
-            "ZALO_OA_APP_ID": APP_ID, "ZALO_OA_ACCESS_TOKEN": access, "ZALO_OA_REFRESH_TOKEN": refresh,
-            "ZALO_OA_API_BASE_URL": zalo_oa.base_url, "ZALO_OA_OAUTH_BASE_URL": zalo_oa.base_url,
+            **SECRETS,
+            "TELEGRAM_BASE_URL": telegram.base_url,
+            "ZALO_BOT_BASE_URL": zalo_bot.base_url,
+            "ZALO_OA_APP_ID": APP_ID,
+            "ZALO_OA_ACCESS_TOKEN": access,
+            "ZALO_OA_REFRESH_TOKEN": refresh,
+            "ZALO_OA_API_BASE_URL": zalo_oa.base_url,
+            "ZALO_OA_OAUTH_BASE_URL": zalo_oa.base_url,
         }
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
@@ -77,13 +82,15 @@ async def whole_bot(tmp_path, fakes):
     OA, web chat and the backend's status hook, on one loopback port."""
     from backend.runner import start_server
 
-    settings = Settings.model_validate({
-        "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
-        "backend": {"mock_database": str(tmp_path / "mock.sqlite3")},
-        "media": {"directory": str(tmp_path / "media"), "secret_file": str(tmp_path / "media-secret")},
-        "telegram": {"webhook_url": f"{PLACEHOLDER}/telegram/webhook", "typing_delay_seconds": 0},
-        "zalo_bot": {"webhook_url": f"{PLACEHOLDER}/zalo/bot/webhook"},
-    })
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
+            "backend": {"mock_database": str(tmp_path / "mock.sqlite3")},
+            "media": {"directory": str(tmp_path / "media"), "secret_file": str(tmp_path / "media-secret")},
+            "telegram": {"webhook_url": f"{PLACEHOLDER}/telegram/webhook", "typing_delay_seconds": 0},
+            "zalo_bot": {"webhook_url": f"{PLACEHOLDER}/zalo/bot/webhook"},
+        }
+    )
     runtime = Runtime(settings, mock_port=0)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)
     runtime.bound_to(server.url)
@@ -107,27 +114,62 @@ async def table_rows(storage) -> dict[str, list[dict]]:
 
 # --- webhooks ------------------------------------------------------------------
 def _telegram_update() -> bytes:
-    return json.dumps({"update_id": 9001, "message": {
-        "message_id": 1, "date": int(time.time()), "text": "/start",
-        "chat": {"id": 4242, "type": "private"}, "from": {"id": 4242, "is_bot": False, "first_name": "X"},
-    }}).encode()
+    return json.dumps(
+        {
+            "update_id": 9001,
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "text": "/start",
+                "chat": {"id": 4242, "type": "private"},
+                "from": {"id": 4242, "is_bot": False, "first_name": "X"},
+            },
+        }
+    ).encode()
 
 
 def _zalo_bot_update() -> bytes:
-    return json.dumps({"ok": True, "result": {"event_name": "message.text.received", "message": {
-        "from": {"id": "zb-intruder"}, "chat": {"id": "zb-intruder"}, "text": "/start",
-        "message_id": "m1", "date": int(time.time() * 1000)}}}).encode()
+    return json.dumps(
+        {
+            "ok": True,
+            "result": {
+                "event_name": "message.text.received",
+                "message": {
+                    "from": {"id": "zb-intruder"},
+                    "chat": {"id": "zb-intruder"},
+                    "text": "/start",
+                    "message_id": "m1",
+                    "date": int(time.time() * 1000),
+                },
+            },
+        }
+    ).encode()
 
 
 def _zalo_oa_event() -> bytes:
-    return json.dumps({"app_id": APP_ID, "event_name": "user_send_text", "timestamp": str(int(time.time() * 1000)),
-                       "sender": {"id": "oa-intruder"}, "recipient": {"id": "oa"},
-                       "message": {"text": "/start", "msg_id": "m1"}}).encode()
+    return json.dumps(
+        {
+            "app_id": APP_ID,
+            "event_name": "user_send_text",
+            "timestamp": str(int(time.time() * 1000)),
+            "sender": {"id": "oa-intruder"},
+            "recipient": {"id": "oa"},
+            "message": {"text": "/start", "msg_id": "m1"},
+        }
+    ).encode()
 
 
 def _backend_event() -> bytes:
-    return json.dumps({"event_id": "e-forged", "type": "request.status_changed", "code": AWAITING_PAYMENT_CODE,
-                       "status": "COMPLETED", "label_vi": "Đã xong", "label_en": "Done"}).encode()
+    return json.dumps(
+        {
+            "event_id": "e-forged",
+            "type": "request.status_changed",
+            "code": AWAITING_PAYMENT_CODE,
+            "status": "COMPLETED",
+            "label_vi": "Đã xong",
+            "label_en": "Done",
+        }
+    ).encode()
 
 
 WEBHOOKS = {
@@ -163,7 +205,8 @@ async def test_every_webhook_refuses_a_missing_or_wrong_secret_and_processes_not
 # --- staff commands -------------------------------------------------------------
 @pytest.mark.parametrize("command", sorted({*COMMANDS, "broadcast"}))
 async def test_every_staff_command_from_a_citizen_gets_the_ordinary_answer_and_does_nothing(
-        talk, staff, storage, command):
+    talk, staff, storage, command
+):
     citizen = talk("citizen1")
     await citizen.onboard("vi")
     text = f"/{command} admin web:citizen1" if command in ("grant", "revoke") else f"/{command} 1\nMọi người đóng phí"
@@ -179,8 +222,9 @@ async def test_every_staff_command_from_a_citizen_gets_the_ordinary_answer_and_d
 
 
 async def test_a_forged_broadcast_send_button_from_a_citizen_sends_nothing(talk, staff, storage):
-    draft = await staff.broadcasts.create(created_by="web:admin1", text="Thông báo", segment=_everyone(),
-                                          link=None, at=None, draft=True)
+    draft = await staff.broadcasts.create(
+        created_by="web:admin1", text="Thông báo", segment=_everyone(), link=None, at=None, draft=True
+    )
     citizen = talk("citizen1")
     await citizen.onboard("vi")
     await citizen.press(f"staff:broadcast:send:{draft.id}")
@@ -250,18 +294,22 @@ def test_verification_tokens_refuse_tampering_another_key_and_report_expiry():
 async def test_logs_of_a_full_conversation_hold_no_id_phone_token_or_secret(whole_bot, fakes, caplog):
     url, runtime = whole_bot
     telegram = fakes["telegram"]
-    extra = [logging.getLogger(name) for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore",
-                                                  "telegram", "telegram.ext")]
+    extra = [
+        logging.getLogger(name)
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore", "telegram", "telegram.ext")
+    ]
     for logger in extra:
         logger.addHandler(caplog.handler)
         logger.setLevel(logging.DEBUG)
     caplog.set_level(logging.DEBUG)
     try:
+
         async def step(send, *args, **kwargs):
             count = len(telegram.calls_to("sendMessage")) + len(telegram.calls_to("sendPhoto"))
             await send(*args, **kwargs)
             await telegram.wait_for(
-                lambda: len(telegram.calls_to("sendMessage")) + len(telegram.calls_to("sendPhoto")) > count)
+                lambda: len(telegram.calls_to("sendMessage")) + len(telegram.calls_to("sendPhoto")) > count
+            )
             await asyncio.sleep(0.2)
 
         async def press(data):
@@ -277,20 +325,33 @@ async def test_logs_of_a_full_conversation_hold_no_id_phone_token_or_secret(whol
         await step(telegram.user_says, f"số điện thoại của tôi là {PHONE}, gọi cho tôi nhé")
         await step(telegram.user_shares_contact, "+84912345678")
         await step(telegram.user_says, "/forget")
-        for say, sent, user in ((fakes["zalo_bot"].user_says, fakes["zalo_bot"].state.sent, "zb-citizen"),
-                                (fakes["zalo_oa"].user_says, fakes["zalo_oa"].sent, "oa-citizen")):
+        for say, sent, user in (
+            (fakes["zalo_bot"].user_says, fakes["zalo_bot"].state.sent, "zb-citizen"),
+            (fakes["zalo_oa"].user_says, fakes["zalo_oa"].sent, "oa-citizen"),
+        ):
             for text in ("/start", "1", f"tra cứu hồ sơ {AWAITING_PAYMENT_CODE}", LAN_ID, f"gọi {PHONE}"):
                 count = len(sent)
                 await say(user, text)
                 await telegram.wait_for(lambda: len(sent) > count)  # noqa: B023  (awaited at once)
                 await asyncio.sleep(0.1)
         async with httpx.AsyncClient(base_url=url) as client:
-            event = json.dumps({"event_id": "e-log", "type": "request.status_changed", "code": COMPLETED_CODE,
-                                "status": "COMPLETED", "label_vi": "Xong", "label_en": "Done"}).encode()
+            event = json.dumps(
+                {
+                    "event_id": "e-log",
+                    "type": "request.status_changed",
+                    "code": COMPLETED_CODE,
+                    "status": "COMPLETED",
+                    "label_vi": "Xong",
+                    "label_en": "Done",
+                }
+            ).encode()
             signed = signed_headers(runtime.webhook_secret, event, "e-log", now=time.time())
             assert (await client.post("/hooks/backend", content=event, headers=signed)).status_code == 200
-            await client.post("/telegram/webhook", content=b"{}",
-                              headers={"X-Telegram-Bot-Api-Secret-Token": "wrong-" + SECRETS["TELEGRAM_WEBHOOK_SECRET"]})
+            await client.post(
+                "/telegram/webhook",
+                content=b"{}",
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong-" + SECRETS["TELEGRAM_WEBHOOK_SECRET"]},
+            )
     finally:
         for logger in extra:
             logger.removeHandler(caplog.handler)
@@ -300,8 +361,9 @@ async def test_logs_of_a_full_conversation_hold_no_id_phone_token_or_secret(whol
     records = caplog.records
     assert len(records) > 10, "the conversation should have logged something"
     logged = "\n".join(f"{record.name} {record.getMessage()} {record.exc_text or ''}" for record in records)
-    secrets = [value for name, value in fakes["secrets"].items()
-               if name != "ZALO_OA_APP_ID" and not value.startswith("http")]  # the app id is public
+    secrets = [
+        value for name, value in fakes["secrets"].items() if name != "ZALO_OA_APP_ID" and not value.startswith("http")
+    ]  # the app id is public
     secrets += [DEFAULT_TOKEN.split(":", 1)[1], ZALO_BOT_TOKEN.split(":", 1)[1], runtime.webhook_secret.decode()]
     for secret in secrets:
         assert secret not in logged, f"a token or secret reached the logs: {secret[:6]}…"
@@ -309,8 +371,11 @@ async def test_logs_of_a_full_conversation_hold_no_id_phone_token_or_secret(whol
     for number in (LAN_ID, PHONE, "84912345678"):
         assert number not in compact, f"an id or phone number ({number[:3]}…) reached the logs"
     # Links that carry a bearer token (certificate verification, media, payment).
-    leaked = [f"{record.name}: {record.getMessage()[:300]}" for record in records
-              if re.search(r"/(verify|media|pay)/[A-Za-z0-9_\-.]{16,}", record.getMessage())]
+    leaked = [
+        f"{record.name}: {record.getMessage()[:300]}"
+        for record in records
+        if re.search(r"/(verify|media|pay)/[A-Za-z0-9_\-.]{16,}", record.getMessage())
+    ]
     assert not leaked, f"a signed link reached the logs: {leaked[:3]}"
 
 

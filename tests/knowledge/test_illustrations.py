@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from flows.illustrations import IMAGE_SIZE, _font, step_image
 from domain.knowledge import load_knowledge
+from flows.illustrations import IMAGE_SIZE, _font, step_image
 
 STEP_COUNT = len(load_knowledge().guide_steps("vi"))
 
@@ -49,5 +49,6 @@ def test_the_font_draws_vietnamese_diacritics_as_distinct_glyphs():
         image = Image.new("L", (80, 60), 0)
         ImageDraw.Draw(image).text((10, 5), text, font=_font(36), fill=255)
         return image
+
     assert ImageChops.difference(draw("ệ"), draw("e")).getbbox() is not None
     assert ImageChops.difference(draw("ư"), draw("u")).getbbox() is not None

@@ -37,6 +37,7 @@ def test_kb_check_fails_naming_file_and_key_for_each_broken_fact(copy, capsys):
         data["paper_delivery"]["en"] = ""
         data["documents_needed"]["confidence"] = "probably"
         data["lost_phone"]["confidence"] = "unverified"  # but still worded as certain
+
     edit(copy, "answers", break_answers)
 
     assert main(["kb", "check", "--dir", str(copy)]) == 1
@@ -54,6 +55,7 @@ def test_kb_check_rejects_outdated_authorities_and_undated_or_unsourced_versions
         data["issuer"][1]["effective_from"] = "2025-02-01"  # overlaps the old version
         data["level2_required"]["sources"] = ["NO-SUCH-SOURCE"]
         del data["vneid_target"]["effective_to"]
+
     edit(copy, "facts", break_facts)
     messages = [str(p) for p in check_knowledge(copy)]
     assert any("facts.yml: validity" in m and "outdated authority" in m for m in messages)

@@ -14,8 +14,16 @@ from domain.knowledge.checks import HEDGES, OUTDATED_TERMS, PAST_OR_NOT, REFERRA
 
 TODAY = date(2026, 11, 23)
 FACTS_MD = Path(__file__).resolve().parents[3] / "shared" / "domain" / "facts.md"
-MOCK_STATUS_LABELS = ("Chờ thanh toán", "Đã tiếp nhận", "Đang xử lý", "Đang xác minh", "Yêu cầu bổ sung",
-                      "Đã trả kết quả", "Từ chối", "Đã hủy")
+MOCK_STATUS_LABELS = (
+    "Chờ thanh toán",
+    "Đã tiếp nhận",
+    "Đang xử lý",
+    "Đang xác minh",
+    "Yêu cầu bổ sung",
+    "Đã trả kết quả",
+    "Từ chối",
+    "Đã hủy",
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +32,9 @@ def kb():
 
 
 def all_texts(record, lang):
-    return [entry[lang] for entry in record.texts.values()] + [i[lang] for items in record.lists.values() for i in items]
+    return [entry[lang] for entry in record.texts.values()] + [
+        i[lang] for items in record.lists.values() for i in items
+    ]
 
 
 def test_every_fact_has_sources_dates_confidence_and_both_languages(kb):
@@ -97,9 +107,15 @@ def test_processing_time_is_10_working_days_before_law_107_and_5_after(kb):
     assert "5 working days" in kb.answer("processing_time", "en", date(2026, 7, 1)).text
 
 
-@pytest.mark.parametrize("day, mentioned", [
-    (date(2026, 8, 14), False), (date(2026, 8, 15), True), (date(2027, 2, 28), True), (date(2027, 3, 1), False),
-])
+@pytest.mark.parametrize(
+    "day, mentioned",
+    [
+        (date(2026, 8, 14), False),
+        (date(2026, 8, 15), True),
+        (date(2027, 2, 28), True),
+        (date(2027, 3, 1), False),
+    ],
+)
 def test_fee_answer_mentions_the_possible_waiver_only_inside_its_window(kb, day, mentioned):
     answer = kb.answer("fee_info", "vi", day)
     assert ("28/02/2027" in answer.text) is mentioned

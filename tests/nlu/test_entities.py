@@ -13,19 +13,23 @@ def _values(text: str, entity: str) -> list:
 
 # request_code -------------------------------------------------------------
 
+
 def test_request_code_is_found_in_a_sentence_and_made_canonical():
     assert find_request_code("mã hồ sơ của tôi là 000.00.79.H79-261115-0007 ạ") == "000.00.79.H79-261115-0007"
     assert find_request_code("000.00.79.h79 - 261115 - 0007") == "000.00.79.H79-261115-0007"
     assert find_request_code("000 . 00 . 01 . H 01-261020-0153") == "000.00.01.H01-261020-0153"
 
 
-@pytest.mark.parametrize("text", [
-    "000.00.79.H48-261115-0007",  # receiving province written twice differently
-    "000.00.99.H99-261115-0007",  # no province 99
-    "000.00.79.H79-261345-0007",  # month 13
-    "000.00.79.H79-261115-007",   # short sequence
-    "mã hồ sơ của tôi đâu",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "000.00.79.H48-261115-0007",  # receiving province written twice differently
+        "000.00.99.H99-261115-0007",  # no province 99
+        "000.00.79.H79-261345-0007",  # month 13
+        "000.00.79.H79-261115-007",  # short sequence
+        "mã hồ sơ của tôi đâu",
+    ],
+)
 def test_malformed_request_codes_are_not_request_codes(text):
     assert find_request_code(text) is None
 
@@ -33,12 +37,19 @@ def test_malformed_request_codes_are_not_request_codes(text):
 def test_request_code_entity_has_rasa_shape_and_offsets():
     text = "tra mã 000.00.48.H48-261101-0021 giúp"
     [entity] = extract(text)
-    assert entity == {"entity": "request_code", "value": "000.00.48.H48-261101-0021", "start": 7, "end": 32,
-                      "confidence_entity": 1.0, "extractor": "RegexEntityExtractor"}
-    assert text[entity["start"]:entity["end"]] == "000.00.48.H48-261101-0021"
+    assert entity == {
+        "entity": "request_code",
+        "value": "000.00.48.H48-261101-0021",
+        "start": 7,
+        "end": 32,
+        "confidence_entity": 1.0,
+        "extractor": "RegexEntityExtractor",
+    }
+    assert text[entity["start"] : entity["end"]] == "000.00.48.H48-261101-0021"
 
 
 # id_number ----------------------------------------------------------------
+
 
 def test_id_number_is_decoded_into_birth_province_sex_and_year():
     info = parse_id_number("037153000257")
@@ -50,14 +61,17 @@ def test_id_number_is_decoded_into_birth_province_sex_and_year():
     assert (info.sex, info.birth_year) == ("male", 2006)
 
 
-@pytest.mark.parametrize("number", [
-    "003153000257",   # 003 is not a province code
-    "037253000257",   # born 2053: in the future
-    "03715300025",    # 11 digits
-    "0371530002570",  # 13 digits
-    "03715300025a",
-    "",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "003153000257",  # 003 is not a province code
+        "037253000257",  # born 2053: in the future
+        "03715300025",  # 11 digits
+        "0371530002570",  # 13 digits
+        "03715300025a",
+        "",
+    ],
+)
 def test_invalid_id_numbers_are_rejected(number):
     assert parse_id_number(number, today=date(2026, 11, 23)) is None
 
@@ -77,8 +91,19 @@ def test_id_number_never_appears_in_repr_or_logs(caplog):
 
 # phone ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["0912345678", "0912 345 678", "0912.345.678", "+84 912 345 678",
-                                  "+84912345678", "84912345678", "sđt mình 0912-345-678 nhé"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0912345678",
+        "0912 345 678",
+        "0912.345.678",
+        "+84 912 345 678",
+        "+84912345678",
+        "84912345678",
+        "sđt mình 0912-345-678 nhé",
+    ],
+)
 def test_vietnamese_mobile_numbers_are_canonical(text):
     assert find_phone(text) == "0912345678"
 
@@ -90,8 +115,20 @@ def test_non_mobile_numbers_are_not_phones(text):
 
 # date -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["05/03/1990", "5/3/1990", "5/3/90", "05-03-1990", "1990-03-05",
-                                  "ngày 5 tháng 3 năm 1990", "ngay 5 thang 3 nam 1990", "sinh ngày 05.03.1990"])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "05/03/1990",
+        "5/3/1990",
+        "5/3/90",
+        "05-03-1990",
+        "1990-03-05",
+        "ngày 5 tháng 3 năm 1990",
+        "ngay 5 thang 3 nam 1990",
+        "sinh ngày 05.03.1990",
+    ],
+)
 def test_dates_in_common_forms_become_iso(text):
     assert _values(text, "date") == ["1990-03-05"]
 
@@ -103,8 +140,11 @@ def test_impossible_dates_are_not_dates(text):
 
 # certificate_type and copies --------------------------------------------------
 
-@pytest.mark.parametrize("text,value", [("phiếu số 2", 2), ("phieu 1", 1), ("lltp so 2", 2), ("Phiếu số hai", 2),
-                                        ("lý lịch tư pháp số 1", 1)])
+
+@pytest.mark.parametrize(
+    "text,value",
+    [("phiếu số 2", 2), ("phieu 1", 1), ("lltp so 2", 2), ("Phiếu số hai", 2), ("lý lịch tư pháp số 1", 1)],
+)
 def test_certificate_type_is_one_or_two(text, value):
     assert _values(text, "certificate_type") == [value]
 
@@ -114,8 +154,9 @@ def test_other_numbers_are_not_certificate_types(text):
     assert _values(text, "certificate_type") == []
 
 
-@pytest.mark.parametrize("text,value", [("3 bản", 3), ("ba bản", 3), ("cho tôi 2 ban", 2), ("năm bản", 5),
-                                        ("10 copies", 10)])
+@pytest.mark.parametrize(
+    "text,value", [("3 bản", 3), ("ba bản", 3), ("cho tôi 2 ban", 2), ("năm bản", 5), ("10 copies", 10)]
+)
 def test_copies_are_integers(text, value):
     assert _values(text, "copies") == [value]
 
@@ -126,6 +167,7 @@ def test_friends_and_zero_are_not_copies(text):
 
 
 # province -----------------------------------------------------------------------
+
 
 def test_province_entity_carries_the_current_name_and_former_name():
     [entity] = extract("tôi ở Phú Yên")
@@ -141,10 +183,21 @@ def test_unknown_place_is_not_a_province():
 
 # mixed ----------------------------------------------------------------------------
 
+
 def test_entities_never_overlap_and_come_in_reading_order():
-    text = "Hồ sơ 000.00.79.H79-261115-0007, cccd 037153000257, sđt 0912345678, sinh 05/03/1990, phiếu 2, 3 bản, Bình Dương"
+    text = (
+        "Hồ sơ 000.00.79.H79-261115-0007, cccd 037153000257, sđt 0912345678, sinh 05/03/1990, phiếu 2, 3 bản, "
+        "Bình Dương"
+    )
     found = extract(text)
-    assert [item["entity"] for item in found] == ["request_code", "id_number", "phone", "date",
-                                                   "certificate_type", "copies", "province"]
+    assert [item["entity"] for item in found] == [
+        "request_code",
+        "id_number",
+        "phone",
+        "date",
+        "certificate_type",
+        "copies",
+        "province",
+    ]
     spans = [(item["start"], item["end"]) for item in found]
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))

@@ -20,8 +20,17 @@ def rasa_answer(text: str) -> dict:
     return {
         "text": text,
         "intent": {"name": "fee_info", "confidence": 0.9731},
-        "entities": [{"entity": "copies", "start": 8, "end": 13, "confidence_entity": 0.99, "value": "3",
-                      "extractor": "DIETClassifier", "processors": []}],
+        "entities": [
+            {
+                "entity": "copies",
+                "start": 8,
+                "end": 13,
+                "confidence_entity": 0.99,
+                "value": "3",
+                "extractor": "DIETClassifier",
+                "processors": [],
+            }
+        ],
         "text_tokens": [[0, 3], [4, 7]],
         "intent_ranking": [{"name": "fee_info", "confidence": 0.9731}, {"name": "payment_help", "confidence": 0.02}],
         "response_selector": {"all_retrieval_intents": [], "default": {"response": {}, "ranking": []}},
@@ -32,7 +41,7 @@ class FakeRasa(BaseHTTPRequestHandler):
     mode = "ok"
     requests: list = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeRasa.requests.append((self.path, body))
         if FakeRasa.mode == "error":
@@ -40,7 +49,9 @@ class FakeRasa(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"version":"3.6.0","status":"failure","message":"boom","code":500}')
             return
-        payload = b"<html>not json</html>" if FakeRasa.mode == "garbage" else json.dumps(rasa_answer(body["text"])).encode()
+        payload = (
+            b"<html>not json</html>" if FakeRasa.mode == "garbage" else json.dumps(rasa_answer(body["text"])).encode()
+        )
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -63,7 +74,9 @@ def rasa_server():
 
 
 async def test_rasa_backend_answers_through_the_same_interface(rasa_server):
-    interpreter = interpreter_from_settings(Settings.model_validate({"nlu": {"backend": "rasa", "rasa_url": rasa_server}}))
+    interpreter = interpreter_from_settings(
+        Settings.model_validate({"nlu": {"backend": "rasa", "rasa_url": rasa_server}})
+    )
     assert isinstance(interpreter, RasaHttpInterpreter)
     try:
         result = await interpreter.parse("lấy thêm 3 bản thì bao nhiêu")

@@ -12,9 +12,26 @@ from nlu.training_data import load_training_data
 
 from .conftest import TRAINING_DATA
 
-INTENTS = {"greet", "goodbye", "thanks", "request_guide", "account_help", "certificate_types", "documents_needed",
-           "fee_info", "payment_help", "processing_time", "check_status", "get_certificate", "paper_delivery",
-           "validity", "human_handoff", "affirm", "deny", "out_of_scope"}
+INTENTS = {
+    "greet",
+    "goodbye",
+    "thanks",
+    "request_guide",
+    "account_help",
+    "certificate_types",
+    "documents_needed",
+    "fee_info",
+    "payment_help",
+    "processing_time",
+    "check_status",
+    "get_certificate",
+    "paper_delivery",
+    "validity",
+    "human_handoff",
+    "affirm",
+    "deny",
+    "out_of_scope",
+}
 
 
 def test_training_data_has_every_intent_with_forty_examples():
@@ -46,21 +63,37 @@ def test_other_public_services_are_not_answered_as_lltp(interpreter, held_out):
     assert report["per_intent"]["out_of_scope"]["precision"] >= 0.90
 
 
-@pytest.mark.parametrize("text,intent", [
-    ("le phi bao nhieu", "fee_info"),
-    ("lltp bn tiền vậy ad", "fee_info"),
-    ("mã hồ sơ 000.00.79.H79-261115-0007", "check_status"),
-    ("làm hộ chiếu ở đâu", "out_of_scope"),
-    ("cho gặp nhân viên", "human_handoff"),
-    ("ko", "deny"),
-    ("dạ vâng", "affirm"),
-])
+@pytest.mark.parametrize(
+    "text,intent",
+    [
+        ("le phi bao nhieu", "fee_info"),
+        ("lltp bn tiền vậy ad", "fee_info"),
+        ("mã hồ sơ 000.00.79.H79-261115-0007", "check_status"),
+        ("làm hộ chiếu ở đâu", "out_of_scope"),
+        ("cho gặp nhân viên", "human_handoff"),
+        ("ko", "deny"),
+        ("dạ vâng", "affirm"),
+    ],
+)
 def test_typical_citizen_messages_get_the_right_intent(interpreter, text, intent):
     assert interpreter.parse_sync(text)["intent"]["name"] == intent
 
 
-@pytest.mark.parametrize("text", ["", "   ", "x" * 10_000, "lệ phí " * 2000, "😀😀😀", "\x00\x01\x07\x1b[31m",
-                                  "Привет 你好 مرحبا lltp", "\ud800", "[](){}\\\\%%", None])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "x" * 10_000,
+        "lệ phí " * 2000,
+        "😀😀😀",
+        "\x00\x01\x07\x1b[31m",
+        "Привет 你好 مرحبا lltp",
+        "\ud800",
+        "[](){}\\\\%%",
+        None,
+    ],
+)
 def test_bad_input_still_gets_a_valid_parse(interpreter, text):
     result = interpreter.parse_sync(text)
     assert set(result) == {"text", "intent", "entities", "intent_ranking"}
@@ -102,8 +135,11 @@ async def test_async_parse_gives_the_same_answer(interpreter):
 
 def test_fast_scorer_matches_scikit_learn(interpreter, held_out):
     for example in held_out.examples[::9]:
-        np.testing.assert_allclose(interpreter.scorer.probabilities(example.text),
-                                   interpreter.trained.model.probabilities(example.text), atol=1e-9)
+        np.testing.assert_allclose(
+            interpreter.scorer.probabilities(example.text),
+            interpreter.trained.model.probabilities(example.text),
+            atol=1e-9,
+        )
 
 
 def test_training_takes_seconds_and_parse_about_a_millisecond(tmp_path, held_out):
@@ -125,8 +161,9 @@ def test_model_retrains_when_the_training_data_changes(tmp_path):
     model = tmp_path / "model"
     first = load_or_train(data, model)
     assert load_or_train(data, model).trained_at == first.trained_at  # unchanged data: loaded, not retrained
-    data.write_text(data.read_text(encoding="utf-8") + "\n- intent: greet\n  examples: |\n    - chào chào\n",
-                    encoding="utf-8")
+    data.write_text(
+        data.read_text(encoding="utf-8") + "\n- intent: greet\n  examples: |\n    - chào chào\n", encoding="utf-8"
+    )
     assert load_or_train(data, model).data_hash != first.data_hash
 
 

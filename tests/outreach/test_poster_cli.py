@@ -7,7 +7,6 @@ import subprocess
 from types import SimpleNamespace
 
 from domain.knowledge import load_knowledge
-
 from tests.broadcast.test_cli import run_troly
 from tests.outreach.test_poster import decode_qr
 

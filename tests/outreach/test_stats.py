@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from bot.outreach.stats import outreach_stats
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 import random
+from datetime import date
 
 import pytest
 

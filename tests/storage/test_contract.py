@@ -33,9 +33,18 @@ async def test_new_user_round_trips_every_profile_field(storage):
 
     consent = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     profile = User(
-        channel=TELEGRAM, user_id="1001", chat_id="chat-1001", language="vi", province_code="01",
-        commune_code="00004", consent_at=consent, announcements_opt_out=True, unreachable=False,
-        source="poster-hanoi", created_at=created.created_at, last_seen_at=created.last_seen_at,
+        channel=TELEGRAM,
+        user_id="1001",
+        chat_id="chat-1001",
+        language="vi",
+        province_code="01",
+        commune_code="00004",
+        consent_at=consent,
+        announcements_opt_out=True,
+        unreachable=False,
+        source="poster-hanoi",
+        created_at=created.created_at,
+        last_seen_at=created.last_seen_at,
     )
     await storage.save_user(profile)
 
@@ -123,13 +132,17 @@ async def test_pseudonym_is_stable_per_database_and_not_the_id(storage_url):
 
 # --- conversation -----------------------------------------------------------
 async def test_a_new_user_starts_at_the_menu(storage):
-    assert await storage.load_conversation(TELEGRAM, "new") == Conversation(flow="menu", state="start", data={}, version=0)
+    assert await storage.load_conversation(TELEGRAM, "new") == Conversation(
+        flow="menu", state="start", data={}, version=0
+    )
 
 
 async def test_conversation_resumes_after_a_restart(storage_url):
     before = SqlStorage(storage_url)
     await before.init()
-    conversation = Conversation(flow="fee", state="ask_copies", data={"group": "standard", "copies": [1, 2], "vi": "Phiếu số 2"})
+    conversation = Conversation(
+        flow="fee", state="ask_copies", data={"group": "standard", "copies": [1, 2], "vi": "Phiếu số 2"}
+    )
     await before.save_conversation(TELEGRAM, "42", conversation)
     await before.close()  # the process dies mid-flow
 
@@ -197,14 +210,20 @@ async def test_a_turn_saves_its_update_conversation_and_events_together(storage)
     conversation = await _an_ongoing_conversation(storage, "61")
     conversation.state = "ask_copies"
     async with storage.user_lock(TELEGRAM, "61"):
-        await storage.save_turn(TELEGRAM, "61", update_id="61-2", conversation=conversation,
-                                events=[("fee_asked", {"group": "standard"}), ("button", {})])
+        await storage.save_turn(
+            TELEGRAM,
+            "61",
+            update_id="61-2",
+            conversation=conversation,
+            events=[("fee_asked", {"group": "standard"}), ("button", {})],
+        )
         again = await storage.begin_turn(TELEGRAM, "61", "61-2")
     assert again.duplicate
     loaded = (await storage.begin_turn(TELEGRAM, "61", "61-3")).conversation
     assert (loaded.state, loaded.version) == ("ask_copies", conversation.version) == ("ask_copies", 2)
     assert [(row["name"], row["props"]) for row in await storage.list_events()] == [
-        ("fee_asked", {"group": "standard"}), ("button", {})
+        ("fee_asked", {"group": "standard"}),
+        ("button", {}),
     ]
 
 
@@ -234,8 +253,14 @@ async def test_a_new_users_first_turn_saves_the_user_conversation_and_events_tog
         user = await storage.get_or_create_user(TELEGRAM, "65", "65")
         user.language, user.consent_at, user.source = "en", consent, "qr-xa-tan-hoa"
         conversation = Conversation(flow="onboarding", state="province", data={"step": 3})
-        await storage.save_turn(TELEGRAM, "65", update_id="65-1", user=user, conversation=conversation,
-                                events=[("onboarded", {"language": "en"})])
+        await storage.save_turn(
+            TELEGRAM,
+            "65",
+            update_id="65-1",
+            user=user,
+            conversation=conversation,
+            events=[("onboarded", {"language": "en"})],
+        )
     assert await storage.get_user(TELEGRAM, "65") == user
     assert await storage.load_conversation(TELEGRAM, "65") == Conversation("onboarding", "province", {"step": 3}, 1)
     assert [row["name"] for row in await storage.list_events()] == ["onboarded"]
@@ -248,8 +273,9 @@ async def test_a_first_save_over_an_existing_conversation_writes_nothing(storage
     user.language = "en"
     async with storage.user_lock(TELEGRAM, "66"):
         with pytest.raises(ConversationConflict):  # another handler created it since this one read
-            await storage.save_turn(TELEGRAM, "66", update_id="66-2", user=user, conversation=Conversation(state="b"),
-                                    events=[("c", {})])
+            await storage.save_turn(
+                TELEGRAM, "66", update_id="66-2", user=user, conversation=Conversation(state="b"), events=[("c", {})]
+            )
         assert not (await storage.begin_turn(TELEGRAM, "66", "66-2")).duplicate  # so a retry handles it
     assert (await storage.get_user(TELEGRAM, "66")).language is None
     assert (await storage.load_conversation(TELEGRAM, "66")).state == "start"
@@ -342,14 +368,21 @@ async def test_two_polls_at_once_hand_each_notice_over_once(storage):
 # --- analytics and audit ----------------------------------------------------
 async def test_analytics_events_never_keep_personal_numbers(storage):
     await storage.record_event(
-        TELEGRAM, "555000111", "status_checked",
+        TELEGRAM,
+        "555000111",
+        "status_checked",
         {"stage": "checking", "text": "số 001099012345, gọi 090 123 4567", "phone": "x", "copies": 2},
     )
     await storage.record_event(TELEGRAM, "555000111", "guide_finished")
 
     rows = await storage.list_events()
     assert [row["name"] for row in rows] == ["status_checked", "guide_finished"]
-    assert rows[0]["props"] == {"stage": "checking", "text": "số [redacted], gọi [redacted]", "phone": "[redacted]", "copies": 2}
+    assert rows[0]["props"] == {
+        "stage": "checking",
+        "text": "số [redacted], gọi [redacted]",
+        "phone": "[redacted]",
+        "copies": 2,
+    }
     assert "555000111" not in repr(rows)
     assert rows[0]["user_hash"] == rows[1]["user_hash"]  # distinct users still countable
     assert [row["name"] for row in await storage.list_events(name="guide_finished")] == ["guide_finished"]
@@ -484,8 +517,10 @@ async def test_a_saved_turn_lets_the_other_worker_in_with_what_it_saved(postgres
         assert start.conversation == Conversation(flow="fee", state="ask", version=1)
         assert order == ["first worker out", "second worker in"]
         async with first.transaction() as conn:
-            held = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
-                        "(SELECT oid FROM pg_database WHERE datname = current_database())")
+            held = text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
             assert (await conn.execute(held)).scalar() == 0
     finally:
         await first.close()

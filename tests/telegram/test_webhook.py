@@ -43,8 +43,16 @@ async def test_an_update_posted_by_telegram_is_answered(api, webhook, dispatcher
     "headers", [{}, {SECRET_HEADER: "wrong"}, {SECRET_HEADER: ""}, {SECRET_HEADER: "s3cret-for-test"}]
 )
 async def test_a_request_without_the_right_secret_gets_401_and_is_not_processed(api, webhook, dispatcher, headers):
-    update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 42, "type": "private"},
-                                          "from": {"id": 42, "is_bot": False, "first_name": "X"}, "text": "hi"}}
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 42, "is_bot": False, "first_name": "X"},
+            "text": "hi",
+        },
+    }
     async with httpx.AsyncClient() as client:
         response = await client.post(api.webhook["url"], json=update, headers=headers)
     assert response.status_code == 401

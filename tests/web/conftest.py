@@ -7,11 +7,13 @@ from bot.config import Settings
 
 
 def bot_settings(tmp_path) -> Settings:
-    return Settings.model_validate({
-        "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
-        "backend": {"mock_database": str(tmp_path / "mock.sqlite3")},
-        "media": {"directory": str(tmp_path / "media")},
-    })
+    return Settings.model_validate(
+        {
+            "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
+            "backend": {"mock_database": str(tmp_path / "mock.sqlite3")},
+            "media": {"directory": str(tmp_path / "media")},
+        }
+    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ async def test_page_is_served_offline_with_no_external_assets(running_bot):
 async def test_chat_api_walks_to_a_certificate_qr(running_bot):
     url, _ = running_bot
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
         async def post(**body):
             response = await client.post("/api/chat", json={"user_id": "api1", **body})
             assert response.status_code == 200, response.text
@@ -78,16 +79,32 @@ async def test_backend_status_event_notifies_the_subscribed_web_user(running_bot
         await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:lang:vi"})
         await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:consent:yes"})
         # Subscribing needs the proof of ownership first.
-        for body in ({"button": "menu:open:status"}, {"text": AWAITING_PAYMENT_CODE}, {"text": LAN_ID},
-                     {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"}):
+        for body in (
+            {"button": "menu:open:status"},
+            {"text": AWAITING_PAYMENT_CODE},
+            {"text": LAN_ID},
+            {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"},
+        ):
             await client.post("/api/chat", json={"user_id": "sub1", **body})
-        event = json.dumps({"event_id": "e1", "type": "request.status_changed", "code": AWAITING_PAYMENT_CODE,
-                            "status": "RECEIVED", "label_vi": "Đã tiếp nhận", "label_en": "Received"}).encode()
-        forged = await client.post("/hooks/backend", content=event,
-                                   headers=signed_headers(b"wrong-secret-1234", event, "e1"))
+        event = json.dumps(
+            {
+                "event_id": "e1",
+                "type": "request.status_changed",
+                "code": AWAITING_PAYMENT_CODE,
+                "status": "RECEIVED",
+                "label_vi": "Đã tiếp nhận",
+                "label_en": "Received",
+            }
+        ).encode()
+        forged = await client.post(
+            "/hooks/backend", content=event, headers=signed_headers(b"wrong-secret-1234", event, "e1")
+        )
         assert forged.status_code == 401
-        hook = await client.post("/hooks/backend", content=event,
-                                 headers=signed_headers(runtime.webhook_secret, event, "e1", now=time.time()))
+        hook = await client.post(
+            "/hooks/backend",
+            content=event,
+            headers=signed_headers(runtime.webhook_secret, event, "e1", now=time.time()),
+        )
         assert hook.status_code == 200 and hook.json()["notified"] == 1
         updates = (await client.get("/api/chat/updates", params={"user_id": "sub1"})).json()["replies"]
     assert AWAITING_PAYMENT_CODE in updates[0]["text"] and "Đã tiếp nhận" in updates[0]["text"]
@@ -96,9 +113,15 @@ async def test_backend_status_event_notifies_the_subscribed_web_user(running_bot
 async def test_a_request_moving_in_the_mock_backend_reaches_the_subscribed_user(running_bot):
     url, runtime = running_bot
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        for body in ({"start": ""}, {"button": "onboarding:lang:en"}, {"button": "onboarding:consent:yes"},
-                     {"button": "menu:open:status"}, {"text": AWAITING_PAYMENT_CODE}, {"text": LAN_ID},
-                     {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"}):
+        for body in (
+            {"start": ""},
+            {"button": "onboarding:lang:en"},
+            {"button": "onboarding:consent:yes"},
+            {"button": "menu:open:status"},
+            {"text": AWAITING_PAYMENT_CODE},
+            {"text": LAN_ID},
+            {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"},
+        ):
             await client.post("/api/chat", json={"user_id": "real1", **body})
         async with httpx.AsyncClient(base_url=runtime.mock.url) as mock:
             moved = await mock.post(f"/admin/requests/{AWAITING_PAYMENT_CODE}/advance", json={"steps": 1})

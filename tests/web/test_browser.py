@@ -13,8 +13,14 @@ import pytest
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-webchat.png"
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
@@ -29,8 +35,9 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = await browser.new_page(viewport={"width": 400, "height": 780}, device_scale_factor=2,
-                                          bypass_csp=True)  # lets the test evaluate its own waits
+            page = await browser.new_page(
+                viewport={"width": 400, "height": 780}, device_scale_factor=2, bypass_csp=True
+            )  # lets the test evaluate its own waits
 
             async def click(payload: str) -> None:
                 await page.locator(f'.keyboard button[data-payload="{payload}"]').last.click()

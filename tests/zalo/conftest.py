@@ -24,8 +24,10 @@ def png(colour: str = "red", size: int = 16) -> bytes:
 
 MENU = Reply(
     text="Chào bạn! Bạn cần gì?",
-    buttons=((Button("Hướng dẫn nộp hồ sơ", "guide:start"), Button("Lệ phí", "fees:start")),
-             (Button("Tra cứu hồ sơ", "status:start"),)),
+    buttons=(
+        (Button("Hướng dẫn nộp hồ sơ", "guide:start"), Button("Lệ phí", "fees:start")),
+        (Button("Tra cứu hồ sơ", "status:start"),),
+    ),
 )
 
 

@@ -31,11 +31,14 @@ async def main(db_url: str, oauth_base_url: str, app_id: str, app_secret: str, c
     storage = SqlStorage(db_url)
     await storage.init()
     store = OaTokenStore(storage, account=f"zalo_oa:{app_id}")
-    tokens = OaTokens(store, oauth_base_url, app_id, app_secret, refresh_margin=timedelta(minutes=10),
-                      lease=timedelta(seconds=0))
+    tokens = OaTokens(
+        store, oauth_base_url, app_id, app_secret, refresh_margin=timedelta(minutes=10), lease=timedelta(seconds=0)
+    )
     if crash_point == "before_request":
+
         async def die_instead_of_posting(*args, **kwargs):
             os._exit(CRASHED)
+
         httpx.AsyncClient.post = die_instead_of_posting
     elif crash_point == "during_save":
         finish = store.finish_refresh
@@ -44,6 +47,7 @@ async def main(db_url: str, oauth_base_url: str, app_id: str, app_secret: str, c
             # The save's UPDATE runs; the process dies when it asks to COMMIT.
             event.listen(storage._engine.sync_engine, "commit", lambda conn: os._exit(CRASHED))
             await finish(*args, **kwargs)
+
         store.finish_refresh = finish_then_die_before_commit
     elif crash_point == "after_save":
         finish = store.finish_refresh
@@ -51,6 +55,7 @@ async def main(db_url: str, oauth_base_url: str, app_id: str, app_secret: str, c
         async def finish_then_die(*args, **kwargs):
             await finish(*args, **kwargs)
             os._exit(CRASHED)
+
         store.finish_refresh = finish_then_die
     try:
         print(await tokens.access_token(), flush=True)

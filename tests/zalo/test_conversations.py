@@ -46,7 +46,7 @@ class BotUser:
         await self.zalo.wait_for_messages(self.user_id, self.seen + 1)
         await self.channel.drain()  # the whole answer has arrived
         messages = self.zalo.messages_to(self.user_id)
-        new, self.seen = messages[self.seen:], len(messages)
+        new, self.seen = messages[self.seen :], len(messages)
         return new
 
     async def choose(self, payload: str, by: str, shown: list) -> list:
@@ -59,8 +59,9 @@ class BotUser:
 
 async def test_a_whole_conversation_on_the_zalo_bot_platform(storage, real_dispatcher, bot_server):
     async with ZaloBotApiFake(TOKEN) as zalo:
-        channel = ZaloBotChannel(TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media,
-                                 base_url=zalo.base_url)
+        channel = ZaloBotChannel(
+            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
+        )
         await channel.start(real_dispatcher.handle)
         try:
             user = BotUser(zalo, channel, storage, "zb-user-1")
@@ -97,8 +98,9 @@ async def test_a_whole_conversation_on_the_zalo_bot_platform(storage, real_dispa
 
 async def test_a_redelivered_zalo_bot_event_is_answered_once(storage, real_dispatcher, bot_server):
     async with ZaloBotApiFake(TOKEN) as zalo:
-        channel = ZaloBotChannel(TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media,
-                                 base_url=zalo.base_url)
+        channel = ZaloBotChannel(
+            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
+        )
         await channel.start(real_dispatcher.handle)
         try:
             update = zalo.text_update("zb-user-2", "/start", message_id="same-message")
@@ -120,7 +122,7 @@ class OaUser:
     async def _new(self) -> list:
         await self.channel.drain()  # the webhook queued the event before answering 200
         messages = self.zalo.messages_to(self.user_id)
-        new, self.seen = messages[self.seen:], len(messages)
+        new, self.seen = messages[self.seen :], len(messages)
         return new
 
     async def follow(self) -> list:

@@ -31,15 +31,26 @@ async def db_url(tmp_path, zalo):
     storage = SqlStorage(url)
     await storage.init()
     access, refresh = zalo.issue_tokens()
-    await OaTokenStore(storage, f"zalo_oa:{APP_ID}").seed(TokenPair(access, datetime.now(UTC) - timedelta(hours=1), refresh))
+    await OaTokenStore(storage, f"zalo_oa:{APP_ID}").seed(
+        TokenPair(access, datetime.now(UTC) - timedelta(hours=1), refresh)
+    )
     await storage.close()
     return url
 
 
 async def run_bot(db_url: str, zalo: ZaloOaApiFake, crash_point: str = "none") -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.zalo.refresh_process", db_url, zalo.base_url, APP_ID, APP_SECRET, crash_point,
-        cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.zalo.refresh_process",
+        db_url,
+        zalo.base_url,
+        APP_ID,
+        APP_SECRET,
+        crash_point,
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode, out.decode().strip()

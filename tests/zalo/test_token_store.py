@@ -31,8 +31,14 @@ async def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(stora
         access, refresh = zalo.issue_tokens()
         seed = TokenPair(access, datetime.now(UTC) - timedelta(minutes=1), refresh)  # expired: both must refresh
         tokens = [
-            OaTokens(OaTokenStore(storage, f"zalo_oa:{APP_ID}"), zalo.base_url, APP_ID, APP_SECRET,
-                     refresh_margin=timedelta(minutes=10), seed=seed)
+            OaTokens(
+                OaTokenStore(storage, f"zalo_oa:{APP_ID}"),
+                zalo.base_url,
+                APP_ID,
+                APP_SECRET,
+                refresh_margin=timedelta(minutes=10),
+                seed=seed,
+            )
             for storage in workers
         ]
         await tokens[0].store.seed(seed)

@@ -22,10 +22,15 @@ async def fakes(monkeypatch):
     async with ZaloBotApiFake(TOKEN) as bot_api, ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET) as oa_api:
         access, refresh = oa_api.issue_tokens()
         environment = {
-            "ZALO_BOT_TOKEN": TOKEN, "ZALO_BOT_BASE_URL": bot_api.base_url,
-            "ZALO_OA_APP_ID": APP_ID, "ZALO_OA_SECRET_KEY": OA_SECRET_KEY, "ZALO_OA_APP_SECRET": APP_SECRET,
-            "ZALO_OA_ACCESS_TOKEN": access, "ZALO_OA_REFRESH_TOKEN": refresh,
-            "ZALO_OA_API_BASE_URL": oa_api.base_url, "ZALO_OA_OAUTH_BASE_URL": oa_api.base_url,
+            "ZALO_BOT_TOKEN": TOKEN,
+            "ZALO_BOT_BASE_URL": bot_api.base_url,
+            "ZALO_OA_APP_ID": APP_ID,
+            "ZALO_OA_SECRET_KEY": OA_SECRET_KEY,
+            "ZALO_OA_APP_SECRET": APP_SECRET,
+            "ZALO_OA_ACCESS_TOKEN": access,
+            "ZALO_OA_REFRESH_TOKEN": refresh,
+            "ZALO_OA_API_BASE_URL": oa_api.base_url,
+            "ZALO_OA_OAUTH_BASE_URL": oa_api.base_url,
             "TROLY_MEDIA_SECRET": "troly-run-test-media-secret",
         }
         for name, value in environment.items():
@@ -38,12 +43,14 @@ async def fakes(monkeypatch):
 async def running_bot(tmp_path, fakes):
     from backend.runner import start_server
 
-    settings = Settings.model_validate({
-        "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
-        "backend": {"mock_database": str(tmp_path / "mock.sqlite3")},
-        "media": {"directory": str(tmp_path / "media"), "secret_file": str(tmp_path / "media-secret")},
-        "zalo_bot": {"poll_timeout_seconds": 1},
-    })
+    settings = Settings.model_validate(
+        {
+            "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
+            "backend": {"mock_database": str(tmp_path / "mock.sqlite3")},
+            "media": {"directory": str(tmp_path / "media"), "secret_file": str(tmp_path / "media-secret")},
+            "zalo_bot": {"poll_timeout_seconds": 1},
+        }
+    )
     runtime = Runtime(settings, mock_port=0)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)
     runtime.bound_to(server.url)

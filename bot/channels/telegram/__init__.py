@@ -15,6 +15,6 @@ import os
 # modules below import it.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from bot.channels.telegram.channel import TelegramChannel, from_settings  # noqa: E402
+from bot.channels.telegram.channel import TelegramChannel, from_settings
 
 __all__ = ["TelegramChannel", "from_settings"]

@@ -155,9 +155,10 @@ class Delivery:
         if reply.image is not None:
             sent = await self._send_photo(chat_id, reply.image, caption, None if chunks else keyboard, patient)
         for number, chunk in enumerate(chunks, start=1):
+            is_last = number == len(chunks)
             sent = await self._api(
                 chat_id,
-                lambda chunk=chunk, last=number == len(chunks): self.bot.send_message(
+                lambda chunk=chunk, last=is_last: self.bot.send_message(
                     chat_id, to_html(chunk), parse_mode=ParseMode.HTML, reply_markup=keyboard if last else None
                 ),
                 patient=patient,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import ClassVar
 
 from bot.channels.credentials import hide_in_request_logs
 
@@ -15,7 +16,7 @@ class _HideBotApiContent(logging.Filter):
     parameters and result: the citizens' messages and ours, with request
     codes, id and phone numbers and signed links. Keep the endpoint only."""
 
-    SUMMARIES = {
+    SUMMARIES: ClassVar[dict[str, str]] = {
         "Calling Bot API endpoint `%s` with parameters `%s`": "Calling Bot API endpoint `%s`",
         "Call to Bot API endpoint `%s` finished with return value `%s`": "Call to Bot API endpoint `%s` finished",
     }

@@ -57,10 +57,16 @@ def to_html(text: str) -> str:
 def text_and_keyboard(reply: Reply, payloads: ButtonPayloads) -> tuple[str, InlineKeyboardMarkup | None]:
     """The reply's text (with its link, when not a button) and inline
     keyboard; ("", None) when there is nothing to send."""
-    text, rows = reply.text, [
-        [InlineKeyboardButton(button.title, callback_data=payloads.to_callback_data(button.payload)) for button in row]
-        for row in reply.buttons
-    ]
+    text, rows = (
+        reply.text,
+        [
+            [
+                InlineKeyboardButton(button.title, callback_data=payloads.to_callback_data(button.payload))
+                for button in row
+            ]
+            for row in reply.buttons
+        ],
+    )
     if reply.link is not None:
         if _link_as_button(reply.link.url):
             rows.append([InlineKeyboardButton(reply.link.title, url=reply.link.url)])

@@ -76,9 +76,7 @@ def upgrade() -> None:
             "broadcast_id", "channel", "user_id", name="uq_broadcast_deliveries_broadcast_id_channel_user_id"
         ),
     )
-    op.create_index(
-        "ix_broadcast_deliveries_claim", "broadcast_deliveries", ["channel", "state", "next_attempt_at"]
-    )
+    op.create_index("ix_broadcast_deliveries_claim", "broadcast_deliveries", ["channel", "state", "next_attempt_at"])
     op.create_index("ix_broadcast_deliveries_progress", "broadcast_deliveries", ["broadcast_id", "state"])
 
 

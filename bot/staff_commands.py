@@ -164,7 +164,7 @@ class StaffCommands:
 
     async def _broadcasts(self, actor: str, args: list[str]) -> str:
         lines = []
-        for broadcast in await self.broadcasts.list(limit=5):
+        for broadcast in await self.broadcasts.newest(limit=5):
             report = await self.broadcasts.report(broadcast.id)
             assert report is not None, "a listed broadcast has a report"
             lines.append(f"{broadcast_title(broadcast)}\n  {report_line(report)}")

@@ -58,6 +58,13 @@ class DriverStatement:
             return await driver.fetchrow(self.sql, *(values[name] for name in self._names))
 
 
+def one_row(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row of a statement that always returns one."""
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
+
+
 @contextlib.contextmanager
 def _as_sqlalchemy_errors(sql: str) -> Iterator[None]:
     """asyncpg's errors as SQLAlchemy's dialect would raise them, so that
@@ -107,6 +114,7 @@ class TurnConnection:
             # The connection is in autocommit mode (the lock must outlive
             # transactions), so the transaction is the driver's own.
             driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None, "an open connection has its driver's"
             async with driver.transaction():
                 return await conn.run_sync(work, *args)
 
@@ -157,7 +165,9 @@ async def _advisory_lock(storage: SqlStorage, lock_engine: AsyncEngine, key: str
             yield turn
         finally:
             try:
-                released = not turn.holds_lock or bool((await asyncio.shield(_UNLOCK.fetchrow(driver, params)))[0])
+                released = not turn.holds_lock or bool(
+                    one_row(await asyncio.shield(_UNLOCK.fetchrow(driver, params)))[0]
+                )
             finally:
                 if not released:
                     await conn.invalidate()
@@ -208,7 +218,7 @@ async def save_turn_at_once(
         "chat_id": touch_chat_id,
     }
     lock_key = turn.key if turn.holds_lock else None
-    fresh, saved, unlocked = await turn.fetchrow(_SAVE_TURN, {**params, "lock_key": lock_key})
+    fresh, saved, unlocked = one_row(await turn.fetchrow(_SAVE_TURN, {**params, "lock_key": lock_key}))
     if unlocked:
         turn.holds_lock = False
     if not fresh:

@@ -54,6 +54,7 @@ from storage.pg_turn import (
     GET_OR_CREATE_USER,
     TURN_START,
     current_turn,
+    one_row,
     prepare_turn_statements,
     save_turn_at_once,
     turn_held,
@@ -214,7 +215,7 @@ class SqlStorage(Storage):
         params = {"channel": channel, "user_id": user_id, "chat_id": chat_id, "now": utcnow()}
         turn = current_turn(self)
         if turn is not None:  # a new user's first message on PostgreSQL
-            return user_from_row(await turn.fetchrow(GET_OR_CREATE_USER, params))
+            return user_from_row(one_row(await turn.fetchrow(GET_OR_CREATE_USER, params)))
         statement = self._queries.get_or_create_user
         row = await self.run_sync(lambda conn: conn.execute(statement, params).one(), write=True)
         return user_from_row(row._mapping)
@@ -270,7 +271,7 @@ class SqlStorage(Storage):
         turn = current_turn(self)
         if turn is None:
             return await self.run_sync(self._queries.begin_turn, channel, user_id, update_id, conversation)
-        row = await turn.fetchrow(TURN_START[conversation], turn_start_params(channel, user_id, update_id))
+        row = one_row(await turn.fetchrow(TURN_START[conversation], turn_start_params(channel, user_id, update_id)))
         return turn_start(row, conversation)
 
     async def save_turn(

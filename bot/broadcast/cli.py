@@ -234,7 +234,7 @@ async def _list(args, settings, store) -> int:
     from bot.staff_commands import broadcast_title, report_line
 
     rows = []
-    for broadcast in await store.list(limit=args.limit):
+    for broadcast in await store.newest(limit=args.limit):
         report = await store.report(broadcast.id)
         rows.append((broadcast, report))
     if args.json:

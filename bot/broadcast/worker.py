@@ -41,7 +41,7 @@ def broadcast_replies(broadcast: Broadcast) -> list[Reply]:
     if broadcast.image:
         alt = broadcast.text.strip().splitlines()[0][:200]
         image = Image(png=broadcast.image, alt=alt, key=f"broadcast/{broadcast.id}")
-    link = Link(broadcast.link_title, broadcast.link_url) if broadcast.link_url else None
+    link = Link(broadcast.link_title or broadcast.link_url, broadcast.link_url) if broadcast.link_url else None
     return [Reply(text=broadcast.text, image=image, link=link)]
 
 

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from bot.channels.base import Channel
 from bot.channels.text import numbered_options, split_text
-from core.messages import Capabilities, Inbound, InboundKind, Reply
+from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -38,18 +38,18 @@ class ConsoleChannel(Channel):
     def render(self, reply: Reply) -> str:
         parts = []
         if reply.image is not None:
-            parts.append(f"[🖼 {reply.image.alt}{self._save(reply)}]")
+            parts.append(f"[🖼 {reply.image.alt}{self._save(reply.image)}]")
         parts.extend(split_text(numbered_options(reply), self.capabilities.max_text_length))
         if reply.link is not None:
             parts.append(f"🔗 {reply.link.title}: {reply.link.url}")
         return "\n".join(part for part in parts if part)
 
-    def _save(self, reply: Reply) -> str:
+    def _save(self, image: Image) -> str:
         if self.picture_dir is None:
             return ""
         self.picture_dir.mkdir(parents=True, exist_ok=True)
-        path = self.picture_dir / (_UNSAFE.sub("_", reply.image.key) + ".png")
-        path.write_bytes(reply.image.png)
+        path = self.picture_dir / (_UNSAFE.sub("_", image.key) + ".png")
+        path.write_bytes(image.png)
         return f" → {path}"
 
 

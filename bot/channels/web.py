@@ -113,7 +113,7 @@ class WebChannel(Channel):
         message_id = data.get("message_id")
         if message_id is not None and (not isinstance(message_id, str) or not _MESSAGE_ID.match(message_id)):
             return _refuse(400, "message_id không hợp lệ.", "message_id is not valid.")
-        common = {
+        common: dict[str, Any] = {
             "channel": self.name,
             "user_id": user_id,
             "chat_id": user_id,

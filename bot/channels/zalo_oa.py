@@ -47,6 +47,7 @@ from bot.channels.zalo_oa_oauth import OaTokens
 from bot.config import ZaloOaSettings
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret
+from storage.base import User
 from storage.oa_tokens import OaTokenStore, TokenPair
 from storage.sql import SqlStorage
 
@@ -251,9 +252,10 @@ class ZaloOaChannel(Channel):
         """A webhook event as an `Inbound`, or None if it is not for the dialogue."""
         name, user_id = event.get("event_name"), _user_id(event)
         if name == "follow":
-            update_id = f"follow:{user_id}:{event.get('timestamp')}"
-            return Inbound(NAME, user_id, user_id, kind=InboundKind.START, update_id=update_id)
-        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+            follow_id = f"follow:{user_id}:{event.get('timestamp')}"
+            return Inbound(NAME, user_id, user_id, kind=InboundKind.START, update_id=follow_id)
+        raw_message = event.get("message")
+        message: dict[str, Any] = raw_message if isinstance(raw_message, dict) else {}
         message_id = message.get("msg_id")
         update_id = f"{name}:{message_id}" if message_id else None
         if name in UNREADABLE_EVENTS:
@@ -271,6 +273,7 @@ class ZaloOaChannel(Channel):
     async def _set_following(self, user_id: str, following: bool) -> None:
         """A follower is reachable; someone who unfollowed is not (broadcasts
         and notifications skip them until they follow again)."""
+        user: User | None
         if following:
             user = await self._storage.get_or_create_user(NAME, user_id, user_id)
         else:

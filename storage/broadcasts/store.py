@@ -107,7 +107,9 @@ class BroadcastStore:
         )
         if not draft and (at or now) <= now:
             await self.start_due(now=now)
-        return await self.get(broadcast_id)
+        created = await self.get(broadcast_id)
+        assert created is not None, "a broadcast just written is there"
+        return created
 
     async def confirm(self, broadcast_id: int, actor: str) -> Broadcast | None:
         """Send a draft (at its scheduled time, or now if that has passed);
@@ -174,7 +176,7 @@ class BroadcastStore:
             return None
         async with self.storage.transaction() as conn:
             codes = list((await conn.execute(select(subscriptions.c.request_code).distinct())).scalars())
-        statuses = await self.status_resolver(codes) if codes else {}
+        statuses = await self.status_resolver(codes) if codes and self.status_resolver else {}
         return [code for code in codes if statuses.get(code) in wanted]
 
     async def cancel(self, broadcast_id: int, actor: str) -> Broadcast | None:
@@ -223,7 +225,7 @@ class BroadcastStore:
             row = (await conn.execute(select(broadcasts).where(broadcasts.c.id == broadcast_id))).one_or_none()
         return _broadcast(row) if row else None
 
-    async def list(self, limit: int = 20) -> list[Broadcast]:
+    async def newest(self, limit: int = 20) -> list[Broadcast]:
         """The newest broadcasts first (without their images)."""
         columns = [column for column in broadcasts.c if column.name != "image"]
         async with self.storage.transaction() as conn:

@@ -25,6 +25,7 @@ with backoff (then `TransientError`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -104,7 +105,7 @@ class Delivery:
         replies = folded(replies)
         last = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
         try:
-            if last is not None:
+            if last is not None and webhook_response is not None:
                 # The other parts first, by the Bot API: Telegram runs the
                 # response's call after them, once it has the response.
                 await self._deliver(chat_id, replies[:-1], source_message_id=source_message_id, patient=True)
@@ -125,7 +126,12 @@ class Delivery:
         text, keyboard = text_and_keyboard(reply, self.payloads)
         if not text.strip() or len(text) > TEXT_LIMIT:
             return None
-        method = {"method": "sendMessage", "chat_id": chat_id, "text": to_html(text), "parse_mode": ParseMode.HTML}
+        method: dict[str, Any] = {
+            "method": "sendMessage",
+            "chat_id": chat_id,
+            "text": to_html(text),
+            "parse_mode": ParseMode.HTML,
+        }
         if keyboard is not None:
             method["reply_markup"] = keyboard.to_dict()
         return method
@@ -156,13 +162,14 @@ class Delivery:
             sent = await self._send_photo(chat_id, reply.image, caption, None if chunks else keyboard, patient)
         for number, chunk in enumerate(chunks, start=1):
             is_last = number == len(chunks)
-            sent = await self._api(
+            send = functools.partial(
+                self.bot.send_message,
                 chat_id,
-                lambda chunk=chunk, last=is_last: self.bot.send_message(
-                    chat_id, to_html(chunk), parse_mode=ParseMode.HTML, reply_markup=keyboard if last else None
-                ),
-                patient=patient,
+                to_html(chunk),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard if is_last else None,
             )
+            sent = await self._api(chat_id, send, patient=patient)
         if sent is not None:
             self._latest_message[chat_id] = sent.message_id
             if reply.edit_key:

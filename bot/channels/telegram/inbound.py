@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from telegram import Update
 
@@ -35,7 +36,7 @@ def to_inbound(update: Update, resolve_payload: Callable[[str], str | None] = la
     message = update.message
     if message is None or message.from_user is None:
         return None
-    common = {
+    common: dict[str, Any] = {
         "channel": NAME,
         "user_id": str(message.from_user.id),
         "chat_id": str(message.chat.id),

@@ -224,7 +224,8 @@ async def save_turn_at_once(
     if not fresh:
         raise DuplicateUpdate(update_id)
     if not saved:
-        # Only if the user lock was lost: the update must not stay recorded.
+        # Another worker saved since this conversation was read (a stale cached
+        # copy, or a lost lock): the update must not stay recorded, so it is redone.
         await turn.fetchrow(_FORGET_UPDATE, {"channel": channel, "update_id": update_id})
         raise ConversationConflict(f"conversation changed since version {conversation.version}")
 

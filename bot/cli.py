@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "bot.nlu_cli",
     "bot.kb_cli",
     "bot.run_cli",
+    "bot.eval_cli",
 ]
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import yaml
 
 from bot.cli import main
-from bot.eval_cli import DEFAULT_DATA, MODES, load_eval_set
+from bot.eval_cli import DEFAULT_DATA, MODES, fold, load_eval_set
 from core.textkey import fold_diacritics, text_key
 from domain.knowledge.loader import KNOWLEDGE_DIR
+from domain.provinces import all_provinces
 from nlu.training_data import load_training_data
 from tests.nlu.conftest import TRAINING_DATA
 
@@ -71,6 +72,19 @@ def test_the_set_covers_every_topic_the_way_citizens_write():
     assert len(no_diacritics) >= 40
     teencode = {"ko", "dc", "đc", "bn", "lm", "ad", "tk", "hông", "nhiu", "v"}
     assert sum(bool(teencode & set(q.text.lower().split())) for q in questions) >= 30
+
+
+def test_every_key_fact_is_something_the_bot_can_say():
+    """Each question's key fact (one of its alternatives) is in the knowledge
+    data or the interface texts: the set measures whether the bot gets the
+    citizen to what it knows, not what it does not know."""
+    texts = [path.read_text(encoding="utf-8") for path in sorted(KNOWLEDGE_DIR.glob("*.yml"))]
+    texts.append((KNOWLEDGE_DIR.parents[2] / "flows" / "texts.yml").read_text(encoding="utf-8"))
+    # contacts.yml names the unit as "Công an {province}"
+    texts += [f"Công an {province.name}" for province in all_provinces()]
+    corpus = fold("\n".join(texts))
+    unsayable = [q.text for q in load_eval_set() if not any(pattern.search(corpus) for pattern in q.patterns)]
+    assert unsayable == []
 
 
 def test_a_key_fact_ignores_case_and_diacritics(tmp_path):

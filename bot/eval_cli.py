@@ -288,9 +288,13 @@ def _answers(args: argparse.Namespace) -> int:
     except EvalSetError as error:
         print(f"troly eval answers: {error}", file=sys.stderr)
         return 1
+    root, level = logging.getLogger(), logging.getLogger().level
     if not args.verbose:
-        logging.getLogger().setLevel(logging.WARNING)  # one log line per turn would bury the report
-    result = asyncio.run(evaluate(questions, _interpreter(args)))
+        root.setLevel(logging.WARNING)  # one log line per turn would bury the report
+    try:
+        result = asyncio.run(evaluate(questions, _interpreter(args)))
+    finally:
+        root.setLevel(level)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:

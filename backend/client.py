@@ -70,6 +70,7 @@ class CertificateView:
     issued_at: datetime
     agency_name: str
     verify_url: str
+    state: str = "valid"  # valid | expired (its verification link) | revoked
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def status_from_json(data: dict) -> StatusView:
             _when(certificate["issued_at"]),
             certificate["agency_name"],
             certificate["verify_url"],
+            certificate.get("state", "valid"),
         )
         if certificate
         else None,

@@ -91,6 +91,7 @@ class CertificateOut(BaseModel):
     issued_at: str
     agency_name: str
     verify_url: str
+    state: Literal["valid", "expired", "revoked"] = "valid"  # revoked, or its verification link expired
 
 
 class StatusOut(BaseModel):

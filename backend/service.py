@@ -422,11 +422,15 @@ class MockGovernment:
         row = self.db.execute("SELECT * FROM certificates WHERE id = ?", (claims.certificate_id,)).fetchone()
         if row is None:
             return "unknown", None
+        return self._certificate_state(row, claims.expires_at), row
+
+    def _certificate_state(self, row: sqlite3.Row, expires_at: datetime) -> str:
+        """'revoked', 'expired' (its verification link) or 'valid'."""
         if row["revoked"]:
-            return "revoked", row
-        if claims.expires_at <= self.clock.now():
-            return "expired", row
-        return "valid", row
+            return "revoked"
+        if expires_at <= self.clock.now():
+            return "expired"
+        return "valid"
 
     # -- status views -------------------------------------------------------
 
@@ -464,6 +468,7 @@ class MockGovernment:
                 "issued_at": certificate["issued_at"],
                 "agency_name": certificate["agency_name"],
                 "verify_url": self.verify_url(certificate["token"]),
+                "state": self._certificate_state(certificate, datetime.fromisoformat(certificate["expires_at"])),
             }
         limit = calendar.time_limit_on(date.fromisoformat(row["accepted_on"])) if row["accepted_on"] else None
         return {

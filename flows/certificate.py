@@ -1,6 +1,7 @@
 """Certificate delivery: for a completed request, a QR code (PNG made with
 `qrcode`) that opens the certificate's verification page, the link itself,
-and how to present it.
+and how to present it. A revoked certificate, or one whose verification link
+has expired, gets no QR code: what it means and what to do instead.
 
 Getting the certificate is a status lookup with the goal "certificate": the
 same code and proof of ownership, so only the holder receives the link.
@@ -9,9 +10,11 @@ same code and proof of ownership, so only the holder receives the link.
 stateDiagram-v2
     [*] --> status.ASK_CODE: get certificate
     status.ASK_CODE --> status.ASK_PROOF
-    status.ASK_PROOF --> QR: COMPLETED
+    status.ASK_PROOF --> QR: COMPLETED, certificate valid
+    status.ASK_PROOF --> NOT_VALID: COMPLETED, certificate revoked or its link expired (no QR)
     status.ASK_PROOF --> NOT_READY: any other status
     QR --> [*]
+    NOT_VALID --> [*]: new request in VNeID, or ask the issuing unit
     NOT_READY --> [*]
 ```
 """
@@ -20,12 +23,20 @@ from __future__ import annotations
 
 from core.messages import Image, Link, Reply
 from core.qr import qr_png
+from flows.answers import fact_reply
 from flows.base import Context, Flow
+
+# A certificate in these states is described, never sent as a QR code that
+# would look like proof of validity: the knowledge note for each.
+NOT_VALID_NOTES = {"expired": "CERTIFICATE_EXPIRED", "revoked": "CERTIFICATE_REVOKED"}
 
 
 def certificate_replies(ctx: Context, view) -> list[Reply]:
     certificate = view.certificate
     issued = certificate.issued_at.strftime("%d/%m/%Y") if getattr(certificate, "issued_at", None) else ""
+    note_key = NOT_VALID_NOTES.get(getattr(certificate, "state", "valid"))
+    if note_key is not None:
+        return [not_valid_reply(ctx, view, note_key, issued)]
     text = ctx.t(
         "certificate.ready",
         number=certificate.number,
@@ -40,6 +51,14 @@ def certificate_replies(ctx: Context, view) -> list[Reply]:
         ),
         Reply(ctx.t("certificate.how_to_present"), buttons=(ctx.menu_row(),)),
     ]
+
+
+def not_valid_reply(ctx: Context, view, note_key: str, issued: str) -> Reply:
+    """An expired or revoked certificate: what it is, what to do, whom to ask."""
+    knowledge = ctx.services.knowledge
+    note = knowledge.status_note(note_key, ctx.lang, ctx.today, number=view.certificate.number, issued=issued)
+    unit = knowledge.contacts(view.province_code, ctx.lang, ctx.today).receiving_unit
+    return fact_reply(ctx, f"{note.text}\n{unit}", note.sources, note.as_of, buttons=(ctx.menu_row(),))
 
 
 class Certificate(Flow):

@@ -78,10 +78,12 @@ class IntentRouter(Flow):
             return await ctx.start(INTENT_FLOWS[intent])
         if intent in ANSWER_TOPICS:
             return await ctx.start("answers", intent)
+        # The message goes along: it may carry the proof of ownership as well as the code.
+        typed = f"{code}|{parse.get('text', '')}" if code else ""
         if intent == "check_status":
-            return await ctx.start("status", f"status|{code}")
+            return await ctx.start("status", f"status|{typed}")
         if intent == "get_certificate":
-            return await ctx.start("certificate", code)
+            return await ctx.start("certificate", typed)
         if intent in SMALL_TALK:
             reply = Reply(ctx.t(f"smalltalk.{intent}"))
             return [reply, *await ctx.start("menu")] if intent in ("greet", "affirm", "deny") else [reply]

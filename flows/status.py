@@ -4,8 +4,14 @@ happens next; an offer to be notified on change; limited failed attempts; and
 the last known status, with its age, when the backend is down.
 
 The proof (the full 12-digit id number, or its last 4 digits plus the date of
-birth) goes to the backend and nowhere else: it is never stored, logged, or
-put into conversation data or events.
+birth, in any usual date form and with any separator) goes to the backend and
+nowhere else: it is never stored, logged, or put into conversation data or
+events. It may come in the same message as the code. A wrong proof asks for
+the proof again, keeping the code, until the lock-out.
+
+Beside the stage: a request past its target date says so, with the receiving
+unit; a rejection or a request for more information shows the backend's
+reason; an unpaid request mentions a possible fee waiver (fees.yml).
 
 ```mermaid
 stateDiagram-v2
@@ -13,13 +19,17 @@ stateDiagram-v2
     [*] --> ASK_PROOF: check status with a code
     ASK_CODE --> ASK_CODE: not a code
     ASK_CODE --> ASK_PROOF: code
-    ASK_PROOF --> ASK_PROOF: malformed proof / wrong code or proof (attempts left)
+    ASK_CODE --> SHOWN: code and proof in one message
+    ASK_PROOF --> ASK_PROOF: malformed proof / wrong proof (code kept, attempts left) / another code
     ASK_PROOF --> LOCKED: too many failed attempts
-    ASK_PROOF --> SHOWN: found (COMPLETED: + QR code)
+    ASK_PROOF --> SHOWN: found (COMPLETED: + QR code; expired or revoked: no QR)
     ASK_PROOF --> SHOWN: backend down (last known status and its age)
     SHOWN --> SHOWN: notify me on change
+    SHOWN --> ASK_PROOF: another code
+    SHOWN --> SHOWN: another code and proof
     SHOWN --> [*]
     LOCKED --> [*]: wait, or ask an officer
+    LOCKED --> ASK_PROOF: lock-out over (the code kept)
 ```
 """
 
@@ -33,9 +43,12 @@ from enum import StrEnum
 
 from backend.client import BackendError, BackendUnavailable, InvalidRequest, RequestNotFound
 from backend.domain import OwnershipProof
-from core.dates import parse_date
+from core.codes import TYPED_REQUEST_CODE
+from core.dates import find_dates
 from core.messages import Link, Reply
-from domain.fees import format_vnd
+from core.textkey import fold_diacritics
+from domain.fees import PossibleWaiver, fee_rules, format_vnd
+from flows.answers import fact_reply
 from flows.base import Context, Flow, Turn, rows
 from flows.certificate import certificate_replies
 from nlu.entities import find_request_code
@@ -51,38 +64,71 @@ class State(StrEnum):
     LOCKED = "locked"
 
 
-_LAST4_AND_DATE = re.compile(r"^\s*(\d{4})\s*[,;\s]\s*(\S+)\s*$")
 _DIGITS_ONLY = re.compile(r"[\s.\-]")
+# 12 digits, maybe grouped by spaces, dots or dashes.
+_ID_RUN = re.compile(r"(?<!\d)\d(?:[\s.\-]?\d){11}(?!\d)")
+_LAST4 = re.compile(r"(?<!\d)\d{4}(?!\d)")
+# "4567+14/03/1990", "4567-14-03-1990": the separator after the last 4 digits.
+_LEADING_LAST4 = re.compile(r"^\s*(\d{4})\s*[-+,;:&]+\s*")
+# Statuses in which the police are working on the request: only these can be late.
+IN_PROGRESS = ("RECEIVED", "PROCESSING", "VERIFYING")
+FINISHED = ("COMPLETED", "REJECTED", "CANCELLED")
+# Statuses whose backend reason is shown, and the line that shows it.
+REASON_LINES = {"REJECTED": "status.reject_reason", "NEEDS_INFO": "status.needs_info_reason"}
 MAX_PROVEN_CODES = 5
 
 
-def parse_proof(text: str, today: date):
-    """An OwnershipProof from 'ID NUMBER' or 'LAST4 DD/MM/YYYY', else None."""
+def parse_proof(text: str, today: date) -> OwnershipProof | None:
+    """An OwnershipProof from the 12-digit id number, or the last 4 digits and
+    the date of birth in any usual form and order ("4567 + 14/03/1990",
+    "ngày 14 tháng 3 năm 1990 và 4567"), else None."""
     compact = _DIGITS_ONLY.sub("", text)
-    if compact.isdigit() and len(compact) == 12:
-        return OwnershipProof(id_number=compact) if parse_id_number(compact, today=today) else None
-    match = _LAST4_AND_DATE.match(text)
-    if match:
-        born = parse_date(match[2])
-        if born is not None and born < today:
-            return OwnershipProof(id_last4=match[1], birth_date=born)
+    if compact.isdigit() and len(compact) == 12 and (proof := _id_proof(compact, today)):
+        return proof  # else maybe "4567 14-03-1990"
+    search = _LEADING_LAST4.sub(r"\1 ", fold_diacritics(text).lower())
+    dates = find_dates(search, today)
+    if not dates:
+        run = _ID_RUN.search(search)
+        return _id_proof(run[0], today) if run else None
+    born, start, end = dates[0]
+    rest = f"{search[:start]} {search[end:]}"
+    if run := _ID_RUN.search(rest):
+        return _id_proof(run[0], today)
+    last4 = _LAST4.findall(rest)
+    if len(last4) == 1 and born < today:
+        return OwnershipProof(id_last4=last4[0], birth_date=born)
     return None
+
+
+def _id_proof(text: str, today: date) -> OwnershipProof | None:
+    digits = _DIGITS_ONLY.sub("", text)
+    return OwnershipProof(id_number=digits) if parse_id_number(digits, today=today) else None
+
+
+def split_code(text: str) -> tuple[str | None, str]:
+    """The request code in `text` (canonical) and the text around it."""
+    code = find_request_code(text)
+    if code is None:
+        return None, text
+    return code, TYPED_REQUEST_CODE.sub(" ", fold_diacritics(text))
 
 
 class StatusLookup(Flow):
     name = "status"
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
-        """`arg`: 'certificate' when the user wants the certificate, and/or a
-        request code found in their message: '<goal>|<code>', both optional."""
-        goal, _, code = arg.partition("|")
+        """`arg`: '<goal>|<code>|<message>', each optional: 'certificate' when
+        the user wants the certificate, a request code found in their message,
+        and the message itself (it may carry the proof as well)."""
+        goal, _, rest = arg.partition("|")
+        code, _, message = rest.partition("|")
         goal = goal or "status"
         ctx.goto(self.name, State.ASK_CODE, goal=goal)
         ctx.event("status_started", goal=goal)
         if locked := self.locked_reply(ctx):
             return locked
         if code:
-            return self.ask_proof(ctx, code)
+            return await self.code_given(ctx, code, split_code(message)[1])
         return [Reply(ctx.t("status.ask_code"), buttons=rows(ctx.menu_row()))]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
@@ -93,23 +139,37 @@ class StatusLookup(Flow):
             return await self.start(ctx, f"{ctx.data.get('goal', '')}|{ctx.data.get('code', '')}")
         if action or ctx.conversation.flow != self.name or not turn.text:
             return None
+        code, rest = split_code(turn.text)
+        if ctx.state == State.LOCKED:
+            if locked := self.locked_reply(ctx):
+                return locked if any(char.isdigit() for char in turn.text) else None
+            ctx.set_state(State.ASK_PROOF if ctx.data.get("code") else State.ASK_CODE)
         if ctx.state == State.ASK_CODE:
-            code = find_request_code(turn.text)
             if code is None and not any(char.isdigit() for char in turn.text):
                 return None  # a question, not a code: routed by intent
             if code is None:
                 return [Reply(ctx.t("status.code_invalid"), buttons=rows(ctx.menu_row()))]
-            return self.ask_proof(ctx, code)
+            return await self.code_given(ctx, code, rest)
         if ctx.state == State.ASK_PROOF:
             if locked := self.locked_reply(ctx):
                 return locked
+            if code is not None:
+                return await self.code_given(ctx, code, rest)
             proof = parse_proof(turn.text, ctx.today)
             if proof is None:
                 return [Reply(ctx.t("status.proof_invalid"), buttons=rows(ctx.menu_row()))]
             return await self.lookup(ctx, ctx.data["code"], proof)
-        if ctx.state == State.SHOWN and (code := find_request_code(turn.text)):
-            return self.ask_proof(ctx, code)
+        if ctx.state == State.SHOWN and code is not None:
+            return await self.code_given(ctx, code, rest)
         return None
+
+    async def code_given(self, ctx: Context, code: str, rest: str) -> list[Reply]:
+        """A code, and maybe the proof in the same message."""
+        proof = parse_proof(rest, ctx.today) if any(char.isdigit() for char in rest) else None
+        if proof is None:
+            return self.ask_proof(ctx, code)
+        ctx.data["code"] = code
+        return await self.lookup(ctx, code, proof)
 
     def ask_proof(self, ctx: Context, code: str) -> list[Reply]:
         ctx.data["code"] = code
@@ -145,12 +205,14 @@ class StatusLookup(Flow):
             until = datetime.now(UTC) + timedelta(minutes=ctx.services.status_lock_minutes)
             ctx.memory["lookup_locked_until"] = until.isoformat()
             return self.locked_reply(ctx) or []
-        ctx.set_state(State.ASK_CODE)
-        ctx.data.pop("code", None)
-        return [Reply(ctx.t("status.not_found", left=limit - failures), buttons=rows(ctx.menu_row()))]
+        ctx.set_state(State.ASK_PROOF)  # the code is kept: most often the proof was mistyped
+        code = ctx.data.get("code", "")
+        return [Reply(ctx.t("status.not_found", code=code, left=limit - failures), buttons=rows(ctx.menu_row()))]
 
     # --- the lookup -----------------------------------------------------------
     async def lookup(self, ctx: Context, code: str, proof) -> list[Reply]:
+        if locked := self.locked_reply(ctx):
+            return locked
         try:
             view = await ctx.services.backend.lookup(code, proof)
         except RequestNotFound:
@@ -188,14 +250,18 @@ class StatusLookup(Flow):
         label = view.label_vi if ctx.lang == "vi" else view.label_en
         lines = [ctx.t("status.header", code=view.code), ctx.t("status.stage", label=label)]
         explanation = ctx.services.knowledge.status_explanation(status, ctx.lang, ctx.today)
-        lines.extend(part for part in (explanation.plain, explanation.next_step) if part)
-        if view.due_date and status not in ("COMPLETED", "REJECTED", "CANCELLED"):
+        overdue = status in IN_PROGRESS and view.due_date is not None and view.due_date < ctx.today
+        # Past the target date, "just wait" is wrong: the overdue note says what to do instead.
+        lines.extend(part for part in (explanation.plain, None if overdue else explanation.next_step) if part)
+        if view.due_date and status not in FINISHED and not overdue:
             key = "status.due_extended" if getattr(view, "extended", False) else "status.due"
             lines.append(ctx.t(key, date=view.due_date.strftime("%d/%m/%Y")))
+        if reason := backend_reason(ctx, view):
+            lines.append(ctx.t(REASON_LINES[status], reason=reason))
         if getattr(view, "agency_name", None):
             lines.append(ctx.t("status.agency", agency=view.agency_name))
         buttons = []
-        if status not in ("COMPLETED", "REJECTED", "CANCELLED"):
+        if status not in FINISHED:
             remember_proven(ctx, view.code)
             buttons.append((ctx.button("status.notify", f"status:notify:{view.code}"),))
         link = None
@@ -204,12 +270,24 @@ class StatusLookup(Flow):
             lines.append(ctx.t("status.pay_amount", amount=format_vnd(payment.amount_vnd)))
             link = Link(ctx.t("status.pay_link"), payment.pay_url)
         replies = [Reply("\n".join(lines), buttons=rows(*buttons, ctx.menu_row()), link=link)]
+        if overdue:
+            replies.append(self.overdue_reply(ctx, view))
+        if status == "AWAITING_PAYMENT" and (waiver := possible_waiver(ctx.today)) is not None:
+            text = f"{waiver.text[ctx.lang]}\n{ctx.t('status.waiver_basis', basis=waiver.basis)}"
+            replies.append(fact_reply(ctx, text, list(waiver.sources), waiver.valid_from))
         if status == "COMPLETED" and getattr(view, "certificate", None) is not None:
             ctx.event("certificate_sent")
             replies.extend(certificate_replies(ctx, view))
         elif ctx.data.get("goal") == "certificate":
             replies.append(Reply(ctx.t("certificate.not_ready")))
         return replies
+
+    def overdue_reply(self, ctx: Context, view) -> Reply:
+        """Past the target date: say so, whom to ask, and what the (draft) rules promise."""
+        knowledge = ctx.services.knowledge
+        note = knowledge.status_note("OVERDUE", ctx.lang, ctx.today, date=view.due_date.strftime("%d/%m/%Y"))
+        unit = knowledge.contacts(view.province_code, ctx.lang, ctx.today).receiving_unit
+        return fact_reply(ctx, f"{note.text}\n{unit}", note.sources, note.as_of)
 
     async def subscribe(self, ctx: Context, code: str) -> list[Reply] | None:
         """Notices for `code`'s status changes; None (not handled, as from
@@ -238,6 +316,23 @@ def remember_proven(ctx: Context, code: str) -> None:
     may subscribe to); the few most recent are kept."""
     proven = [c for c in ctx.memory.get("proven_codes", []) if c != code]
     ctx.memory["proven_codes"] = [*proven, code][-MAX_PROVEN_CODES:]
+
+
+def backend_reason(ctx: Context, view) -> str:
+    """The backend's reason for a rejection or a request for more information
+    (its latest history entry with that status), in the user's language."""
+    status = str(view.status)
+    if status not in REASON_LINES:
+        return ""
+    entries = [entry for entry in getattr(view, "history", None) or () if str(entry.status) == status]
+    if not entries:
+        return ""
+    return entries[-1].reason_vi if ctx.lang == "vi" else entries[-1].reason_en
+
+
+def possible_waiver(on: date) -> PossibleWaiver | None:
+    """A fee waiver that may apply on `on` (fees.yml), whatever the filing channel."""
+    return next((w for w in fee_rules().possible_waivers if any(w.applies(on, c) for c in w.channels)), None)
 
 
 def format_age(ctx: Context, seconds: float | None) -> str:

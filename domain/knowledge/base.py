@@ -163,6 +163,15 @@ class KnowledgeBase:
         values = {"time_limit": limit.text if limit else ""}
         return StatusExplanation(record.text(lang, "plain", **values), record.text(lang, "next_step", **values), limit)
 
+    def status_note(self, name: str, lang: str, on: date | None = None, **values: object) -> Answer:
+        """A sourced note beside a status (`statuses.<name>`: OVERDUE, CERTIFICATE_EXPIRED...):
+        its `plain` and `next_step` texts, filled with `values`."""
+        record = self.record(f"statuses.{name}", on)
+        text = " ".join(
+            part for part in (record.text(lang, "plain", **values), record.text(lang, "next_step", **values)) if part
+        )
+        return Answer(text, list(record.sources), record.effective_from, record.confidence)
+
     # Eligibility, payment, contacts, safety -----------------------------------------------------
 
     def eligibility(self, on: date | None = None) -> Eligibility:

@@ -69,3 +69,12 @@ async def test_links_survive_a_restart_with_the_same_key(settings):
     second = MockGovernment(settings)
     assert second.check_certificate(token)[0] in ("valid", "expired", "revoked")
     second.close()
+
+
+async def test_the_status_view_tells_the_certificate_state_the_link_shows(http):
+    for request in (DEMO["COMPLETED"], EXPIRED_LINK_REQUEST, REVOKED_REQUEST):
+        code, proof = request
+        certificate = (await http.post(f"/api/v1/requests/{code}/status", json=proof.as_json())).json()["certificate"]
+        page = await http.get(certificate["verify_url"] + "?format=json")
+        assert certificate["state"] == page.json()["state"], code
+    assert certificate["state"] == "revoked"

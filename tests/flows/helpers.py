@@ -151,8 +151,12 @@ class FakeKnowledge:
             failed_steps=["check online payment is on", "do not pay twice"],
         )
 
+    def status_note(self, name: str, lang: str, on: date | None = None, **values: object) -> FakeAnswer:
+        return _answer(f"[{lang}] note {name} {values}", name)
+
     def contacts(self, province_code: str | None, lang: str, on: date | None = None):
         return SimpleNamespace(
+            receiving_unit=f"[{lang}] receiving unit of province {province_code}",
             text=f"[{lang}] hotline 1900 0368 (province {province_code})",
             sources=[FakeSource("contacts", "https://example.gov.vn/contacts")],
             as_of=date(2026, 11, 1),

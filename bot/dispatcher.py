@@ -39,6 +39,7 @@ from flows.base import Context, Flow, Services, Turn, is_plain_number
 from flows.intent import IntentRouter
 from flows.registry import all_flows
 from flows.safety import looks_like_secret, mentions_app_install
+from nlu.language import guess_language
 from storage.base import Conversation, ConversationConflict, DuplicateUpdate, TurnStart, User
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,8 @@ class Dispatcher:
         command = self._command(turn)
         if command:
             return await self._command_replies(ctx, command, turn)
+        if self._is_new(ctx) and turn.kind == InboundKind.TEXT and turn.text:
+            return await self._first_question(ctx, turn)
         if self._is_new(ctx) and turn.kind != InboundKind.BUTTON:
             return await ctx.start("onboarding", turn.payload if turn.kind == InboundKind.START else "")
         if turn.kind == InboundKind.BUTTON:
@@ -238,6 +241,18 @@ class Dispatcher:
             if replies is not None:
                 return replies
         return await self._by_intent(ctx, turn)
+
+    async def _first_question(self, ctx: Context, turn: Turn) -> list[Reply]:
+        """A new user who opens with a question gets its answer first, in the
+        language they wrote in; a greeting gets the welcome. Nothing personal
+        is kept yet: the flows that would keep something ask for consent then."""
+        parse: dict[str, Any] = await self.services.nlu.parse(turn.text)
+        if ((parse.get("intent") or {}).get("name")) == "greet":
+            return await ctx.start("onboarding")
+        ctx.user.language = guess_language(turn.text)
+        ctx.memory["onboarded"] = True
+        ctx.event("first_question")
+        return await self._by_intent(ctx, turn, parse)
 
     def _is_new(self, ctx: Context) -> bool:
         return (
@@ -282,8 +297,9 @@ class Dispatcher:
         ctx.event("stale_button")
         return [Reply(ctx.t("input.stale_button")), *await ctx.start("menu")]
 
-    async def _by_intent(self, ctx: Context, turn: Turn) -> list[Reply]:
-        parse: dict[str, Any] = await self.services.nlu.parse(turn.text)
+    async def _by_intent(self, ctx: Context, turn: Turn, parse: dict[str, Any] | None = None) -> list[Reply]:
+        if parse is None:
+            parse = await self.services.nlu.parse(turn.text)
         intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
         ctx.event("intent", intent=intent, confidence=round(confidence, 2))

@@ -122,3 +122,12 @@ async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_t
         assert len(api.bot_messages()) == 14 and handled.count(str(first["update_id"])) == 1
     assert not [call for call in api.calls if call.status != 200 and call.method != "getUpdates"]
     assert len(api.answered_callbacks) == 9  # every press answered: no spinning buttons
+
+
+async def test_a_question_as_the_first_message_is_answered_at_once(api, troly):
+    channel, handled = troly
+    update = await api.user_says("Làm phiếu mất bao lâu vậy?")
+    await api.wait_for(lambda: str(update["update_id"]) in handled and channel.idle, timeout=10)
+    texts = "\n".join(message.text for message in api.bot_messages())
+    assert "ngày làm việc" in texts
+    assert "English" not in api.last_bot_message().button_titles

@@ -149,3 +149,13 @@ async def test_a_notice_for_a_closed_page_survives_a_restart(tmp_path):
         again = (await client.get("/api/chat/updates", params={"user_id": "w42"})).json()["replies"]
     await after.close()
     assert [u["text"] for u in updates] == ["Hồ sơ của bạn đã được tiếp nhận."] and again == []
+
+
+async def test_a_question_as_the_first_message_is_answered_at_once(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        response = await client.post("/api/chat", json={"user_id": "first1", "text": "Làm phiếu mất bao lâu vậy?"})
+        replies = response.json()["replies"]
+    assert response.status_code == 200
+    assert "ngày làm việc" in "\n".join(reply["text"] for reply in replies)
+    assert all(button["payload"] != "onboarding:lang:en" for reply in replies for button in reply["buttons"])

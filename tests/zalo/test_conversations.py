@@ -96,6 +96,32 @@ async def test_a_whole_conversation_on_the_zalo_bot_platform(storage, real_dispa
             await channel.stop()
 
 
+async def test_a_question_as_the_first_message_is_answered_at_once_on_both_zalo_channels(
+    storage, real_dispatcher, bot_server
+):
+    question = "Phiếu mất bao lâu mới có vậy?"  # the fake knowledge answers with its topic's name
+    async with ZaloBotApiFake(TOKEN) as zalo:
+        channel = ZaloBotChannel(
+            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
+        )
+        await channel.start(real_dispatcher.handle)
+        try:
+            shown = await BotUser(zalo, channel, storage, "zb-first").say(question)
+            assert "answer about processing_time" in "\n".join(message.text for message in shown)
+        finally:
+            await channel.stop()
+    async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET) as oa:
+        oa_channel = make_channel(oa, storage)
+        bot_server.mount(oa_channel.routes())
+        oa.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
+        await oa_channel.start(real_dispatcher.handle)
+        try:
+            shown = await OaUser(oa, oa_channel, "oa-first").say(question)
+            assert "answer about processing_time" in "\n".join(message.text for message in shown)
+        finally:
+            await oa_channel.stop()
+
+
 async def test_a_redelivered_zalo_bot_event_is_answered_once(storage, real_dispatcher, bot_server):
     async with ZaloBotApiFake(TOKEN) as zalo:
         channel = ZaloBotChannel(

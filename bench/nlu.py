@@ -1,5 +1,6 @@
-"""NLU benchmark: parse latency (p50/p99, single messages), batch throughput,
-training time and model size. Prints one JSON object.
+"""NLU benchmark: held-out accuracy and macro F1 (tests/data/nlu_test.yml),
+parse latency (p50/p99, single messages), batch throughput, training time and
+model size. Prints one JSON object.
 
     .venv/bin/python bench/nlu.py
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nlu.engine import MODEL_FILE, EmbeddedInterpreter, train
+from nlu.evaluate import evaluate
 from nlu.training_data import load_training_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +32,9 @@ def main() -> None:
         training_seconds = time.perf_counter() - started
         model_bytes = (Path(model_dir) / MODEL_FILE).stat().st_size
     interpreter = EmbeddedInterpreter(trained)
-    texts = [example.text for example in load_training_data(MESSAGES).examples]
+    held_out = load_training_data(MESSAGES)
+    scores = evaluate(interpreter, held_out)
+    texts = [example.text for example in held_out.examples]
     for text in texts[:50]:  # warm caches
         interpreter.parse_sync(text)
     latencies = []
@@ -48,6 +52,8 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "accuracy": scores["accuracy"],
+                "macro_f1": scores["macro_f1"],
                 "messages": len(latencies),
                 "parse_ms_p50": round(statistics.median(latencies), 3),
                 "parse_ms_p99": round(latencies[int(len(latencies) * 0.99) - 1], 3),

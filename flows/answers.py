@@ -33,6 +33,14 @@ ANSWER_TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
     "processing_time": (("menu.status", "menu:open:status"),),
     "paper_delivery": (("menu.fees", "menu:open:fees"),),
     "validity": (("menu.certificate", "menu:open:certificate"),),
+    "fee_info": (("fees.for_me", "menu:open:fees"), ("fees.how_to_pay", "fees:pay")),
+    "who_issues": (("menu.handoff", "menu:open:handoff"), ("menu.guide", "menu:open:guide")),
+    "law_107": (("menu.eligibility", "menu:open:eligibility"),),
+    "lost_phone": (("menu.handoff", "menu:open:handoff"),),
+    "child_request": (("menu.eligibility", "menu:open:eligibility"),),
+    "abroad": (("menu.eligibility", "menu:open:eligibility"), ("menu.handoff", "menu:open:handoff")),
+    "scams": (("menu.handoff", "menu:open:handoff"),),
+    "out_of_scope": (),
 }
 # What can be rated: the answers above, and the fee calculator's result.
 RATED_TOPICS = frozenset(ANSWER_TOPICS) | {"fee_result"}

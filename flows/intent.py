@@ -30,12 +30,11 @@ from flows.base import Context, Flow, Turn, rows
 
 INTENT_FLOWS = {
     "request_guide": "guide",
-    "fee_info": "fees",
     "human_handoff": "handoff",
 }
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
 # Intents a user can be offered as a guess (they all lead somewhere useful).
-OFFERABLE = set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate"}
+OFFERABLE = (set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate"}) - {"out_of_scope"}
 MISSES_BEFORE_HUMAN = 2
 
 log = logging.getLogger(__name__)
@@ -69,8 +68,13 @@ class IntentRouter(Flow):
         return None
 
     async def route(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
-        if intent in ("nlu_fallback", "out_of_scope", ""):
+        if intent in ("nlu_fallback", ""):
             return await self.miss(ctx, parse, intent)
+        if intent == "out_of_scope":
+            # An honest "not mine" with the official channels that can help; kept for admins too.
+            ctx.event("fallback", kind=intent, misses=0)
+            await keep_unanswered(ctx, parse, intent)
+            return await ctx.start("answers", intent)
         ctx.memory["misses"] = 0
         ctx.memory.pop("unanswered_id", None)  # understood now: a later guess is about something else
         code = request_code_of(parse)

@@ -12,7 +12,7 @@ from nlu.training_data import load_training_data
 
 from .conftest import TRAINING_DATA
 
-INTENTS = {
+CORE_INTENTS = {
     "greet",
     "goodbye",
     "thanks",
@@ -32,20 +32,25 @@ INTENTS = {
     "deny",
     "out_of_scope",
 }
+# Answer topics reached straight from free text (issue 17): fewer examples each.
+ANSWER_INTENTS = {"who_issues", "law_107", "lost_phone", "child_request", "abroad", "scams"}
+INTENTS = CORE_INTENTS | ANSWER_INTENTS
 
 
 def test_training_data_has_every_intent_with_forty_examples():
     data = load_training_data(TRAINING_DATA)
     counts = {intent: sum(example.intent == intent for example in data.examples) for intent in data.intents}
     assert set(counts) == INTENTS
-    assert min(counts.values()) >= 40
+    assert min(counts[intent] for intent in CORE_INTENTS) >= 40
+    assert min(counts[intent] for intent in ANSWER_INTENTS) >= 12
 
 
 def test_held_out_set_is_never_trained_on(held_out):
     trained_texts = {example.text.lower() for example in load_training_data(TRAINING_DATA).examples}
     assert not [example.text for example in held_out.examples if example.text.lower() in trained_texts]
     assert set(held_out.intents) == INTENTS
-    assert all(sum(e.intent == intent for e in held_out.examples) >= 10 for intent in INTENTS)
+    assert all(sum(e.intent == intent for e in held_out.examples) >= 10 for intent in CORE_INTENTS)
+    assert all(sum(e.intent == intent for e in held_out.examples) >= 4 for intent in ANSWER_INTENTS)
 
 
 def test_held_out_accuracy_is_at_least_95_percent(interpreter, held_out):

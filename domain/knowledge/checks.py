@@ -2,7 +2,7 @@
 low and unverified texts must be phrased with caution, unverified ones must
 also point to an official channel, drafts must say "dự thảo"/"draft", and an
 outdated authority ("Sở Tư pháp", "huyện", district police) may only be
-mentioned as past or as "not"."""
+mentioned as past or as "not", and the fee is never called a "lệ phí"."""
 
 from __future__ import annotations
 
@@ -27,6 +27,9 @@ PAST_OR_NOT = re.compile(
     r"không còn|trước đây|trước 01/03/2025|không phải|không nộp|đã chuyển|no longer|not |formerly|used to|before",
     re.I,
 )
+# The LLTP charge is a "phí" (phí cung cấp thông tin lý lịch tư pháp), not a "lệ phí"
+# (facts.md §4, high): a Vietnamese text never calls it one.
+WRONG_FEE_TERM = re.compile(r"\blệ phí\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
@@ -49,6 +52,8 @@ def wording_problems(record: Record) -> list[str]:
             )
         if "draft" in record.flags and DRAFT_WORDS[lang] not in whole:
             problems.append(f"a draft rule must be called {DRAFT_WORDS[lang]!r} in {lang}")
+        if lang == "vi" and WRONG_FEE_TERM.search(whole):
+            problems.append("calls the fee 'lệ phí': it is a 'phí' (phí cung cấp thông tin lý lịch tư pháp)")
         for text in texts:
             for sentence in _SENTENCE.split(text):
                 if OUTDATED_TERMS.search(sentence) and not PAST_OR_NOT.search(sentence):

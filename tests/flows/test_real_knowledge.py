@@ -1,5 +1,6 @@
 """The flows against the real knowledge base (domain/data/knowledge/*.yml), in both
-languages: every fact-bearing answer carries "as of" and a source link."""
+languages: every fact-bearing answer carries the rule's effective date, when it
+was last checked, and a source link."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def chat(storage):
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 async def test_every_menu_flow_runs_on_the_real_knowledge_base(chat, lang):
-    as_of = "Thông tin tính đến ngày" if lang == "vi" else "As of"
+    as_of = "Theo quy định từ ngày" if lang == "vi" else "Rule in force since"
     await chat.onboard(lang)
     await chat.press("menu:open:guide")
     assert chat.last[0].image.png.startswith(b"\x89PNG")

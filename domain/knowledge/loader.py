@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from domain.knowledge.checks import wording_problems
+from domain.fees import load_fee_rules
+from domain.knowledge.checks import fee_wording_problems, wording_problems
 from domain.knowledge.model import ANSWER_TOPICS, CONFIDENCES, LANGUAGES, STATUS_CODES, Problem, Record, Source
 
 KNOWLEDGE_DIR = Path(__file__).parent.parent / "data" / "knowledge"
@@ -73,6 +74,7 @@ class KnowledgeLoader:
                 self.load_entry(name, str(key), value)
         self.check_aliases()
         self.check_coverage()
+        self.check_fees()
 
     def load_registry(self, raw: Any) -> None:
         if not isinstance(raw, dict):
@@ -215,6 +217,20 @@ class KnowledgeLoader:
         where = f"{record.key} (from {record.effective_from})"
         for message in wording_problems(record):
             self.problem(record.file, where, message)
+
+    def check_fees(self) -> None:
+        """The wording of fees.yml, where the directory has one (its amounts are
+        checked by domain.fees; the file is read at start, not hot-reloaded)."""
+        path = self.directory / "fees.yml"
+        if not path.exists():
+            return
+        try:
+            rules = load_fee_rules(path)
+        except (KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+            self.problem("fees", "-", f"cannot be read: {error!r}")
+            return
+        for where, message in fee_wording_problems(rules):
+            self.problem("fees", where, message)
 
     def check_aliases(self) -> None:
         for alias, target in self.aliases.items():

@@ -1,6 +1,7 @@
 """Fee calculator: group, paper copies and date -> the amount, with its legal
-basis, "as of" date and source; exemptions and how to prove them; how to pay
-online and what to do when a payment fails (never a promised refund).
+basis, the date the rule applies from, when it was last checked, and its
+source; exemptions and how to prove them; how to pay online and what to do
+when a payment fails (never a promised refund).
 
 Amounts come from the dated rules in `domain/data/knowledge/fees.yml` through
 `domain.fees`, the same calculator the mock backend charges with.

@@ -55,7 +55,8 @@ def run_answer(args: argparse.Namespace) -> int:
         print(f"troly kb answer: {error}", file=sys.stderr)
         return 1
     print(answer.text)
-    print(f"\n[as of {answer.as_of:%d/%m/%Y} · confidence {answer.confidence}]")
+    checked = f"{answer.checked:%d/%m/%Y}" if answer.checked else "never"
+    print(f"\n[rule in force since {answer.as_of:%d/%m/%Y} · last checked {checked} · confidence {answer.confidence}]")
     for source in answer.sources:
         print(f"  {source.url}")
     return 0

@@ -63,6 +63,16 @@ class FeeQuote:
     on: date
     period: FeePeriod
     possible_waiver: PossibleWaiver | None  # mentioned to the user, never applied
+    group_rule: dict  # the group's entry in fees.yml (label, and for exempt people its own basis)
+
+    def basis(self, lang: str) -> str:
+        """The legal basis to show: the group's own (the exemption list) where it has one."""
+        own = self.group_rule.get("basis")
+        return str(own[lang]) if own else self.period.basis
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self.group_rule.get("sources") or ()) if self.group_rule.get("basis") else self.period.sources
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,7 @@ class FeeRules:
     periods: tuple[FeePeriod, ...]
     possible_waivers: tuple[PossibleWaiver, ...]
     groups: dict[str, dict]
+    last_checked: date | None  # when the rules were last checked, not when they apply
 
     def quote(
         self,
@@ -87,11 +98,12 @@ class FeeRules:
         if period is None:
             raise LookupError(f"no fee rule for {channel} on {on.isoformat()}")
         waiver = next((w for w in self.possible_waivers if w.applies(on, channel)), None)
+        rule = self.groups[group]
         if group == "exempt":
-            return FeeQuote(0, 0, 0, group, channel, paper_copies, on, period, waiver)
+            return FeeQuote(0, 0, 0, group, channel, paper_copies, on, period, waiver, rule)
         base = period.standard_vnd if group == "standard" else period.reduced_vnd
         copies = max(0, paper_copies - self.included_copies) * period.extra_copy_vnd
-        return FeeQuote(base + copies, base, copies, group, channel, paper_copies, on, period, waiver)
+        return FeeQuote(base + copies, base, copies, group, channel, paper_copies, on, period, waiver, rule)
 
 
 def _rule_fields(raw: dict) -> dict:
@@ -117,7 +129,7 @@ def load_fee_rules(path: Path = FEES_FILE) -> FeeRules:
         for p in raw["periods"]
     )
     waivers = tuple(PossibleWaiver(**_rule_fields(w), text=w["text"]) for w in raw.get("possible_waivers", []))
-    return FeeRules(raw["included_copies"], periods, waivers, raw["groups"])
+    return FeeRules(raw["included_copies"], periods, waivers, raw["groups"], raw.get("last_checked"))
 
 
 @lru_cache(maxsize=1)

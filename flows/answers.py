@@ -1,6 +1,8 @@
 """Answers for the intents that need no dialogue (documents, time limits,
 validity, paper delivery...), and the one way every fact-bearing reply is
-written: the text, "as of <date>", and a link to its source.
+written: the text, the rule's effective date ("theo quy định từ ngày …"), when
+the fact was last checked ("kiểm tra lần cuối …", from the data's
+`last_checked`), and a link to its source.
 
 The facts themselves come from the knowledge base; an unverified fact is
 phrased there with care or replaced by a referral, never stated here.
@@ -55,20 +57,28 @@ def rating_row(ctx: Context, topic: str) -> tuple[Button, ...]:
     return tuple(ctx.button(f"rating.{value}", f"answers:rate:{topic}:{shown}:{value}") for value in RATINGS)
 
 
-def as_of_line(ctx: Context, as_of: date | None) -> str:
-    return ctx.t("fact.as_of", date=as_of.strftime("%d/%m/%Y")) if as_of else ""
+def dates_line(ctx: Context, since: date | None, checked: date | None = None) -> str:
+    """ "Theo quy định từ ngày <since>. Kiểm tra lần cuối ngày <checked>." (either part may be absent)."""
+    parts = [
+        ctx.t(key, date=day.strftime("%d/%m/%Y"))
+        for key, day in (("fact.since", since), ("fact.checked", checked))
+        if day
+    ]
+    return "🗓 " + " ".join(parts) if parts else ""
 
 
 def fact_reply(
     ctx: Context,
     text: str,
     sources: Sequence[Any],
-    as_of: date | None,
+    since: date | None,
     buttons: tuple[tuple[Button, ...], ...] = (),
+    checked: date | None = None,
 ) -> Reply:
-    """A reply stating a fact: its text, "as of <date>", and its first source
-    (a knowledge `Source` with title and URL, or a bare URL)."""
-    body = "\n\n".join(part for part in (text, as_of_line(ctx, as_of)) if part)
+    """A reply stating a fact: its text, the date the rule applies from, the
+    date the fact was last checked, and its first source (a knowledge
+    `Source` with title and URL, or a bare URL)."""
+    body = "\n\n".join(part for part in (text, dates_line(ctx, since, checked)) if part)
     link = None
     if sources:
         first = sources[0]
@@ -79,8 +89,8 @@ def fact_reply(
 
 
 def answer_reply(ctx: Context, answer: Any, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
-    """A knowledge-base `Answer` as a reply."""
-    return fact_reply(ctx, answer.text, list(answer.sources), answer.as_of, buttons)
+    """A knowledge-base `Answer` (or `Contacts`) as a reply."""
+    return fact_reply(ctx, answer.text, list(answer.sources), answer.as_of, buttons, getattr(answer, "checked", None))
 
 
 def knowledge_reply(ctx: Context, topic: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:

@@ -1,6 +1,7 @@
 """Fee calculator: group, paper copies and date -> the amount, with its legal
-basis, "as of" date and source; exemptions and how to prove them; how to pay
-online and what to do when a payment fails (never a promised refund).
+basis, the date the rule applies from, when it was last checked, and its
+source; exemptions and how to prove them; how to pay online and what to do
+when a payment fails (never a promised refund).
 
 Amounts come from the dated rules in `domain/data/knowledge/fees.yml` through
 `domain.fees`, the same calculator the mock backend charges with.
@@ -22,6 +23,7 @@ stateDiagram-v2
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from enum import StrEnum
 
@@ -87,7 +89,7 @@ class FeeCalculator(Flow):
                     (ctx.button("menu.status", "menu:open:status"), ctx.button("menu.handoff", "menu:open:handoff")),
                     ctx.menu_row(),
                 )
-                return [fact_reply(ctx, text, list(failed.sources), failed.as_of, buttons)]
+                return [answer_reply(ctx, replace(failed, text=text), buttons)]
             case []:
                 pass
             case _:
@@ -137,16 +139,18 @@ class FeeCalculator(Flow):
         extra = max(0, copies - fees.fee_rules().included_copies)
         if extra:
             lines.append(ctx.t("fees.result_copies", n=extra, amount=fees.format_vnd(quote.copies_vnd)))
-        lines.append(ctx.t("fees.result_basis", basis=quote.period.basis))
+        lines.append(ctx.t("fees.result_basis", basis=quote.basis(ctx.lang)))
         if quote.period.confidence not in ("high", "medium"):
             lines.append(ctx.t("fact.uncertain"))
+        checked = fees.fee_rules().last_checked
         replies = [
             fact_reply(
                 ctx,
                 "\n".join(lines),
-                quote.period.sources,
-                on,
+                quote.sources,
+                quote.period.valid_from,
                 rows(*self.after_buttons(ctx), ctx.menu_row(), rating_row(ctx, "fee_result")),
+                checked,
             )
         ]
         if group == "exempt":
@@ -155,7 +159,7 @@ class FeeCalculator(Flow):
                 replies.append(Reply(proof))
         if quote.possible_waiver is not None and group != "exempt":
             waiver = quote.possible_waiver
-            replies.append(fact_reply(ctx, waiver.text[ctx.lang], waiver.sources, waiver.valid_from))
+            replies.append(fact_reply(ctx, waiver.text[ctx.lang], waiver.sources, waiver.valid_from, checked=checked))
         return replies
 
     def after_buttons(self, ctx: Context):

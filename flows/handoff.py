@@ -25,7 +25,7 @@ from enum import StrEnum
 
 from core.messages import Reply
 from core.redaction import mask_numbers
-from flows.answers import fact_reply
+from flows.answers import answer_reply
 from flows.base import Context, Flow, Turn, rows
 
 
@@ -46,7 +46,7 @@ class Handoff(Flow):
         ctx.event("handoff_shown", province=ctx.user.province_code)
         contacts = ctx.services.knowledge.contacts(ctx.user.province_code, ctx.lang)
         buttons = rows((ctx.button("handoff.leave_question", "handoff:ask"),), ctx.menu_row())
-        return [fact_reply(ctx, contacts.text, list(contacts.sources), contacts.as_of, buttons)]
+        return [answer_reply(ctx, contacts, buttons)]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
         desk = ctx.services.officer_desk

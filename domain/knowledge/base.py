@@ -100,6 +100,7 @@ class KnowledgeBase:
             reduced_groups=groups["reduced"]["label"][lang],
             exempt_groups=groups["exempt"]["label"][lang],
             exempt_proof=groups["exempt"]["proof"][lang],
+            exempt_basis=groups["exempt"]["basis"][lang],
         )
         sources = list(record.sources) + [Source(url, url) for url in online.period.sources]
         starts = [record.effective_from, online.period.valid_from or record.effective_from]
@@ -110,7 +111,8 @@ class KnowledgeBase:
             sources += [Source(url, url) for url in waiver.sources]
             starts.append(waiver.valid_from or record.effective_from)
             confidence = _lowest(confidence, waiver.confidence)
-        return Answer(text, _unique(sources), max(starts), confidence)
+        checked = _oldest(record.checked, rules.last_checked)
+        return Answer(text, _unique(sources), max(starts), confidence, checked)
 
     # Guide --------------------------------------------------------------------------------------
 
@@ -223,9 +225,18 @@ class KnowledgeBase:
         unit = unit_record.text(lang, "unit", province=province) if province else unit_record.text(lang, "unknown")
         text = "\n".join((unit, hotline.text(lang), portal.text(lang)))
         sources = _unique(list(unit_record.sources) + list(hotline.sources) + list(portal.sources))
-        as_of = max(unit_record.effective_from, hotline.effective_from, portal.effective_from)
+        records = (unit_record, hotline, portal)
+        as_of = max(record.effective_from for record in records)
+        checked = _oldest(*(record.checked for record in records))
         return Contacts(
-            unit, str(hotline.extra["number"]), hotline.text(lang), str(portal.extra["url"]), text, sources, as_of
+            unit,
+            str(hotline.extra["number"]),
+            hotline.text(lang),
+            str(portal.extra["url"]),
+            text,
+            sources,
+            as_of,
+            checked,
         )
 
     def safety(self, lang: str, on: date | None = None) -> Answer:
@@ -242,6 +253,11 @@ _CONFIDENCE_ORDER = {name: index for index, name in enumerate(CONFIDENCES)}
 
 def _lowest(*confidences: str) -> str:
     return max(confidences, key=lambda c: _CONFIDENCE_ORDER.get(c, len(CONFIDENCES)))
+
+
+def _oldest(*checked: date | None) -> date | None:
+    """The earliest last-checked date of the facts combined (None if one was never checked)."""
+    return None if None in checked else min(d for d in checked if d is not None)
 
 
 def _unique(sources: list[Source]) -> list[Source]:

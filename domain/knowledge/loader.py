@@ -11,12 +11,15 @@ from typing import Any
 
 import yaml
 
-from domain.knowledge.checks import wording_problems
+from domain.fees import load_fee_rules
+from domain.knowledge.checks import fee_wording_problems, wording_problems
 from domain.knowledge.model import ANSWER_TOPICS, CONFIDENCES, LANGUAGES, STATUS_CODES, Problem, Record, Source
 
 KNOWLEDGE_DIR = Path(__file__).parent.parent / "data" / "knowledge"
 KNOWLEDGE_FILES = ("facts", "answers", "guide", "statuses", "eligibility", "payment", "contacts", "safety")
-METADATA_KEYS = {"effective_from", "effective_to", "confidence", "sources"}
+METADATA_KEYS = {"effective_from", "effective_to", "confidence", "sources", "last_checked"}
+# A file may set `last_checked: YYYY-MM-DD` for all its records; a record may set its own.
+FILE_CHECKED_KEY = "last_checked"
 FLAGS = {"draft", "historical", "design_proposal"}
 # Named text fields some files need on every record.
 REQUIRED_FIELDS = {"guide": ("title", "body", "problems"), "statuses": ("plain", "next_step")}
@@ -42,6 +45,7 @@ class KnowledgeLoader:
         self.registry: dict[str, Source] = {}
         self.records: dict[str, list[Record]] = {}  # "file.key" -> versions, oldest first
         self.aliases: dict[str, str] = {}  # "file.key" -> "file.key"
+        self.file_checked: dict[str, date | None] = {}  # file -> its last_checked
 
     def problem(self, file: str, key: str, message: str) -> None:
         self.problems.append(Problem(f"{file}.yml", key, message))
@@ -64,10 +68,13 @@ class KnowledgeLoader:
             raw_files[name] = raw
         self.load_registry(raw_files.get("facts", {}).pop("sources", None))
         for name, raw in raw_files.items():
+            self.file_checked[name] = self.checked_date(name, "last_checked", raw.pop(FILE_CHECKED_KEY, None))
+        for name, raw in raw_files.items():
             for key, value in raw.items():
                 self.load_entry(name, str(key), value)
         self.check_aliases()
         self.check_coverage()
+        self.check_fees()
 
     def load_registry(self, raw: Any) -> None:
         if not isinstance(raw, dict):
@@ -145,12 +152,26 @@ class KnowledgeLoader:
                 self.problem(file, where, f"missing {name} (vi/en)")
         self.check_languages(file, where, raw)
         flags = frozenset(flag for flag in FLAGS if raw.get(flag))
+        checked = self.checked_date(file, where, raw.get("last_checked")) or self.file_checked.get(file)
         # A missing date or confidence was reported above; the test also tells the type checker.
         if len(self.problems) > problems_before or start is None or confidence is None:
             return None
-        record = Record(file, key, start, end, confidence, sources, texts, lists, flags, extra)
+        if checked is None and "design_proposal" not in flags:
+            self.problem(file, where, "no last_checked date (set it on the record or once for the file)")
+        record = Record(file, key, start, end, confidence, sources, texts, lists, flags, extra, checked)
         self.check_wording(record)
         return record
+
+    def checked_date(self, file: str, where: str, raw: Any) -> date | None:
+        """A `last_checked` date: when the fact was checked, so never in the future."""
+        try:
+            checked = _as_date(raw)
+        except ValueError as error:
+            self.problem(file, where, f"bad last_checked: {error}")
+            return None
+        if checked is not None and checked > date.today():
+            self.problem(file, where, f"last_checked {checked} is in the future")
+        return checked
 
     def resolve_sources(self, file: str, where: str, raw: Any) -> tuple[Source, ...]:
         if raw is None:
@@ -196,6 +217,20 @@ class KnowledgeLoader:
         where = f"{record.key} (from {record.effective_from})"
         for message in wording_problems(record):
             self.problem(record.file, where, message)
+
+    def check_fees(self) -> None:
+        """The wording of fees.yml, where the directory has one (its amounts are
+        checked by domain.fees; the file is read at start, not hot-reloaded)."""
+        path = self.directory / "fees.yml"
+        if not path.exists():
+            return
+        try:
+            rules = load_fee_rules(path)
+        except (KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+            self.problem("fees", "-", f"cannot be read: {error!r}")
+            return
+        for where, message in fee_wording_problems(rules):
+            self.problem("fees", where, message)
 
     def check_aliases(self) -> None:
         for alias, target in self.aliases.items():

@@ -75,8 +75,9 @@ class Answer:
 
     text: str
     sources: list[Source]
-    as_of: date
+    as_of: date  # the rule's effective date: "theo quy định từ ngày …"
     confidence: str
+    checked: date | None = None  # when the fact was last checked against its sources
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Record:
     lists: dict[str, tuple[dict[str, str], ...]]  # field -> items, each lang -> text
     flags: frozenset[str]
     extra: dict[str, Any]
+    checked: date | None = None  # last_checked: the record's own, else its file's
 
     def covers(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
@@ -106,7 +108,8 @@ class Record:
         return [item.get(lang) or item["vi"] for item in self.lists.get(name, ())]
 
     def answer(self, lang: str, name: str = "text", **values: object) -> Answer:
-        return Answer(self.text(lang, name, **values), list(self.sources), self.effective_from, self.confidence)
+        text = self.text(lang, name, **values)
+        return Answer(text, list(self.sources), self.effective_from, self.confidence, self.checked)
 
 
 @dataclass(frozen=True)
@@ -181,3 +184,4 @@ class Contacts:
     text: str
     sources: list[Source]
     as_of: date
+    checked: date | None = None

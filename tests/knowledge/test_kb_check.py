@@ -94,4 +94,4 @@ def test_reload_refuses_a_broken_edit_and_keeps_serving_the_last_good_data(copy)
 def test_kb_answer_previews_a_topic_on_a_date(capsys):
     assert main(["kb", "answer", "processing_time", "--date", "2026-07-01"]) == 0
     out = capsys.readouterr().out
-    assert "5 ngày làm việc" in out and "as of 01/07/2026" in out
+    assert "5 ngày làm việc" in out and "rule in force since 01/07/2026" in out

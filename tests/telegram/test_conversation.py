@@ -82,7 +82,7 @@ async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_t
     assert "91/2025/QH15" in api.last_bot_message().text
     await press("✅ Đồng ý", 3)
     await press("Bỏ qua", 4)  # "Được ạ..." and the menu in one message
-    assert "💰 Tính lệ phí" in api.last_bot_message().button_titles
+    assert "💰 Tính phí" in api.last_bot_message().button_titles
     user = await channel.storage.get_user("telegram", "42")
     assert user.source == "xa_TanHoa-01" and user.language == "vi"
 
@@ -99,7 +99,7 @@ async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_t
 
     # The fee: typed "4" answers the offered question.
     await press("🏠 Menu", 6)
-    await press("💰 Tính lệ phí", 7)
+    await press("💰 Tính phí", 7)
     await press("Công dân nói chung", 8)
     await say("4", 10)
     fee = api.bot_messages()[-2]

@@ -72,7 +72,7 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
             await click("fees:group:standard")
             await click("fees:copies:2")
             await page.wait_for_selector("text=200.000 đ")
-            await page.wait_for_selector("text=Thông tin tính đến ngày")
+            await page.wait_for_selector("text=Theo quy định từ ngày")
 
             # Status of the seeded completed request, then its QR code.
             await click("menu:show")

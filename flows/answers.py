@@ -43,6 +43,8 @@ ANSWER_TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
     "abroad": (("menu.eligibility", "menu:open:eligibility"), ("menu.handoff", "menu:open:handoff")),
     "scams": (("menu.handoff", "menu:open:handoff"),),
     "out_of_scope": (),
+    "get_certificate": (("menu.certificate", "menu:open:certificate"), ("menu.status", "menu:open:status")),
+    "payment_refund": (("menu.handoff", "menu:open:handoff"),),
 }
 # What can be rated: the answers above, and the fee calculator's result.
 RATED_TOPICS = frozenset(ANSWER_TOPICS) | {"fee_result"}

@@ -53,6 +53,18 @@ class FeeCalculator(Flow):
         ctx.goto(self.name, State.GROUP)
         return [self.ask_group(ctx)]
 
+    def payment_failed(self, ctx: Context) -> Reply:
+        """What to do when a payment failed: never pay twice, check the status first."""
+        help_ = ctx.services.knowledge.payment_help(ctx.lang, ctx.today)
+        steps = "\n".join(f"{n}. {step}" for n, step in enumerate(help_.failed_steps, start=1))
+        failed = help_.if_failed
+        text = "\n\n".join(part for part in (failed.text, steps) if part)
+        buttons = rows(
+            (ctx.button("menu.status", "menu:open:status"), ctx.button("menu.handoff", "menu:open:handoff")),
+            ctx.menu_row(),
+        )
+        return answer_reply(ctx, replace(failed, text=text), buttons)
+
     def ask_group(self, ctx: Context) -> Reply:
         groups = fees.fee_rules().groups
         buttons = [
@@ -81,15 +93,7 @@ class FeeCalculator(Flow):
                 buttons = rows((ctx.button("fees.payment_failed", "fees:failed"),), ctx.menu_row())
                 return [answer_reply(ctx, help_.how_to_pay, buttons)]
             case ["failed"]:
-                help_ = ctx.services.knowledge.payment_help(ctx.lang, ctx.today)
-                steps = "\n".join(f"{n}. {step}" for n, step in enumerate(help_.failed_steps, start=1))
-                failed = help_.if_failed
-                text = "\n\n".join(part for part in (failed.text, steps) if part)
-                buttons = rows(
-                    (ctx.button("menu.status", "menu:open:status"), ctx.button("menu.handoff", "menu:open:handoff")),
-                    ctx.menu_row(),
-                )
-                return [answer_reply(ctx, replace(failed, text=text), buttons)]
+                return [self.payment_failed(ctx)]
             case []:
                 pass
             case _:

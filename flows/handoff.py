@@ -46,7 +46,7 @@ class Handoff(Flow):
         ctx.event("handoff_shown", province=ctx.user.province_code)
         contacts = ctx.services.knowledge.contacts(ctx.user.province_code, ctx.lang)
         buttons = rows((ctx.button("handoff.leave_question", "handoff:ask"),), ctx.menu_row())
-        return [answer_reply(ctx, contacts, buttons)]
+        return [Reply(ctx.t("handoff.offer")), answer_reply(ctx, contacts, buttons)]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
         desk = ctx.services.officer_desk

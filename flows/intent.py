@@ -80,6 +80,8 @@ class IntentRouter(Flow):
         code = request_code_of(parse)
         if intent in INTENT_FLOWS:
             return await ctx.start(INTENT_FLOWS[intent])
+        if intent == "get_certificate" and not code:
+            return await ctx.start("answers", intent)  # how the certificate arrives; its QR with a code
         if intent in ANSWER_TOPICS:
             return await ctx.start("answers", intent)
         # The message goes along: it may carry the proof of ownership as well as the code.

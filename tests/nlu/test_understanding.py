@@ -33,7 +33,15 @@ CORE_INTENTS = {
     "out_of_scope",
 }
 # Answer topics reached straight from free text (issue 17): fewer examples each.
-ANSWER_INTENTS = {"who_issues", "law_107", "lost_phone", "child_request", "abroad", "scams"}
+ANSWER_INTENTS = {
+    "who_issues",
+    "law_107",
+    "lost_phone",
+    "child_request",
+    "abroad",
+    "scams",
+    "payment_refund",
+}
 INTENTS = CORE_INTENTS | ANSWER_INTENTS
 
 

@@ -11,8 +11,8 @@ channel, and `/done` hands the citizen back to the bot.
   (`Channel.send`), `/done` as such a reply closes the ticket. The replied-to
   message must carry the ticket's own tag, id and random ref: ids are never
   reused, and a message of another (erased, older) ticket, or a hand-typed
-  "Phiếu #N", relays nothing. From a
-  citizen with an open ticket, plain text is passed on to the group.
+  "Phiếu #N", relays nothing. From a citizen with an open ticket, plain
+  text is passed on to the group.
 
 Officers' own words are Vietnamese only: the group is the province's staff.
 """

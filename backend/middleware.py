@@ -57,16 +57,27 @@ class BodyLimit:
 
 
 class AdminAuth:
-    """`Authorization: Bearer <admin token>` required on /admin when the
-    settings have an admin token (checked in constant time)."""
+    """`Authorization: Bearer <admin token>` required on /admin, always
+    (checked in constant time). With no token configured (None, empty or
+    blank) every /admin request is refused: the demo controls are never open."""
 
     def __init__(self, app, settings: MockSettings) -> None:
         self.app, self.settings = app, settings
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"].startswith("/admin") and self.settings.admin_token:
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not secrets.compare_digest(given, f"Bearer {self.settings.admin_token}".encode()):
-                refusal = error_json(401, "unauthorised", "Cần mã quản trị.", "Admin token required.")
-                return await refusal(scope, receive, send)
+        if scope["type"] == "http" and _is_admin(scope["path"]) and not self._authorised(scope):
+            refusal = error_json(401, "unauthorised", "Cần mã quản trị.", "Admin token required.")
+            return await refusal(scope, receive, send)
         await self.app(scope, receive, send)
+
+    def _authorised(self, scope) -> bool:
+        token = (self.settings.admin_token or "").strip()
+        if not token:
+            return False
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        return secrets.compare_digest(given, f"Bearer {token}".encode())
+
+
+def _is_admin(path: str) -> bool:
+    """Whether `path` is under /admin, however it is spelled (`//admin`, `/ADMIN`)."""
+    return ("/" + path.lstrip("/")).lower().startswith("/admin")

@@ -31,13 +31,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.wiring import start_mock_backend
+    from bot.wiring import admin_token_notice, start_mock_backend
 
     running = await start_mock_backend(settings, host=args.host, port=args.port, database=args.database)
     url = running.url
     print(
         f"Mock backend (SIMULATION) on {url}\n  API description: {url}/openapi.json\n"
-        f"  training simulator: {url}/simulator\n  database: {running.service.settings.database}"
+        f"  training simulator: {url}/simulator\n  database: {running.service.settings.database}\n"
+        f"{admin_token_notice()}"
     )
     try:
         await running.task

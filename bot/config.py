@@ -176,11 +176,41 @@ class BroadcastSettings(Section):
 ChannelUser = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*:\S+$")]
 
 
+# Channels whose user ids the client chooses: the web chat's `user_id` is
+# whatever the browser posts, so a role there would be anyone's. No role is
+# granted or honoured on them. (The console is local: whoever can run
+# `troly chat --user` can also run `troly admin`, so its roles stay allowed.)
+CLIENT_CHOSEN_ID_CHANNELS = frozenset({"web"})
+
+
+def client_chosen_id_problem(who: str) -> str | None:
+    """Why `who` ("<channel>:<user id>") cannot hold a role, or None."""
+    channel = who.strip().partition(":")[0]
+    if channel not in CLIENT_CHOSEN_ID_CHANNELS:
+        return None
+    return (
+        f"{who!r}: {channel} ids are chosen by the browser, so anyone could claim this one; "
+        "give roles on telegram or zalo (e.g. telegram:123456789)"
+    )
+
+
 class RolesSettings(Section):
     # `troly admin grant` adds more in the database.
     admins: list[ChannelUser] = []
     officers: list[ChannelUser] = []
     outreach: list[ChannelUser] = []
+
+    @model_validator(mode="after")
+    def _no_client_chosen_ids(self) -> RolesSettings:
+        problems = [
+            f"roles.{field}: {problem}"
+            for field in ("admins", "officers", "outreach")
+            for who in getattr(self, field)
+            if (problem := client_chosen_id_problem(who))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class OutreachSettings(Section):

@@ -66,15 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _context(args: argparse.Namespace) -> tuple[str, dict[str, str], Path]:
-    from backend.keys import ADMIN_TOKEN_ENV
     from bot.config import load_settings
-    from core.secrets import secret
+    from bot.wiring import mock_admin_token
 
     settings = load_settings(args.config)
     backend = settings.backend
     url = (args.backend or backend.url or f"http://{backend.mock_host}:{backend.mock_port}").rstrip("/")
-    token = secret(ADMIN_TOKEN_ENV)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # The token `troly run` / `troly backend` use: the environment's, else var/'s.
+    headers = {"Authorization": f"Bearer {mock_admin_token()}"}
     return url, headers, settings.path(args.state or STATE_FILE)
 
 

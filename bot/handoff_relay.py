@@ -3,12 +3,16 @@ group, an officer's reply there comes back to the citizen on their own
 channel, and `/done` hands the citizen back to the bot.
 
 - `open_ticket` (called by the handoff flow) stores a ticket (question with
-  personal numbers masked), posts it to the group tagged "Phiếu #<id>", and
-  says whether officers are in now or when they will be.
+  personal numbers masked), posts it to the group tagged
+  "Phiếu #<id> (mã <ref>)", and says whether officers are in now or when
+  they will be.
 - `handle` is a dispatcher interceptor. In the officers' group it claims
   every message: a reply to a ticket's message is relayed to the citizen
-  (`Channel.send`), `/done` as such a reply closes the ticket. From a
-  citizen with an open ticket, plain text is passed on to the group.
+  (`Channel.send`), `/done` as such a reply closes the ticket. The replied-to
+  message must carry the ticket's own tag, id and random ref: ids are never
+  reused, and a message of another (erased, older) ticket, or a hand-typed
+  "Phiếu #N", relays nothing. From a citizen with an open ticket, plain
+  text is passed on to the group.
 
 Officers' own words are Vietnamese only: the group is the province's staff.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -34,7 +39,7 @@ log = logging.getLogger(__name__)
 
 GROUP_CHANNEL = "telegram"
 MAX_RELAYED = 1000  # characters of a citizen's follow-up passed on
-_TICKET_TAG = re.compile(r"Phiếu #(\d+)")
+_TICKET_TAG = re.compile(r"Phiếu #(\d+)(?: \(mã ([0-9a-f]{8})\))?")
 _WEEKDAYS = {
     "vi": ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật"),
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
@@ -42,15 +47,16 @@ _WEEKDAYS = {
 
 # What officers see in their group.
 NEW_TICKET = (
-    "🙋 Phiếu #{ticket} · kênh {channel} · ngôn ngữ {language} · tỉnh {province}\n"
+    "🙋 {tag} · kênh {channel} · ngôn ngữ {language} · tỉnh {province}\n"
     "Câu hỏi: {question}\n\n"
     "Trả lời (reply) tin này để nhắn cho công dân; reply /done để kết thúc."
 )
-FOLLOW_UP = "💬 Phiếu #{ticket} · công dân nhắn thêm: {text}"
+FOLLOW_UP = "💬 {tag} · công dân nhắn thêm: {text}"
 RELAYED = "✅ Đã chuyển câu trả lời tới công dân (phiếu #{ticket})."
 NOT_DELIVERED = "⚠️ Không gửi được tới công dân (phiếu #{ticket}); họ có thể đã chặn trợ lý."
 CLOSED = "✅ Phiếu #{ticket} đã kết thúc; công dân quay lại trợ lý tự động."
 ALREADY_CLOSED = "Phiếu #{ticket} đã kết thúc, tin này không được chuyển."
+NOT_THIS_TICKET = "Tin được trả lời không phải tin của phiếu #{ticket} đang mở: câu trả lời không được chuyển."
 CITIZEN_LEFT = "ℹ️ Phiếu #{ticket}: công dân đã quay lại trợ lý tự động."
 HOW_TO_REPLY = 'Hãy trả lời (reply) đúng tin của phiếu ("Phiếu #...") để nhắn cho công dân hoặc dùng /done.'
 
@@ -109,16 +115,16 @@ class OfficerDesk:
         masked = mask_numbers(question.strip())
         now = self.clock()
         ticket = await self.tickets.open(user.channel, user.user_id, user.chat_id, lang, masked, now)
-        await self.storage.audit(user_actor(user.channel, user.user_id), "handoff.opened", {"ticket": ticket})
+        await self.storage.audit(user_actor(user.channel, user.user_id), "handoff.opened", {"ticket": ticket.id})
         await self._to_group(
-            NEW_TICKET.format(ticket=ticket, channel=user.channel, language=lang,
+            NEW_TICKET.format(tag=_tag(ticket), channel=user.channel, language=lang,
                               province=user.province_code or "?", question=masked)
         )  # fmt: skip
         opening = next_opening(self.settings, now)
         if opening is None:
-            text = self.texts.get("handoff.sent_now", lang, ticket=ticket)
+            text = self.texts.get("handoff.sent_now", lang, ticket=ticket.id)
         else:
-            text = self.texts.get("handoff.sent_later", lang, ticket=ticket, when=describe_time(opening, lang))
+            text = self.texts.get("handoff.sent_later", lang, ticket=ticket.id, when=describe_time(opening, lang))
         return [Reply(text, buttons=((self._back_button(lang),),))]
 
     async def close_by_citizen(self, channel: str, user_id: str, lang: str) -> list[Reply]:
@@ -144,7 +150,7 @@ class OfficerDesk:
         ticket = await self.tickets.open_ticket_of(inbound.channel, inbound.user_id)
         if ticket is None:
             return None
-        await self._to_group(FOLLOW_UP.format(ticket=ticket.id, text=mask_numbers(inbound.text.strip())))
+        await self._to_group(FOLLOW_UP.format(tag=_tag(ticket), text=mask_numbers(inbound.text.strip())))
         return [Reply(self.texts.get("handoff.forwarded", ticket.language),
                       buttons=((self._back_button(ticket.language),),))]  # fmt: skip
 
@@ -156,6 +162,8 @@ class OfficerDesk:
         ticket = await self.tickets.get(int(tag.group(1)))
         if ticket is None or ticket.status != "open":
             return [Reply(ALREADY_CLOSED.format(ticket=tag.group(1)))]
+        if not _same_ref(ticket, tag.group(2)):
+            return [Reply(NOT_THIS_TICKET.format(ticket=ticket.id))]
         officer = user_actor(inbound.channel, inbound.user_id)
         if command == "/done":
             await self._close(ticket, officer)
@@ -195,3 +203,13 @@ class OfficerDesk:
     async def _close(self, ticket: Ticket, actor: str) -> None:
         await self.tickets.close(ticket.id, self.clock(), actor)
         await self.storage.audit(actor, "handoff.closed", {"ticket": ticket.id})
+
+
+def _tag(ticket: Ticket) -> str:
+    """How the ticket's group messages name it: id and random ref."""
+    return f"Phiếu #{ticket.id} (mã {ticket.ref})"
+
+
+def _same_ref(ticket: Ticket, ref: str | None) -> bool:
+    """Whether a replied-to message's ref is the ticket's own."""
+    return ticket.ref is not None and ref is not None and secrets.compare_digest(ticket.ref, ref)

@@ -4,7 +4,9 @@ Roles come from two places: `config.yml` (`roles:`, for the first admins and
 for deployments managed as files) and the `roles` table (`storage.roles`:
 granted and revoked with `troly admin grant|revoke`, or by an admin in chat). An admin may do
 everything an officer or outreach staff member may. Every grant and revoke
-is written to the audit log.
+is written to the audit log. Channels whose ids the client chooses (the web
+chat, `bot.config.CLIENT_CHOSEN_ID_CHANNELS`) hold no role: granting one is
+refused, config.yml naming one does not load, and an old grant is ignored.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.config import RolesSettings
+from bot.config import CLIENT_CHOSEN_ID_CHANNELS, RolesSettings, client_chosen_id_problem
 from storage.roles import RoleStore
 from storage.sql import SqlStorage
 
@@ -62,6 +64,8 @@ class Roles:
         }
 
     async def roles_of(self, channel: str, user_id: str) -> set[Role]:
+        if channel in CLIENT_CHOSEN_ID_CHANNELS:
+            return set()  # a grant made before these were refused gives no power
         found = {role for c, u, role in self._configured if (c, u) == (channel, user_id)}
         return found | {Role(role) for role in await self._granted.roles_of(channel, user_id)}
 
@@ -73,6 +77,8 @@ class Roles:
     async def grant(self, who: str, role: Role, actor: str) -> bool:
         """Give `who` the role; False if they already had it in the database."""
         channel, user_id = parse_who(who)
+        if problem := client_chosen_id_problem(who):
+            raise RoleError(problem)
         if not await self._granted.grant(channel, user_id, role.value, actor):
             return False
         await self.storage.audit(actor, "role.granted", {"who": who, "role": role.value})

@@ -68,12 +68,15 @@ async def serve(settings: Settings, host: str, port: int, worker: bool = False) 
     import uvicorn
 
     from bot.app import Runtime, create_app
+    from bot.wiring import admin_token_notice
 
     app = create_app(settings, Runtime(settings, worker=worker), settle_memory=True)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     role = "worker" if worker else "web chat"
     print(f"Trợ lý LLTP: {role} on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
+    if not worker and not settings.backend.url:
+        print(f"Mock backend (SIMULATION) in-process\n{admin_token_notice()}", flush=True)
     await server.serve()
     return 0 if server.started else 1
 

@@ -57,6 +57,25 @@ def backend_webhook_secret() -> bytes:
     return load_or_create_secret(WEBHOOK_SECRET_ENV, PROJECT_ROOT / "var" / "backend-webhook.key")
 
 
+def admin_token_file(root: Path | None = None) -> Path:
+    """Where the mock's generated admin token is kept when
+    `TROLY_BACKEND_ADMIN_TOKEN` is not set (owner-readable only)."""
+    return (root or PROJECT_ROOT) / "var" / "backend-admin.key"
+
+
+def mock_admin_token(root: Path | None = None) -> str:
+    """The mock's admin token: `TROLY_BACKEND_ADMIN_TOKEN`, else the one kept
+    in `admin_token_file` (generated on first use). `troly demo` reads it too."""
+    return load_or_create_secret(ADMIN_TOKEN_ENV, admin_token_file(root)).decode("utf-8")
+
+
+def admin_token_notice(root: Path | None = None) -> str:
+    """Where the admin token comes from, for the start-up banner (never the token)."""
+    if secret(ADMIN_TOKEN_ENV):
+        return f"  admin token (/admin): from ${ADMIN_TOKEN_ENV}"
+    return f"  admin token (/admin): in {admin_token_file(root)}"
+
+
 def mock_settings_from_config(backend: BackendSettings, root: Path, database: str | None = None) -> MockSettings:
     """The mock's own `MockSettings` from the `backend` section plus the secrets."""
     var = root / "var"
@@ -70,7 +89,7 @@ def mock_settings_from_config(backend: BackendSettings, root: Path, database: st
         webhook_backoff_seconds=backend.webhook_backoff_seconds,
         signing_key=load_or_create_secret(SIGNING_KEY_ENV, var / "backend-signing.key"),
         webhook_secret=load_or_create_secret(WEBHOOK_SECRET_ENV, var / "backend-webhook.key"),
-        admin_token=secret(ADMIN_TOKEN_ENV),
+        admin_token=mock_admin_token(root),
         faults=FaultSettings(
             backend.faults.latency_ms, backend.faults.error_rate, backend.faults.timeout_rate, backend.faults.down
         ),

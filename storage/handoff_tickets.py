@@ -5,6 +5,7 @@ messages; `forget_user` erases the rows."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,7 @@ class Ticket:
     chat_id: str
     language: str
     status: str
+    ref: str | None = None  # the random tag of its group messages; None before revision 0008
 
 
 class TicketStore:
@@ -30,9 +32,13 @@ class TicketStore:
     def __init__(self, storage: SqlStorage) -> None:
         self.storage = storage
 
-    async def open(self, channel: str, user_id: str, chat_id: str, language: str, question: str, now: datetime) -> int:
-        """A new open ticket's id. One open ticket per citizen: a new
-        question closes the one they had."""
+    async def open(
+        self, channel: str, user_id: str, chat_id: str, language: str, question: str, now: datetime
+    ) -> Ticket:
+        """A new open ticket, with an id never used before and a random
+        `ref`. One open ticket per citizen: a new question closes the one
+        they had."""
+        ref = secrets.token_hex(4)
         close_old = (
             update(handoff_tickets)
             .where(*of_user(handoff_tickets, channel, user_id), handoff_tickets.c.status == "open")
@@ -41,7 +47,7 @@ class TicketStore:
         insert = (
             handoff_tickets.insert()
             .values(channel=channel, user_id=user_id, chat_id=chat_id, language=language,
-                    question=question, status="open", created_at=now)
+                    question=question, status="open", created_at=now, ref=ref)
             .returning(handoff_tickets.c.id)
         )  # fmt: skip
 
@@ -50,7 +56,8 @@ class TicketStore:
             return conn.execute(insert).scalar_one()
 
         # In the citizen's turn: the storage's short-statement path (see storage.sql).
-        return await self.storage.run_sync(work, write=True)
+        ticket_id = await self.storage.run_sync(work, write=True)
+        return Ticket(ticket_id, channel, user_id, chat_id, language, "open", ref)
 
     async def open_ticket_of(self, channel: str, user_id: str) -> Ticket | None:
         async with self.storage.transaction() as conn:
@@ -79,4 +86,4 @@ class TicketStore:
 
 
 def _ticket(row) -> Ticket:
-    return Ticket(row.id, row.channel, row.user_id, row.chat_id, row.language, row.status)
+    return Ticket(row.id, row.channel, row.user_id, row.chat_id, row.language, row.status, row.ref)

@@ -4,7 +4,8 @@ Analytics and feedback rows name a user only by a keyed one-way hash
 (`keyed_hash`), salted with the configured salt or else one the storage
 generated once and keeps (`stored_salt`). `erase_user` (the right to
 erasure) deletes every row about the user; audit rows stay, with the
-identity replaced by that hash.
+identity replaced by that hash where it is exactly theirs: the actor
+`channel:user_id`, and only the details' fields known to hold a person.
 """
 
 from __future__ import annotations
@@ -47,20 +48,22 @@ async def erase_user(conn: AsyncConnection, channel: str, user_id: str, user_has
         await conn.execute(delete(table).where(*of_user(table, channel, user_id)))
     for table in _tables_keyed_by_hash():
         await conn.execute(delete(table).where(table.c.user_hash == user_hash))
-    # Audit rows stay (accountability) but lose the identity.
+    # Audit rows stay (accountability) but lose the identity: the exact
+    # actor, and the details' fields known to hold a person (`_replace_identity`).
+    # The bare user id alone says nothing: `web:admin` is not `cli:admin`.
     mentions = await conn.execute(
         select(audit_log.c.id, audit_log.c.actor, audit_log.c.details).where(
-            (audit_log.c.actor == actor) | cast(audit_log.c.details, Text).contains(user_id)
+            (audit_log.c.actor == actor) | cast(audit_log.c.details, Text).contains(user_id, autoescape=True)
         )
     )
     for row in mentions.all():
+        details = _replace_identity(row.details, channel, user_id, pseudonym)
+        if row.actor != actor and details == row.details:
+            continue
         await conn.execute(
             update(audit_log)
             .where(audit_log.c.id == row.id)
-            .values(
-                actor=pseudonym if row.actor == actor else row.actor,
-                details=_replace_identity(row.details, {user_id, actor}, pseudonym),
-            )
+            .values(actor=pseudonym if row.actor == actor else row.actor, details=details)
         )
     await conn.execute(
         audit_log.insert().values(actor=pseudonym, action="user.forgotten", details={"channel": channel}, at=utcnow())
@@ -84,9 +87,29 @@ def _tables_keyed_by_hash() -> list[Table]:
     return [table for table in metadata.sorted_tables if "user_hash" in table.c]
 
 
-def _replace_identity(value: Any, identities: set[str], pseudonym: str) -> Any:
-    if isinstance(value, dict):
-        return {key: _replace_identity(item, identities, pseudonym) for key, item in value.items()}
+# Audit details fields that name a person as "<channel>:<user id>" (a role's
+# `who`, a staff command's `args`), at any depth.
+_ACTOR_FIELDS = frozenset({"who", "args"})
+
+
+def _replace_identity(value: Any, channel: str, user_id: str, pseudonym: str) -> Any:
+    """`value` with the user's identity replaced where a field is known to
+    hold it: an `_ACTOR_FIELDS` value (or list item) equal to the exact
+    `channel:user_id`, and `user_id` next to `channel` naming the same channel."""
     if isinstance(value, list):
-        return [_replace_identity(item, identities, pseudonym) for item in value]
-    return pseudonym if isinstance(value, str) and value in identities else value
+        return [_replace_identity(item, channel, user_id, pseudonym) for item in value]
+    if not isinstance(value, dict):
+        return value
+    actor = user_actor(channel, user_id)
+    return {key: _field(key, item, value, actor, user_id, pseudonym) for key, item in value.items()}
+
+
+def _field(key: str, item: Any, parent: dict, actor: str, user_id: str, pseudonym: str) -> Any:
+    if key in _ACTOR_FIELDS and item == actor:
+        return pseudonym
+    if key in _ACTOR_FIELDS and isinstance(item, list):
+        return [pseudonym if element == actor else element for element in item]
+    channel = actor.partition(":")[0]
+    if key == "user_id" and item == user_id and parent.get("channel") == channel:
+        return pseudonym
+    return _replace_identity(item, channel, user_id, pseudonym)

@@ -247,11 +247,15 @@ oauth_tokens = Table(
 # --- officer handoff (storage/handoff_tickets.py) ----------------------------
 # A citizen's question handed to the officers' group: open until an officer
 # sends `/done` (or the citizen goes back to the bot). The question is kept
-# with personal numbers masked; `forget_user` erases the rows.
+# with personal numbers masked; `forget_user` erases the rows. Ids are never
+# reused (SQLite AUTOINCREMENT, a PostgreSQL sequence): an officer's reply to
+# an old ticket's message must not reach whoever has the id now. `ref`, a
+# random tag in the ticket's group messages, binds a reply to them.
 handoff_tickets = Table(
     "handoff_tickets",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ref", String(16)),  # None: a ticket from before revision 0008
     Column("channel", CHANNEL, nullable=False),
     Column("user_id", USER_ID, nullable=False),
     Column("chat_id", USER_ID, nullable=False),
@@ -262,6 +266,7 @@ handoff_tickets = Table(
     Column("closed_at", UtcDateTime()),
     Column("closed_by", String(160)),
     Index("ix_handoff_tickets_user", "channel", "user_id", "status"),
+    sqlite_autoincrement=True,
 )
 
 

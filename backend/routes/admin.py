@@ -1,6 +1,7 @@
-"""Demo controls under /admin (admin token required when one is set): the
-simulated clock, fast-forwarding and removing requests, fault injection,
-certificate revocation and the webhook outbox."""
+"""Demo controls under /admin (the admin token always required, see
+`backend.middleware.AdminAuth`): the simulated clock, fast-forwarding and
+removing requests, fault injection, certificate revocation and the webhook
+outbox."""
 
 from __future__ import annotations
 

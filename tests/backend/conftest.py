@@ -44,8 +44,13 @@ TRAINEE = {
 }
 
 
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
 def make_settings(tmp_path, **overrides) -> MockSettings:
     values = dict(
+        admin_token=ADMIN_TOKEN,
         database=str(tmp_path / "mock.sqlite3"),
         clock_speed=1.0,
         clock_start=NOW,
@@ -81,7 +86,7 @@ async def backend(settings):
 
 @pytest.fixture
 async def http(backend):
-    async with httpx.AsyncClient(base_url=backend.url, timeout=5) as client:
+    async with httpx.AsyncClient(base_url=backend.url, timeout=5, headers=ADMIN) as client:
         yield client
 
 
@@ -89,6 +94,7 @@ async def http(backend):
 async def asgi(settings):
     """The app without a socket (no background loop): fast input checks."""
     app = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock", headers=ADMIN) as client:
         yield client
     app.state.service.close()

@@ -15,13 +15,17 @@ from bot.config import Settings
 from tests.postgres import postgres_server_url, postgres_url  # noqa: F401
 
 BACKEND_WEBHOOK_SECRET = b"test-backend-webhook-secret"
+ADMIN_TOKEN = "test-admin-token"
 
 
 @pytest.fixture
 async def mock_backend(tmp_path):
     """The mock government backend on a loopback port, with its own database."""
     settings = MockSettings(
-        database=str(tmp_path / "mock.sqlite3"), signing_key=b"test-signing-key", webhook_secret=BACKEND_WEBHOOK_SECRET
+        database=str(tmp_path / "mock.sqlite3"),
+        signing_key=b"test-signing-key",
+        webhook_secret=BACKEND_WEBHOOK_SECRET,
+        admin_token=ADMIN_TOKEN,
     )
     server = await start_server(create_app(settings), "127.0.0.1", 0)
     yield server
@@ -30,7 +34,7 @@ async def mock_backend(tmp_path):
 
 async def set_faults(backend_url: str, **faults) -> None:
     """Faults for every backend call from now on (none given: healthy)."""
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
         response = await http.put(f"{backend_url}/admin/faults", json=faults)
         response.raise_for_status()
 

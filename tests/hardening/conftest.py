@@ -18,7 +18,7 @@ from tests.flows.conftest import chat, services  # noqa: F401  (fixtures)
 from tests.flows.helpers import Chat
 from tests.web.conftest import bot_settings, running_bot  # noqa: F401  (fixtures)
 
-ADMIN = ("web", "admin1")
+ADMIN = ("telegram", "admin1")  # a web id cannot hold a role (issue 20, finding 5)
 
 
 @pytest.fixture

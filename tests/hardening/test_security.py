@@ -218,12 +218,12 @@ async def test_every_staff_command_from_a_citizen_gets_the_ordinary_answer_and_d
     rows = await table_rows(storage)
     assert rows["broadcasts"] == [] and rows["roles"] == []
     assert not [row for row in rows["audit_log"] if str(row["action"]).startswith("command.")]
-    assert await staff.handle(Inbound("web", ADMIN[1], ADMIN[1], InboundKind.TEXT, f"/{command}")) is not None
+    assert await staff.handle(Inbound(ADMIN[0], ADMIN[1], ADMIN[1], InboundKind.TEXT, f"/{command}")) is not None
 
 
 async def test_a_forged_broadcast_send_button_from_a_citizen_sends_nothing(talk, staff, storage):
     draft = await staff.broadcasts.create(
-        created_by="web:admin1", text="Thông báo", segment=_everyone(), link=None, at=None, draft=True
+        created_by=":".join(ADMIN), text="Thông báo", segment=_everyone(), link=None, at=None, draft=True
     )
     citizen = talk("citizen1")
     await citizen.onboard("vi")

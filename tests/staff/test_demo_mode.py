@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from datetime import date
@@ -9,10 +10,13 @@ from datetime import date
 import pytest
 
 from backend.domain import OwnershipProof
+from backend.keys import ADMIN_TOKEN_ENV
 from backend.runner import start_server
 from backend.server import create_app
 from backend.settings import MockSettings
-from bot.demo_cli import make_persona, new_demo, reset_demo
+from bot.config import Settings
+from bot.demo_cli import _context, make_persona, new_demo, reset_demo
+from bot.wiring import mock_settings_from_config
 
 
 @pytest.fixture
@@ -66,3 +70,23 @@ def test_demo_persona_has_a_well_formed_id_and_birth_date():
     persona = make_persona(random.Random(3))
     assert len(persona.id_number) == 12 and persona.id_number.isdigit()
     assert persona.id_number[4:6] == persona.birth_date[2:4]
+
+
+async def test_demo_uses_the_token_the_mock_generated_when_none_is_set(tmp_path, monkeypatch, capsys):
+    """Issue 20, finding 1: the mock's /admin is never open, yet `troly demo`
+    keeps working by reading the token `troly run` generated into var/."""
+    monkeypatch.delenv(ADMIN_TOKEN_ENV, raising=False)
+    monkeypatch.setattr("bot.wiring.PROJECT_ROOT", tmp_path)
+    settings = mock_settings_from_config(Settings().backend, tmp_path, str(tmp_path / "mock.sqlite3"))
+    settings.tick_seconds = 0.05
+    running = await start_server(create_app(settings), "127.0.0.1", 0)
+    try:
+        args = argparse.Namespace(config=str(tmp_path / "none.yml"), backend=running.url, state=None)
+        url, headers, _state = _context(args)
+        state = tmp_path / "demo.json"
+        assert await new_demo(url, headers, state, step_seconds=0.01, follow=True) == 0
+        code = json.loads(state.read_text(encoding="utf-8"))["code"]
+        assert running.service.status_of(code) == "COMPLETED"
+        assert settings.admin_token not in capsys.readouterr().out
+    finally:
+        await running.stop()

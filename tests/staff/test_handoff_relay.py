@@ -176,3 +176,52 @@ async def test_forget_me_erases_the_citizens_handoff_tickets(tmp_path, api, monk
             assert (await conn.execute(select(handoff_tickets))).all() == []
     finally:
         await server.stop()
+
+
+async def _pending(client, url: str, user_id: str) -> list[str]:
+    updates = await client.get(f"{url}/api/chat/updates", params={"user_id": user_id})
+    return [item["text"] for item in updates.json()["replies"]]
+
+
+async def _web_asks(client, url: str, user_id: str, question: str) -> None:
+    await client.post(f"{url}/api/chat", json={"user_id": user_id, "button": "handoff:ask"})
+    reply = await client.post(f"{url}/api/chat", json={"user_id": user_id, "text": question})
+    assert "Đã chuyển câu hỏi" in reply.json()["replies"][0]["text"]
+
+
+async def test_an_answer_to_a_forgotten_citizens_ticket_never_reaches_the_next_citizen(tmp_path, api, monkeypatch):
+    """Issue 20, finding 2: ticket ids were reused after forget-me, and a
+    reply to the old ticket's message went, with its request code, to
+    whoever held that id now."""
+    url, runtime, server = await _bot(tmp_path, api, monkeypatch, **ALWAYS_OPEN)
+    try:
+        for user_id in ("first", "second"):
+            await _consented(runtime, "web", user_id)
+        async with httpx.AsyncClient() as client:
+            await _web_asks(client, url, "first", "Hồ sơ của tôi đến đâu rồi?")
+            old = await _group_ticket(api)
+            await runtime.storage.forget_user("web", "first")
+            await _web_asks(client, url, "second", "Lệ phí bao nhiêu?")
+            new = await _group_ticket(api, 2)
+
+            # An officer answers the forgotten citizen's old message: it goes nowhere.
+            answered = len(_group_messages(api))
+            await api.member_replies_in_group(GROUP, old, "Hồ sơ 000.00.01.H01-261120-0001 đã có kết quả.")
+            await api.wait_for(lambda: len(_group_messages(api)) > answered)
+            assert "không được chuyển" in _group_messages(api)[-1].text
+            # A hand-typed "Phiếu #N" of the new ticket is not its message either.
+            typed = new.text.split(" (mã")[0].removeprefix("🙋 ")
+            answered = len(_group_messages(api))
+            await api.member_replies_in_group(GROUP, ChatMessage(9999, from_bot=False, text=typed), "Đã xong rồi.")
+            await api.wait_for(lambda: len(_group_messages(api)) > answered)
+            assert "không được chuyển" in _group_messages(api)[-1].text
+            assert await _pending(client, url, "second") == []
+
+            # The answer to the new ticket's own message reaches its citizen.
+            await api.member_replies_in_group(GROUP, new, "Lệ phí 200.000 đồng.")
+            await api.wait_for(lambda: "Đã chuyển câu trả lời" in _group_messages(api)[-1].text)
+            texts = await _pending(client, url, "second")
+            assert len(texts) == 1 and "200.000" in texts[0] and "000.00.01" not in texts[0]
+        assert new.text.split(" · ")[0] != old.text.split(" · ")[0]  # "🙋 Phiếu #N (mã ...)": its own
+    finally:
+        await server.stop()

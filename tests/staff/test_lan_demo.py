@@ -9,9 +9,12 @@ import httpx
 import zxingcpp
 from PIL import Image
 
+from backend.keys import ADMIN_TOKEN_ENV
 from bot.config import Settings
 from bot.lan import join_qr_png, lan_banner, lan_ip, lan_url
 from bot.run_cli import lan_settings
+from bot.wiring import mock_admin_token
+from tests.staff.conftest import serve_runtime, staff_settings
 
 
 def _decoded(png: bytes) -> str:
@@ -109,3 +112,25 @@ async def test_web_chat_page_shows_a_qr_of_its_own_address(running_bot):
         image = await client.get(f"{url}/join-qr.png")
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert _decoded(image.content) == runtime.public_base_url() + "/"
+
+
+async def test_the_lan_demo_runtime_keeps_the_mock_admin_routes_closed(tmp_path, monkeypatch):
+    """Issue 20, finding 1: `troly run --lan` puts the in-process mock on
+    0.0.0.0; its /admin routes answer only to the admin token (the one in
+    var/ when none is set, which `troly demo` reads)."""
+    monkeypatch.delenv(ADMIN_TOKEN_ENV, raising=False)
+    settings, _host = lan_settings(staff_settings(tmp_path), 0, ip="127.0.0.1")
+    assert settings.backend.mock_host == "0.0.0.0"
+    _url, runtime, server = await serve_runtime(settings)
+    try:
+        token = runtime.mock.service.settings.admin_token
+        assert token and token == mock_admin_token()
+        assert runtime.mock.host == "0.0.0.0"  # every interface: reached here by loopback
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.mock.port}") as mock:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": token}):
+                assert (await mock.put("/admin/faults", json={"down": True}, headers=headers)).status_code == 401
+            assert (await mock.get("/healthz")).status_code == 200  # still up: nothing was switched off
+            opened = await mock.get("/admin/faults", headers={"Authorization": f"Bearer {token}"})
+            assert opened.status_code == 200 and opened.json()["down"] is False
+    finally:
+        await server.stop()

@@ -89,7 +89,9 @@ async def test_forget_me_erases_everything_about_the_user_and_nothing_else(stora
         await storage.subscribe(TELEGRAM, user_id, "LLTP-01")
         await storage.record_event(TELEGRAM, user_id, "status_checked", {"stage": "checking"})
     await storage.audit(user_actor(TELEGRAM, "555000111"), "status.proof_failed", {"request": "LLTP-01"})
-    await storage.audit("admin:an", "user.viewed", {"user_id": "555000111", "who": "telegram:555000111"})
+    await storage.audit(
+        "admin:an", "user.viewed", {"channel": TELEGRAM, "user_id": "555000111", "who": "telegram:555000111"}
+    )
     await storage.audit("admin:an", "broadcast.sent", {"count": 3})
 
     await storage.forget_user(TELEGRAM, "555000111")
@@ -107,7 +109,7 @@ async def test_forget_me_erases_everything_about_the_user_and_nothing_else(stora
         ("admin:an", "user.viewed"),
         (erased, "status.proof_failed"),
     ]
-    assert audit[2]["details"] == {"user_id": erased, "who": erased}
+    assert audit[2]["details"] == {"channel": TELEGRAM, "user_id": erased, "who": erased}
     async with storage.transaction() as conn:  # every table about users, including later ones
         for table in tables_keyed_by_user():
             leftover = await conn.execute(select(table).where(table.c.user_id == "555000111"))

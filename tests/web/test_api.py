@@ -123,7 +123,8 @@ async def test_a_request_moving_in_the_mock_backend_reaches_the_subscribed_user(
             {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"},
         ):
             await client.post("/api/chat", json={"user_id": "real1", **body})
-        async with httpx.AsyncClient(base_url=runtime.mock.url) as mock:
+        admin = {"Authorization": f"Bearer {runtime.mock.service.settings.admin_token}"}
+        async with httpx.AsyncClient(base_url=runtime.mock.url, headers=admin) as mock:
             moved = await mock.post(f"/admin/requests/{AWAITING_PAYMENT_CODE}/advance", json={"steps": 1})
         assert moved.status_code == 200
         updates = (await client.get("/api/chat/updates", params={"user_id": "real1"})).json()["replies"]

@@ -74,7 +74,8 @@ class KnowledgeBase:
     def answer(self, topic: str, lang: str, on: date | None = None) -> Answer:
         """The answer to an intent or extra topic, in the version valid on `on`."""
         on = on or date.today()
-        if topic not in ANSWER_TOPICS and f"answers.{topic}" not in self._records:
+        key = f"answers.{topic}"
+        if topic not in ANSWER_TOPICS and key not in self._records and key not in self._aliases:
             topic = "out_of_scope"
         record = self.record(f"answers.{topic}", on)
         if record.extra.get("fill") == "fees":

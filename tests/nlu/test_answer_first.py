@@ -1,0 +1,52 @@
+"""Questions typed the way citizens type them reach their answer in the first
+reply (issue 17): the real NLU, the real knowledge base and the real
+dispatcher, each question to a new user as their very first message."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.dispatcher import Dispatcher
+from domain.knowledge import load_knowledge
+from tests.flows.helpers import Chat, make_services
+
+
+@pytest.fixture
+def dispatcher(storage, interpreter):
+    return Dispatcher(make_services(storage, knowledge=load_knowledge(), nlu=interpreter))
+
+
+@pytest.mark.parametrize(
+    ("question", "facts"),
+    [
+        # The fee: the amount at once, the reduced fee and the copies, and the calculator offered.
+        ("phí làm lý lịch tư pháp bao nhiêu vậy ad", ["200.000 đ", "100.000 đ", "5.000 đ"]),
+        ("how much does the certificate cost", ["200.000 đ"]),
+        # Who issues it now: the police, and the Sở Tư pháp no longer does.
+        ("so tu phap con cap phieu ly lich khong", ["Công an", "Sở Tư pháp không còn"]),
+        ("giờ cơ quan nào cấp lý lịch tư pháp", ["Công an tỉnh"]),
+        # Answers no intent reached before.
+        ("mất điện thoại thì tài khoản vneid sao", ["1900 0368"]),
+        ("con tôi 12 tuổi xin phiếu được không", ["dưới 14 tuổi"]),
+        ("đang ở hàn quốc xin lý lịch tư pháp thế nào", ["Đại sứ quán không cấp"]),
+        ("có người gọi xưng công an đòi mã otp vneid", ["OTP"]),
+        ("luật lý lịch tư pháp mới thay đổi gì", ["107/2025/QH15"]),
+        ("hủy hồ sơ thì có được hoàn phí không", ["chưa được công bố"]),
+        ("xong rồi thì nhận phiếu điện tử ở đâu", ["VNeID"]),
+        # Not ours: an honest "not mine" with the official channels.
+        ("làm sổ đỏ mất bao lâu", ["dichvucong.gov.vn"]),
+    ],
+)
+async def test_a_first_question_gets_its_answer_in_the_first_reply(dispatcher, question, facts):
+    chat = Chat(dispatcher)
+    await chat.say(question)
+    for fact in facts:
+        assert fact in chat.text, (question, chat.text)
+
+
+async def test_the_fee_answer_offers_the_calculator_for_ones_own_case(dispatcher):
+    chat = Chat(dispatcher)
+    await chat.say("lệ phí xin phiếu lý lịch tư pháp")
+    assert "menu:open:fees" in chat.payloads
+    await chat.press("menu:open:fees")
+    assert "fees:group:reduced" in chat.payloads

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -12,9 +11,10 @@ import pytest
 import yaml
 
 from domain import fees
-from domain.knowledge import KNOWLEDGE_DIR, check_knowledge, load_knowledge
+from domain.knowledge import check_knowledge, load_knowledge
 from domain.provinces import province_by_code, province_overrides
 from nlu.provinces import find_province
+from tests.knowledge.conftest import edit
 
 ROOT = Path(__file__).resolve().parents[2]
 RECHECKED = date(2026, 12, 5)
@@ -24,20 +24,6 @@ LE_PHI = re.compile(r"\blệ phí\b", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def kb():
     return load_knowledge()
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, target)
-    return target
-
-
-def edit(directory: Path, file: str, change) -> None:
-    path = directory / f"{file}.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 # 1. The rule's effective date and, apart from it, when the fact was checked -----------------

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
-import yaml
 
 from bot.cli import main
-from domain.knowledge import KNOWLEDGE_DIR, KnowledgeError, check_knowledge, load_knowledge, reload
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, target)
-    return target
-
-
-def edit(directory: Path, file: str, change) -> None:
-    path = directory / f"{file}.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+from domain.knowledge import KnowledgeError, check_knowledge, load_knowledge, reload
+from tests.knowledge.conftest import edit
 
 
 def test_kb_check_passes_on_the_repository_data(capsys):

@@ -4,8 +4,11 @@ real dispatcher and flows, the real SQL storage and the mock backend."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -26,6 +29,34 @@ TOKEN = "1459232241454765289:conversation-token"
 @pytest.fixture
 def real_dispatcher(storage) -> Dispatcher:
     return Dispatcher(make_services(storage))
+
+
+@contextlib.asynccontextmanager
+async def zalo_bot(dispatcher: Dispatcher, bot_server) -> AsyncIterator[tuple[ZaloBotApiFake, ZaloBotChannel]]:
+    """A Zalo Bot channel polling a loopback fake, answering through `dispatcher`."""
+    async with ZaloBotApiFake(TOKEN) as zalo:
+        channel = ZaloBotChannel(
+            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
+        )
+        await channel.start(dispatcher.handle)
+        try:
+            yield zalo, channel
+        finally:
+            await channel.stop()
+
+
+@contextlib.asynccontextmanager
+async def official_account(storage, dispatcher: Dispatcher, bot_server) -> AsyncIterator[tuple[ZaloOaApiFake, Any]]:
+    """A Zalo OA channel served by `bot_server`, its webhook called by a loopback fake."""
+    async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET) as zalo:
+        channel = make_channel(zalo, storage)
+        bot_server.mount(channel.routes())
+        zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
+        await channel.start(dispatcher.handle)
+        try:
+            yield zalo, channel
+        finally:
+            await channel.stop()
 
 
 def decoded_qr(png: bytes) -> str:
@@ -58,85 +89,57 @@ class BotUser:
 
 
 async def test_a_whole_conversation_on_the_zalo_bot_platform(storage, real_dispatcher, bot_server):
-    async with ZaloBotApiFake(TOKEN) as zalo:
-        channel = ZaloBotChannel(
-            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
-        )
-        await channel.start(real_dispatcher.handle)
-        try:
-            user = BotUser(zalo, channel, storage, "zb-user-1")
-            shown = await user.say("/start")
-            shown = await user.choose("onboarding:lang:vi", "number", shown)
-            shown = await user.choose("onboarding:consent:yes", "words", shown)
-            shown = await user.choose("onboarding:province:skip", "number", shown)
+    async with zalo_bot(real_dispatcher, bot_server) as (zalo, channel):
+        user = BotUser(zalo, channel, storage, "zb-user-1")
+        shown = await user.say("/start")
+        shown = await user.choose("onboarding:lang:vi", "number", shown)
+        shown = await user.choose("onboarding:consent:yes", "words", shown)
+        shown = await user.choose("onboarding:province:skip", "number", shown)
 
-            shown = await user.choose("menu:open:guide", "words", shown)  # the guide, with its picture
-            photo = next(message for message in shown if message.method == "sendPhoto")
-            assert photo.photo.startswith(f"{bot_server.base_url}/media/") and photo.photo_status == 200
-            assert "1/3" in "\n".join(message.text for message in shown)
-            shown = await user.choose("guide:step:1", "number", shown)
-            assert "2/3" in "\n".join(message.text for message in shown)
+        shown = await user.choose("menu:open:guide", "words", shown)  # the guide, with its picture
+        photo = next(message for message in shown if message.method == "sendPhoto")
+        assert photo.photo.startswith(f"{bot_server.base_url}/media/") and photo.photo_status == 200
+        assert "1/3" in "\n".join(message.text for message in shown)
+        shown = await user.choose("guide:step:1", "number", shown)
+        assert "2/3" in "\n".join(message.text for message in shown)
 
-            await zalo.deliver(zalo.update("zb-user-1", "message.sticker.received", {"sticker": "abc"}))
-            await user.say("menu")  # the sticker's "please type" and the menu
-            shown = zalo.messages_to("zb-user-1")[-2:]
-            assert "Tôi chưa nhận được nội dung" in shown[0].text
-            shown = await user.choose("menu:open:fees", "number", shown)
-            shown = await user.choose("fees:group:standard", "words", shown)
-            shown = await user.say("4")  # paper copies: a number answering a question, not an option
-            assert "210.000 đ" in "\n".join(message.text for message in shown)
+        await zalo.deliver(zalo.update("zb-user-1", "message.sticker.received", {"sticker": "abc"}))
+        await user.say("menu")  # the sticker's "please type" and the menu
+        shown = zalo.messages_to("zb-user-1")[-2:]
+        assert "Tôi chưa nhận được nội dung" in shown[0].text
+        shown = await user.choose("menu:open:fees", "number", shown)
+        shown = await user.choose("fees:group:standard", "words", shown)
+        shown = await user.say("4")  # paper copies: a number answering a question, not an option
+        assert "210.000 đ" in "\n".join(message.text for message in shown)
 
-            await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
-            shown = await user.say(LAN_ID)
-            qr = next(message for message in shown if message.method == "sendPhoto")
-            assert qr.photo_status == 200
-            assert "/verify/" in decoded_qr(qr.photo_bytes)
-            assert all(len(message.text) <= 2000 for message in zalo.messages_to("zb-user-1"))
-        finally:
-            await channel.stop()
+        await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
+        shown = await user.say(LAN_ID)
+        qr = next(message for message in shown if message.method == "sendPhoto")
+        assert qr.photo_status == 200
+        assert "/verify/" in decoded_qr(qr.photo_bytes)
+        assert all(len(message.text) <= 2000 for message in zalo.messages_to("zb-user-1"))
 
 
 async def test_a_question_as_the_first_message_is_answered_at_once_on_both_zalo_channels(
     storage, real_dispatcher, bot_server
 ):
     question = "Phiếu mất bao lâu mới có vậy?"  # the fake knowledge answers with its topic's name
-    async with ZaloBotApiFake(TOKEN) as zalo:
-        channel = ZaloBotChannel(
-            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
-        )
-        await channel.start(real_dispatcher.handle)
-        try:
-            shown = await BotUser(zalo, channel, storage, "zb-first").say(question)
-            assert "answer about processing_time" in "\n".join(message.text for message in shown)
-        finally:
-            await channel.stop()
-    async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET) as oa:
-        oa_channel = make_channel(oa, storage)
-        bot_server.mount(oa_channel.routes())
-        oa.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
-        await oa_channel.start(real_dispatcher.handle)
-        try:
-            shown = await OaUser(oa, oa_channel, "oa-first").say(question)
-            assert "answer about processing_time" in "\n".join(message.text for message in shown)
-        finally:
-            await oa_channel.stop()
+    async with zalo_bot(real_dispatcher, bot_server) as (zalo, channel):
+        shown = await BotUser(zalo, channel, storage, "zb-first").say(question)
+        assert "answer about processing_time" in "\n".join(message.text for message in shown)
+    async with official_account(storage, real_dispatcher, bot_server) as (oa, oa_channel):
+        shown = await OaUser(oa, oa_channel, "oa-first").say(question)
+        assert "answer about processing_time" in "\n".join(message.text for message in shown)
 
 
 async def test_a_redelivered_zalo_bot_event_is_answered_once(storage, real_dispatcher, bot_server):
-    async with ZaloBotApiFake(TOKEN) as zalo:
-        channel = ZaloBotChannel(
-            TOKEN, ZaloBotSettings(poll_timeout_seconds=1), bot_server.media, base_url=zalo.base_url
-        )
-        await channel.start(real_dispatcher.handle)
-        try:
-            update = zalo.text_update("zb-user-2", "/start", message_id="same-message")
-            await zalo.deliver(update)
-            first = await zalo.wait_for_messages("zb-user-2", 1)
-            await zalo.deliver(update)
-            with pytest.raises(TimeoutError):
-                await zalo.wait_for_messages("zb-user-2", len(first) + 1, timeout=0.8)
-        finally:
-            await channel.stop()
+    async with zalo_bot(real_dispatcher, bot_server) as (zalo, channel):
+        update = zalo.text_update("zb-user-2", "/start", message_id="same-message")
+        await zalo.deliver(update)
+        first = await zalo.wait_for_messages("zb-user-2", 1)
+        await zalo.deliver(update)
+        with pytest.raises(TimeoutError):
+            await zalo.wait_for_messages("zb-user-2", len(first) + 1, timeout=0.8)
 
 
 class OaUser:
@@ -166,37 +169,30 @@ class OaUser:
 
 
 async def test_a_whole_conversation_on_the_official_account(storage, real_dispatcher, bot_server):
-    async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET) as zalo:
-        channel = make_channel(zalo, storage)
-        bot_server.mount(channel.routes())
-        zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
-        await channel.start(real_dispatcher.handle)
-        try:
-            user = OaUser(zalo, channel, "oa-user-1")
-            shown = await user.follow()
-            shown = await user.press("onboarding:lang:vi", shown)
-            shown = await user.press("onboarding:consent:yes", shown)
-            shown = await user.press("onboarding:province:skip", shown)
+    async with official_account(storage, real_dispatcher, bot_server) as (zalo, channel):
+        user = OaUser(zalo, channel, "oa-user-1")
+        shown = await user.follow()
+        shown = await user.press("onboarding:lang:vi", shown)
+        shown = await user.press("onboarding:consent:yes", shown)
+        shown = await user.press("onboarding:province:skip", shown)
 
-            shown = await user.press("menu:open:guide", shown)
-            assert any(message.attachment_id for message in shown)  # the step's picture, uploaded
-            shown = await user.press("guide:step:1", shown)
-            assert "2/3" in "\n".join(message.text for message in shown)
+        shown = await user.press("menu:open:guide", shown)
+        assert any(message.attachment_id for message in shown)  # the step's picture, uploaded
+        shown = await user.press("guide:step:1", shown)
+        assert "2/3" in "\n".join(message.text for message in shown)
 
-            shown = await user.say("menu")
-            shown = await user.press("menu:open:fees", shown)
-            shown = await user.press("fees:group:standard", shown)
-            shown = await user.say("4")
-            assert "210.000 đ" in "\n".join(message.text for message in shown)
+        shown = await user.say("menu")
+        shown = await user.press("menu:open:fees", shown)
+        shown = await user.press("fees:group:standard", shown)
+        shown = await user.say("4")
+        assert "210.000 đ" in "\n".join(message.text for message in shown)
 
-            zalo.expire_access_tokens()  # a token refresh in the middle does not disturb the user
-            await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
-            shown = await user.say(LAN_ID)
-            qr = next(message for message in shown if message.attachment_id)
-            assert "/verify/" in decoded_qr(zalo.uploads[qr.attachment_id])
-            assert len(zalo.spent_refresh_tokens) == 1
-            # The user just wrote: a notification the bot starts itself may go out.
-            user_record = await storage.get_user("zalo_oa", "oa-user-1")
-            assert datetime.now(UTC) - user_record.last_seen_at < timedelta(minutes=1)
-        finally:
-            await channel.stop()
+        zalo.expire_access_tokens()  # a token refresh in the middle does not disturb the user
+        await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
+        shown = await user.say(LAN_ID)
+        qr = next(message for message in shown if message.attachment_id)
+        assert "/verify/" in decoded_qr(zalo.uploads[qr.attachment_id])
+        assert len(zalo.spent_refresh_tokens) == 1
+        # The user just wrote: a notification the bot starts itself may go out.
+        user_record = await storage.get_user("zalo_oa", "oa-user-1")
+        assert datetime.now(UTC) - user_record.last_seen_at < timedelta(minutes=1)

@@ -6,6 +6,7 @@ its payment gateway charges), so both always agree.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+
+from core.textkey import text_key
 
 FEES_FILE = Path(__file__).parent / "data" / "knowledge" / "fees.yml"
 
@@ -83,6 +86,18 @@ class FeeRules:
     groups: dict[str, dict]
     last_checked: date | None  # when the rules were last checked, not when they apply
 
+    def group_mentioned(self, text: str) -> Group | None:
+        """The fee group a question says its asker is in ("sinh viên", "65 tuổi"), if any."""
+        key = f" {text_key(text)} "
+        for group in GROUPS:
+            rule = self.groups[group]
+            if any(f" {mention} " in key for mention in rule.get("mentions") or ()):
+                return group
+            from_age = rule.get("from_age")
+            if from_age and any(int(age) >= from_age for age in _AGE.findall(key)):
+                return group
+        return None
+
     def quote(
         self,
         on: date,
@@ -104,6 +119,9 @@ class FeeRules:
         base = period.standard_vnd if group == "standard" else period.reduced_vnd
         copies = max(0, paper_copies - self.included_copies) * period.extra_copy_vnd
         return FeeQuote(base + copies, base, copies, group, channel, paper_copies, on, period, waiver, rule)
+
+
+_AGE = re.compile(r" (\d{1,3}) (?:tuoi|years old|year old|yo) ")
 
 
 def _rule_fields(raw: dict) -> dict:

@@ -32,6 +32,7 @@ from core.messages import Reply
 from domain import fees
 from flows.answers import answer_reply, fact_reply, rating_row
 from flows.base import Context, Flow, Turn, is_plain_number, rows
+from nlu.entities import extract
 
 
 class State(StrEnum):
@@ -50,7 +51,12 @@ class FeeCalculator(Flow):
     numeric_states = frozenset({State.COPIES, State.DATE})
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        """`arg` is what a question already said: "<group>:<copies>", either part may be empty."""
         ctx.goto(self.name, State.GROUP)
+        group, _, copies = arg.partition(":")
+        if group in fees.GROUPS or copies.isdigit():
+            ctx.data["group"] = group if group in fees.GROUPS else "standard"
+            return self.result(ctx, copies=min(int(copies or 0), MAX_COPIES))
         return [self.ask_group(ctx)]
 
     def payment_failed(self, ctx: Context) -> Reply:
@@ -100,6 +106,11 @@ class FeeCalculator(Flow):
                 return None
         if ctx.conversation.flow != self.name or not turn.text:
             return None
+        if ctx.state == State.GROUP:
+            return self.fill_group(ctx, turn.text)
+        typed_copies = copies_in(turn.text)
+        if ctx.state == State.COPIES and typed_copies is not None:
+            return self.result(ctx, copies=typed_copies)  # "ba bản", "4 ban"
         if ctx.state in self.numeric_states and not any(char.isdigit() for char in turn.text):
             return None  # a question, not a number or date: routed by intent
         if ctx.state == State.COPIES:
@@ -114,6 +125,19 @@ class FeeCalculator(Flow):
             ctx.data["on"] = on.isoformat()
             return self.result(ctx, copies=int(ctx.data.get("copies", 0)))
         return None
+
+    def fill_group(self, ctx: Context, text: str) -> list[Reply] | None:
+        """Words typed at the group question that answer it ("sinh viên", "65 tuổi"), with
+        any copies they name; None for anything else (a question, routed by intent)."""
+        group = fees.fee_rules().group_mentioned(text)
+        if group is None:
+            return None
+        ctx.data["group"] = group
+        copies = copies_in(text)
+        if copies is not None:
+            return self.result(ctx, copies=copies)
+        ctx.set_state(State.COPIES)
+        return [self.ask_copies(ctx)]
 
     def ask_copies(self, ctx: Context) -> Reply:
         # Numbered 1-3 so that on channels without buttons the option number
@@ -171,3 +195,9 @@ class FeeCalculator(Flow):
             (ctx.button("fees.how_to_pay", "fees:pay"), ctx.button("fees.payment_failed", "fees:failed")),
             (ctx.button("fees.other_date", "fees:date"), ctx.button("fees.again", "fees:restart")),
         )
+
+
+def copies_in(text: str) -> int | None:
+    """The number of paper copies the text names ("4 bản", "ba bản"), if any and allowed."""
+    counts = [entity["value"] for entity in extract(text) if entity["entity"] == "copies"]
+    return counts[0] if counts and counts[0] <= MAX_COPIES else None

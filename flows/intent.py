@@ -25,8 +25,10 @@ from enum import StrEnum
 from typing import Any
 
 from core.messages import Reply
+from domain import fees
 from flows.answers import ANSWER_TOPICS
 from flows.base import Context, Flow, Turn, rows
+from flows.fees import copies_in
 
 INTENT_FLOWS = {
     "request_guide": "guide",
@@ -78,6 +80,8 @@ class IntentRouter(Flow):
         ctx.memory["misses"] = 0
         ctx.memory.pop("unanswered_id", None)  # understood now: a later guess is about something else
         code = request_code_of(parse)
+        if intent == "fee_info":
+            return await self.fee_question(ctx, str(parse.get("text") or ""))
         if intent in INTENT_FLOWS:
             return await ctx.start(INTENT_FLOWS[intent])
         if intent == "get_certificate" and not code:
@@ -94,6 +98,15 @@ class IntentRouter(Flow):
             reply = Reply(ctx.t(f"smalltalk.{intent}"))
             return [reply, *await ctx.start("menu")] if intent in ("greet", "affirm", "deny") else [reply]
         return await self.miss(ctx, parse, "out_of_scope")
+
+    async def fee_question(self, ctx: Context, text: str) -> list[Reply]:
+        """The fee for the asker's own case when the question says it ("sinh viên",
+        "4 bản"); otherwise the general answer, with the calculator offered."""
+        group = fees.fee_rules().group_mentioned(text) or ""
+        copies = copies_in(text)
+        if group or copies is not None:
+            return await ctx.start("fees", f"{group}:{copies if copies is not None else ''}")
+        return await ctx.start("answers", "fee_info")
 
     async def miss(self, ctx: Context, parse: dict[str, Any], intent: str) -> list[Reply]:
         misses = int(ctx.memory.get("misses", 0)) + 1

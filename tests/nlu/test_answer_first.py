@@ -22,6 +22,10 @@ def dispatcher(storage, interpreter):
         # The fee: the amount at once, the reduced fee and the copies, and the calculator offered.
         ("phí làm lý lịch tư pháp bao nhiêu vậy ad", ["200.000 đ", "100.000 đ", "5.000 đ"]),
         ("how much does the certificate cost", ["200.000 đ"]),
+        # What the question says about the asker fills the answer.
+        ("sinh viên thì phí làm lý lịch tư pháp bao nhiêu", ["100.000 đ", "sinh viên"]),
+        ("bố tôi 65 tuổi làm phiếu có mất phí không", ["0 đ", "người cao tuổi"]),
+        ("phí làm phiếu lấy 4 bản giấy hết bao nhiêu", ["210.000 đ", "2 bản giấy thêm"]),
         # Who issues it now: the police, and the Sở Tư pháp no longer does.
         ("so tu phap con cap phieu ly lich khong", ["Công an", "Sở Tư pháp không còn"]),
         ("giờ cơ quan nào cấp lý lịch tư pháp", ["Công an tỉnh"]),

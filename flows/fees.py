@@ -166,7 +166,8 @@ class FeeCalculator(Flow):
         ]
         extra = max(0, copies - fees.fee_rules().included_copies)
         if extra:
-            lines.append(ctx.t("fees.result_copies", n=extra, amount=fees.format_vnd(quote.copies_vnd)))
+            each = fees.format_vnd(quote.period.extra_copy_vnd)
+            lines.append(ctx.t("fees.result_copies", n=extra, each=each, amount=fees.format_vnd(quote.copies_vnd)))
         lines.append(ctx.t("fees.result_basis", basis=quote.basis(ctx.lang)))
         if quote.period.confidence not in ("high", "medium"):
             lines.append(ctx.t("fact.uncertain"))

@@ -32,7 +32,7 @@ from core.messages import Reply
 from domain import fees
 from flows.answers import answer_reply, fact_reply, rating_row
 from flows.base import Context, Flow, Turn, is_plain_number, rows
-from nlu.entities import extract
+from nlu.entities import find_copies
 
 
 class State(StrEnum):
@@ -108,8 +108,8 @@ class FeeCalculator(Flow):
             return None
         if ctx.state == State.GROUP:
             return self.fill_group(ctx, turn.text)
-        typed_copies = copies_in(turn.text)
-        if ctx.state == State.COPIES and typed_copies is not None:
+        typed_copies = find_copies(turn.text)
+        if ctx.state == State.COPIES and typed_copies is not None and typed_copies <= MAX_COPIES:
             return self.result(ctx, copies=typed_copies)  # "ba bản", "4 ban"
         if ctx.state in self.numeric_states and not any(char.isdigit() for char in turn.text):
             return None  # a question, not a number or date: routed by intent
@@ -133,9 +133,9 @@ class FeeCalculator(Flow):
         if group is None:
             return None
         ctx.data["group"] = group
-        copies = copies_in(text)
+        copies = find_copies(text)
         if copies is not None:
-            return self.result(ctx, copies=copies)
+            return self.result(ctx, copies=min(copies, MAX_COPIES))
         ctx.set_state(State.COPIES)
         return [self.ask_copies(ctx)]
 
@@ -196,9 +196,3 @@ class FeeCalculator(Flow):
             (ctx.button("fees.how_to_pay", "fees:pay"), ctx.button("fees.payment_failed", "fees:failed")),
             (ctx.button("fees.other_date", "fees:date"), ctx.button("fees.again", "fees:restart")),
         )
-
-
-def copies_in(text: str) -> int | None:
-    """The number of paper copies the text names ("4 bản", "ba bản"), if any and allowed."""
-    counts = [entity["value"] for entity in extract(text) if entity["entity"] == "copies"]
-    return counts[0] if counts and counts[0] <= MAX_COPIES else None

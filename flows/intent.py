@@ -28,7 +28,7 @@ from core.messages import Reply
 from domain import fees
 from flows.answers import ANSWER_TOPICS
 from flows.base import Context, Flow, Turn, rows
-from flows.fees import copies_in
+from nlu.entities import find_copies
 
 INTENT_FLOWS = {
     "request_guide": "guide",
@@ -103,7 +103,7 @@ class IntentRouter(Flow):
         """The fee for the asker's own case when the question says it ("sinh viên",
         "4 bản"); otherwise the general answer, with the calculator offered."""
         group = fees.fee_rules().group_mentioned(text) or ""
-        copies = copies_in(text)
+        copies = find_copies(text)
         if group or copies is not None:
             return await ctx.start("fees", f"{group}:{copies if copies is not None else ''}")
         return await ctx.start("answers", "fee_info")

@@ -90,6 +90,12 @@ def _request_codes(search: str) -> list[tuple[str, int, int]]:
     return found
 
 
+def find_copies(text: str) -> int | None:
+    """The number of paper copies the text names ("4 bản", "ba bản"), if any."""
+    counts = [entity["value"] for entity in extract(text) if entity["entity"] == "copies"]
+    return int(counts[0]) if counts else None
+
+
 def find_request_code(text: str) -> str | None:
     """The first dossier code in the text, canonical (`000.00.79.H79-261115-0007`)."""
     codes = _request_codes(_search_text(nfc(text)))

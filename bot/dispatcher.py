@@ -250,8 +250,7 @@ class Dispatcher:
         if ((parse.get("intent") or {}).get("name")) == "greet":
             return await ctx.start("onboarding")
         ctx.user.language = guess_language(turn.text)
-        ctx.memory["onboarded"] = True
-        ctx.event("first_question")
+        ctx.event("first_question")  # /start later still offers the language and the privacy notice
         return await self._by_intent(ctx, turn, parse)
 
     def _is_new(self, ctx: Context) -> bool:

@@ -49,3 +49,9 @@ async def test_after_a_first_answer_the_bot_carries_on_and_asks_consent_only_whe
     await chat.press("onboarding:consent:yes")
     user = await chat.dispatcher.services.storage.get_user("web", chat.user_id)
     assert user is not None and user.consent_at is not None
+
+
+async def test_start_after_a_first_question_still_offers_the_language_and_the_privacy_notice(chat):
+    await chat.say("How long does the certificate take?")
+    await chat.start()
+    assert "onboarding:lang:vi" in chat.payloads

@@ -32,6 +32,7 @@ from flows.fees import copies_in
 
 INTENT_FLOWS = {
     "request_guide": "guide",
+    "guide_step": "guide",
     "human_handoff": "handoff",
 }
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
@@ -82,6 +83,16 @@ class IntentRouter(Flow):
         code = request_code_of(parse)
         if intent == "fee_info":
             return await self.fee_question(ctx, str(parse.get("text") or ""))
+        if intent == "certificate_types":
+            # A purpose the question names ("giấy phép lao động") gets that purpose's answer.
+            purpose = ctx.services.knowledge.purpose_named(str(parse.get("text") or ""), ctx.today)
+            if purpose:
+                return await ctx.start("eligibility", f"purpose:{purpose}")
+            return await ctx.start("answers", "certificate_types")
+        if INTENT_FLOWS.get(intent) == "guide":
+            # A question naming a step ("tạo yêu cầu mới") opens the guide at that step.
+            step = ctx.services.knowledge.guide_step_named(str(parse.get("text") or ""), ctx.today)
+            return await ctx.start("guide", "" if step is None else str(step))
         if intent in INTENT_FLOWS:
             return await ctx.start(INTENT_FLOWS[intent])
         if intent == "get_certificate" and not code:

@@ -41,6 +41,9 @@ ANSWER_INTENTS = {
     "abroad",
     "scams",
     "payment_refund",
+    "authorisation",
+    "portal",
+    "guide_step",
 }
 INTENTS = CORE_INTENTS | ANSWER_INTENTS
 

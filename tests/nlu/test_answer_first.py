@@ -37,6 +37,16 @@ def dispatcher(storage, interpreter):
         ("luật lý lịch tư pháp mới thay đổi gì", ["107/2025/QH15"]),
         ("hủy hồ sơ thì có được hoàn phí không", ["chưa được công bố"]),
         ("xong rồi thì nhận phiếu điện tử ở đâu", ["VNeID"]),
+        # Someone applying for me: both certificates' authorisation rules.
+        ("anh trai nộp lý lịch tư pháp thay tôi được không", ["ủy quyền", "Phiếu số 1", "Phiếu số 2 không"]),
+        ("can my sister request the certificate for me", ["authorise", "Phiếu 1", "Phiếu 2"]),
+        # Applying on the web: the portal.
+        ("có trang web nào nộp lltp mà không cần app không", ["dichvucong.gov.vn"]),
+        # A purpose named: that purpose's recommendation.
+        ("làm giấy phép lao động thì nộp phiếu nào", ["giấy phép lao động"]),
+        ("thi tuyển viên chức nộp loại phiếu gì", ["công chức, viên chức", "Phiếu số 1"]),
+        ("muốn mở công ty thì cần lý lịch tư pháp số mấy", ["doanh nghiệp", "Phiếu số 1"]),
+        ("muốn tự xem lý lịch của mình thì xin phiếu gì", ["Phiếu số 2 cho chính mình"]),
         # Not ours: an honest "not mine" with the official channels.
         ("làm sổ đỏ mất bao lâu", ["dichvucong.gov.vn"]),
     ],
@@ -54,3 +64,33 @@ async def test_the_fee_answer_offers_the_calculator_for_ones_own_case(dispatcher
     assert "menu:open:fees" in chat.payloads
     await chat.press("menu:open:fees")
     assert "fees:group:reduced" in chat.payloads
+
+
+@pytest.mark.parametrize(
+    ("question", "step", "facts"),
+    [
+        # A question about one step opens the guide at that step, its problems shown too.
+        ("tạo yêu cầu mới trên vneid bị báo lỗi", 3, ["Tạo mới yêu cầu", "chưa thanh toán"]),
+        ("khai nơi cư trú trong tờ khai từ năm nào", 4, ["14 tuổi"]),
+        ("không thấy mục thủ tục hành chính trên vneid", 2, ["tìm kiếm"]),
+        ("bấm gửi yêu cầu xong có được báo gì không", 6, ["tin nhắn"]),
+        ("where do I pick the receiving agency", 5, ["provincial police"]),
+    ],
+)
+async def test_a_question_about_one_step_gets_that_step_and_its_picture(dispatcher, question, step, facts):
+    chat = Chat(dispatcher)
+    await chat.say(question)
+    reply = next(reply for reply in chat.last if reply.edit_key == "guide")
+    assert f"{step}/8" in reply.text, (question, reply.text)
+    for fact in facts:
+        assert fact in reply.text, (question, reply.text)
+    assert reply.image is not None and reply.image.key.endswith(f"step-{step}")
+    # Back and Next move from that step.
+    assert f"guide:step:{step - 2}" in chat.payloads and f"guide:step:{step}" in chat.payloads
+
+
+async def test_a_general_guide_question_still_starts_at_step_one(dispatcher):
+    chat = Chat(dispatcher)
+    await chat.say("hướng dẫn làm lý lịch tư pháp trên vneid")
+    assert "Bước 1/8" in chat.text
+    assert "Lỗi thường gặp" not in chat.text and "1900 0368" not in chat.text

@@ -29,6 +29,7 @@ from domain import fees
 from flows.answers import ANSWER_TOPICS
 from flows.base import Context, Flow, Turn, rows
 from flows.fees import copies_in
+from nlu.provinces import find_province
 
 INTENT_FLOWS = {
     "request_guide": "guide",
@@ -37,7 +38,9 @@ INTENT_FLOWS = {
 }
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
 # Intents a user can be offered as a guess (they all lead somewhere useful).
-OFFERABLE = (set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate"}) - {"out_of_scope"}
+OFFERABLE = (set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate", "receiving_unit"}) - {
+    "out_of_scope"
+}
 MISSES_BEFORE_HUMAN = 2
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,9 @@ class IntentRouter(Flow):
             if purpose:
                 return await ctx.start("eligibility", f"purpose:{purpose}")
             return await ctx.start("answers", "certificate_types")
+        if intent == "receiving_unit":
+            found = find_province(str(parse.get("text") or ""))
+            return await ctx.start("handoff", f"where:{found.province.code if found else ''}")
         if INTENT_FLOWS.get(intent) == "guide":
             # A question naming a step ("tạo yêu cầu mới") opens the guide at that step.
             step = ctx.services.knowledge.guide_step_named(str(parse.get("text") or ""), ctx.today)

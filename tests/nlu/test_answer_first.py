@@ -40,6 +40,9 @@ def dispatcher(storage, interpreter):
         # Someone applying for me: both certificates' authorisation rules.
         ("anh trai nộp lý lịch tư pháp thay tôi được không", ["ủy quyền", "Phiếu số 1", "Phiếu số 2 không"]),
         ("can my sister request the certificate for me", ["authorise", "Phiếu 1", "Phiếu 2"]),
+        # Where to apply in person: the receiving unit of the province named (else the generic one).
+        ("ở Đắk Lắk muốn nộp hồ sơ lý lịch trực tiếp thì tới đâu", ["Phòng Hồ sơ nghiệp vụ, Công an tỉnh Đắk Lắk"]),
+        ("không làm online được, ra quầy nộp ở chỗ nào", ["Phòng Hồ sơ nghiệp vụ, Công an tỉnh/thành phố"]),
         # Applying on the web: the portal.
         ("có trang web nào nộp lltp mà không cần app không", ["dichvucong.gov.vn"]),
         # A purpose named: that purpose's recommendation.
@@ -94,3 +97,11 @@ async def test_a_general_guide_question_still_starts_at_step_one(dispatcher):
     await chat.say("hướng dẫn làm lý lịch tư pháp trên vneid")
     assert "Bước 1/8" in chat.text
     assert "Lỗi thường gặp" not in chat.text and "1900 0368" not in chat.text
+
+
+async def test_a_province_named_in_a_question_is_used_for_the_answer_only(dispatcher, storage):
+    chat = Chat(dispatcher, user_id="where-1")
+    await chat.say("ở Đắk Lắk muốn nộp hồ sơ lý lịch trực tiếp thì tới đâu")
+    assert "Công an tỉnh Đắk Lắk" in chat.text
+    user = await storage.get_user("web", "where-1")
+    assert user is None or user.province_code is None

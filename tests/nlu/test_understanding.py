@@ -44,6 +44,7 @@ ANSWER_INTENTS = {
     "authorisation",
     "portal",
     "guide_step",
+    "receiving_unit",
 }
 INTENTS = CORE_INTENTS | ANSWER_INTENTS
 

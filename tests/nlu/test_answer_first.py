@@ -105,3 +105,46 @@ async def test_a_province_named_in_a_question_is_used_for_the_answer_only(dispat
     assert "Công an tỉnh Đắk Lắk" in chat.text
     user = await storage.get_user("web", "where-1")
     assert user is None or user.province_code is None
+
+
+class UnsureInterpreter:
+    """The NLU unsure between two guesses (Rasa's `nlu_fallback`), as for an unusual phrasing."""
+
+    def __init__(self, *guesses: str) -> None:
+        self.guesses = guesses
+
+    async def parse(self, text: str) -> dict:
+        ranking = [{"name": name, "confidence": 0.4 - 0.1 * n} for n, name in enumerate(self.guesses)]
+        entities = [{"entity": "certificate_type", "value": "2"}] if "phiếu 2" in text else []
+        return {
+            "text": text,
+            "intent": {"name": "nlu_fallback", "confidence": 0.45},
+            "entities": entities,
+            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45}, *ranking],
+        }
+
+
+def unsure(storage, *guesses: str) -> Dispatcher:
+    return Dispatcher(make_services(storage, knowledge=load_knowledge(), nlu=UnsureInterpreter(*guesses)))
+
+
+@pytest.mark.parametrize(
+    ("guesses", "question", "answer"),
+    [
+        # A guess the question's words confirm is answered, not asked back.
+        (("account_help", "guide_step"), "tờ khai điền sẵn tên cha mẹ sai", "Bước 4/8"),
+        (("abroad", "certificate_types"), "làm giấy phép lao động thì sao", "giấy phép lao động"),
+        (("certificate_types", "abroad"), "phiếu 2 ai xin được", "Phiếu số 2"),
+    ],
+)
+async def test_an_unsure_guess_the_words_confirm_is_answered(storage, guesses, question, answer):
+    chat = Chat(unsure(storage, *guesses))
+    await chat.say(question)
+    assert answer in chat.text and "Có phải bạn muốn hỏi" not in chat.text, chat.text
+
+
+async def test_an_unsure_guess_without_such_words_is_still_asked_back(storage):
+    chat = Chat(unsure(storage, "account_help", "guide_step"))
+    await chat.say("cái này là sao vậy")
+    assert "Có phải bạn muốn hỏi" in chat.text
+    assert "intent:guide_step" in chat.payloads and "intent:account_help" in chat.payloads

@@ -43,6 +43,8 @@ def dispatcher(storage, interpreter):
         # Where to apply in person: the receiving unit of the province named (else the generic one).
         ("ở Đắk Lắk muốn nộp hồ sơ lý lịch trực tiếp thì tới đâu", ["Phòng Hồ sơ nghiệp vụ, Công an tỉnh Đắk Lắk"]),
         ("không làm online được, ra quầy nộp ở chỗ nào", ["Phòng Hồ sơ nghiệp vụ, Công an tỉnh/thành phố"]),
+        # Applying for oneself is not a question of authorising anyone: the guide.
+        ("tôi tự xin cho bản thân được không", ["Bước 1/8", "mức 2"]),
         # Applying on the web: the portal.
         ("có trang web nào nộp lltp mà không cần app không", ["dichvucong.gov.vn"]),
         # A purpose named: that purpose's recommendation.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\ufeff]")
@@ -43,3 +44,11 @@ def clean(text: str) -> str:
 def text_key(text: str) -> str:
     """Lower-case, folded, punctuation-free words joined by single spaces."""
     return " ".join(_TOKEN.findall(fold_diacritics(clean(text)).lower()))
+
+
+def longest_mention(text: str, phrases: Iterable[object] | None) -> str:
+    """The longest of `phrases` ("sinh vien") that `text` contains as whole
+    words, compared without case, punctuation or diacritics; "" if none."""
+    key = f" {text_key(text)} "
+    found = [phrase for phrase in map(text_key, map(str, phrases or ())) if phrase and f" {phrase} " in key]
+    return max(found, key=len, default="")

@@ -15,7 +15,7 @@ from typing import Literal
 
 import yaml
 
-from core.textkey import text_key
+from core.textkey import longest_mention, text_key
 
 FEES_FILE = Path(__file__).parent / "data" / "knowledge" / "fees.yml"
 
@@ -91,7 +91,7 @@ class FeeRules:
         key = f" {text_key(text)} "
         for group in GROUPS:
             rule = self.groups[group]
-            if any(f" {mention} " in key for mention in rule.get("mentions") or ()):
+            if longest_mention(text, rule.get("mentions")):
                 return group
             from_age = rule.get("from_age")
             if from_age and any(int(age) >= from_age for age in _AGE.findall(key)):

@@ -45,6 +45,8 @@ ANSWER_TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
     "out_of_scope": (),
     "get_certificate": (("menu.certificate", "menu:open:certificate"), ("menu.status", "menu:open:status")),
     "payment_refund": (("menu.handoff", "menu:open:handoff"),),
+    "authorisation": (("menu.eligibility", "menu:open:eligibility"), ("menu.handoff", "menu:open:handoff")),
+    "portal": (("menu.guide", "menu:open:guide"),),
 }
 # What can be rated: the answers above, and the fee calculator's result.
 RATED_TOPICS = frozenset(ANSWER_TOPICS) | {"fee_result"}

@@ -16,6 +16,7 @@ stateDiagram-v2
     AGE --> PURPOSE: 16 or older
     AGE --> [*]: under 16 (the age rule)
     PURPOSE --> [*]: job / own record / visa / other -> which Phiếu
+    [*] --> DONE: a question naming a purpose -> that purpose's answer
 ```
 """
 
@@ -57,6 +58,11 @@ class Eligibility(Flow):
     name = "eligibility"
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        """`arg` "purpose:<name>": a question named a purpose; its answer at once."""
+        kind, _, purpose = arg.partition(":")
+        if kind == "purpose" and purpose in ctx.services.knowledge.eligibility(ctx.today).purposes:
+            ctx.goto(self.name, State.PURPOSE)
+            return self.done(ctx, purpose)
         ctx.goto(self.name, State.ACCOUNT)
         ctx.event("eligibility_started")
         return [self.question(ctx, State.ACCOUNT)]

@@ -8,7 +8,7 @@ turn the pages in place.
 
 ```mermaid
 stateDiagram-v2
-    [*] --> STEP: guide (step 1)
+    [*] --> STEP: guide (step 1), or a question naming a step (that step, its problems shown)
     STEP --> STEP: Next / Back
     STEP --> PROBLEMS: Common problems
     PROBLEMS --> STEP: Back to the step
@@ -36,9 +36,13 @@ class Guide(Flow):
     name = "guide"
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
-        ctx.goto(self.name, State.STEP, index=0)
+        """`arg`: the index of the step a question named, answered with that
+        step's common problems too; none: step 1."""
+        steps = ctx.services.knowledge.guide_steps(ctx.lang)
+        index = int(arg) if is_plain_number(arg) and int(arg) < len(steps) else 0
+        ctx.goto(self.name, State.STEP, index=index)
         ctx.event("guide_started")
-        return [self.step_reply(ctx, 0)]
+        return [self.step_reply(ctx, index, with_problems=bool(arg))]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
         action = turn.action[1:]
@@ -65,7 +69,7 @@ class Guide(Flow):
             ctx.event("guide_last_step")
         return [self.step_reply(ctx, index)]
 
-    def step_reply(self, ctx: Context, index: int) -> Reply:
+    def step_reply(self, ctx: Context, index: int, with_problems: bool = False) -> Reply:
         steps = ctx.services.knowledge.guide_steps(ctx.lang)
         step = steps[index]
         navigation = []
@@ -77,8 +81,11 @@ class Guide(Flow):
             navigation.append(ctx.button("guide.finish", "guide:done"))
         extra = [ctx.button("guide.problems", f"guide:problems:{index}")] if step.problems else []
         header = ctx.t("guide.step_header", number=index + 1, total=len(steps), title=step.title)
+        parts = [header, step.body]
+        if with_problems and step.problems:
+            parts.append(self.problem_list(step.problems))
         return Reply(
-            f"{header}\n\n{step.body}",
+            "\n\n".join(parts),
             buttons=rows(navigation, extra, ctx.menu_row()),
             image=self.picture(ctx, index, step.title),
             edit_key=EDIT_KEY,
@@ -86,12 +93,16 @@ class Guide(Flow):
 
     def problems_reply(self, ctx: Context, index: int) -> Reply:
         step = ctx.services.knowledge.guide_steps(ctx.lang)[index]
-        problems = "\n\n".join(f"• {problem}" for problem in step.problems)
+        header = ctx.t("guide.problems_header", number=index + 1, title=step.title)
         return Reply(
-            f"{ctx.t('guide.problems_header', number=index + 1, title=step.title)}\n\n{problems}",
+            f"{header}\n\n{self.problem_list(step.problems)}",
             buttons=rows((ctx.button("guide.back_to_step", f"guide:step:{index}"),), ctx.menu_row()),
             edit_key=EDIT_KEY,
         )
+
+    @staticmethod
+    def problem_list(problems: list[str]) -> str:
+        return "\n\n".join(f"• {problem}" for problem in problems)
 
     def picture(self, ctx: Context, index: int, title: str) -> Image | None:
         draw = ctx.services.illustrations

@@ -11,6 +11,7 @@ officer to answer through the bot later.
 ```mermaid
 stateDiagram-v2
     [*] --> CONTACTS: human handoff / fallback after two misses
+    [*] --> [*]: where to apply in person -> the receiving unit of the province asked about (not stored)
     CONTACTS --> ASK_QUESTION: leave a question
     ASK_QUESTION --> ASK_QUESTION: empty / too long
     ASK_QUESTION --> [*]: question saved -> menu
@@ -42,11 +43,23 @@ class Handoff(Flow):
     name = "handoff"
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
+        kind, _, province_code = arg.partition(":")
+        if kind == "where":
+            return self.where_to_apply(ctx, province_code)
         ctx.goto(self.name, State.CONTACTS)
         ctx.event("handoff_shown", province=ctx.user.province_code)
         contacts = ctx.services.knowledge.contacts(ctx.user.province_code, ctx.lang)
         buttons = rows((ctx.button("handoff.leave_question", "handoff:ask"),), ctx.menu_row())
         return [Reply(ctx.t("handoff.offer")), answer_reply(ctx, contacts, buttons)]
+
+    def where_to_apply(self, ctx: Context, province_code: str) -> list[Reply]:
+        """The receiving police unit, first, for the province the question
+        named (used for this answer only) or else the user's own."""
+        ctx.goto("menu", "main")
+        ctx.event("answer_given", topic="receiving_unit")
+        contacts = ctx.services.knowledge.contacts(province_code or ctx.user.province_code, ctx.lang)
+        buttons = rows((ctx.button("menu.guide", "menu:open:guide"), ctx.button("menu.handoff", "menu:open:handoff")))
+        return [answer_reply(ctx, contacts, rows(*buttons, ctx.menu_row()))]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
         desk = ctx.services.officer_desk

@@ -10,6 +10,7 @@ a guess the citizen then presses labels that question with its intent.
 ```mermaid
 stateDiagram-v2
     [*] --> ROUTED: confident intent -> its flow or answer
+    [*] --> ROUTED: unsure, but a top-two guess confirmed by the words (a guide step, a purpose)
     [*] --> CONFIRM: unsure -> buttons for the top two intents
     CONFIRM --> ROUTED: a guess pressed (intent:<name>)
     CONFIRM --> CONFIRM: still unsure (1 miss)
@@ -29,14 +30,18 @@ from domain import fees
 from flows.answers import ANSWER_TOPICS
 from flows.base import Context, Flow, Turn, rows
 from nlu.entities import find_copies
+from nlu.provinces import find_province
 
 INTENT_FLOWS = {
     "request_guide": "guide",
+    "guide_step": "guide",
     "human_handoff": "handoff",
 }
 SMALL_TALK = {"greet", "goodbye", "thanks", "affirm", "deny"}
 # Intents a user can be offered as a guess (they all lead somewhere useful).
-OFFERABLE = (set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate"}) - {"out_of_scope"}
+OFFERABLE = (set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_certificate", "receiving_unit"}) - {
+    "out_of_scope"
+}
 MISSES_BEFORE_HUMAN = 2
 
 log = logging.getLogger(__name__)
@@ -46,9 +51,9 @@ class State(StrEnum):
     CONFIRM = "confirm"
 
 
-def request_code_of(parse: dict[str, Any]) -> str:
+def entity_value(parse: dict[str, Any], name: str) -> str:
     for entity in parse.get("entities") or []:
-        if entity.get("entity") == "request_code":
+        if entity.get("entity") == name:
             return str(entity.get("value") or "")
     return ""
 
@@ -71,6 +76,8 @@ class IntentRouter(Flow):
 
     async def route(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
         if intent in ("nlu_fallback", ""):
+            intent = self.confirmed_guess(ctx, parse) or intent
+        if intent in ("nlu_fallback", ""):
             return await self.miss(ctx, parse, intent)
         if intent == "out_of_scope":
             # An honest "not mine" with the official channels that can help; kept for admins too.
@@ -79,9 +86,22 @@ class IntentRouter(Flow):
             return await ctx.start("answers", intent)
         ctx.memory["misses"] = 0
         ctx.memory.pop("unanswered_id", None)  # understood now: a later guess is about something else
-        code = request_code_of(parse)
+        code = entity_value(parse, "request_code")
         if intent == "fee_info":
             return await self.fee_question(ctx, str(parse.get("text") or ""))
+        if intent == "certificate_types":
+            # A purpose the question names ("giấy phép lao động") gets that purpose's answer.
+            purpose = ctx.services.knowledge.purpose_named(str(parse.get("text") or ""), ctx.today)
+            if purpose:
+                return await ctx.start("eligibility", f"purpose:{purpose}")
+            return await ctx.start("answers", "certificate_types")
+        if intent == "receiving_unit":
+            found = find_province(str(parse.get("text") or ""))
+            return await ctx.start("handoff", f"where:{found.province.code if found else ''}")
+        if INTENT_FLOWS.get(intent) == "guide":
+            # A question naming a step ("tạo yêu cầu mới") opens the guide at that step.
+            step = ctx.services.knowledge.guide_step_named(str(parse.get("text") or ""), ctx.today)
+            return await ctx.start("guide", "" if step is None else str(step))
         if intent in INTENT_FLOWS:
             return await ctx.start(INTENT_FLOWS[intent])
         if intent == "get_certificate" and not code:
@@ -98,6 +118,22 @@ class IntentRouter(Flow):
             reply = Reply(ctx.t(f"smalltalk.{intent}"))
             return [reply, *await ctx.start("menu")] if intent in ("greet", "affirm", "deny") else [reply]
         return await self.miss(ctx, parse, "out_of_scope")
+
+    def confirmed_guess(self, ctx: Context, parse: dict[str, Any]) -> str | None:
+        """An unsure guess among the top two that the question's own words
+        confirm: a guide step or a purpose it names (from the knowledge data),
+        a certificate type ("phiếu 1") for the certificate types."""
+        text = str(parse.get("text") or "")
+        knowledge = ctx.services.knowledge
+        ranking = [item.get("name") for item in parse.get("intent_ranking") or []]
+        for guess in [name for name in ranking if name and name != "nlu_fallback"][:2]:
+            if INTENT_FLOWS.get(guess) == "guide" and knowledge.guide_step_named(text, ctx.today) is not None:
+                return guess
+            if guess == "certificate_types" and (
+                entity_value(parse, "certificate_type") or knowledge.purpose_named(text, ctx.today)
+            ):
+                return guess
+        return None
 
     async def fee_question(self, ctx: Context, text: str) -> list[Reply]:
         """The fee for the asker's own case when the question says it ("sinh viên",

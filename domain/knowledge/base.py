@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from core.textkey import longest_mention
 from domain.fees import fee_rules, format_vnd
 from domain.knowledge.loader import KNOWLEDGE_DIR, KnowledgeLoader
 from domain.knowledge.model import (
@@ -34,9 +35,16 @@ from domain.provinces import province_by_code
 class KnowledgeBase:
     """Read access to validated knowledge; every lookup takes the date in question."""
 
-    def __init__(self, records: dict[str, list[Record]], aliases: dict[str, str], directory: Path) -> None:
+    def __init__(
+        self,
+        records: dict[str, list[Record]],
+        aliases: dict[str, str],
+        directory: Path,
+        joins: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._records = records
         self._aliases = aliases
+        self._joins = joins or {}
         self.directory = directory
 
     def keys(self, file: str | None = None) -> list[str]:
@@ -65,8 +73,8 @@ class KnowledgeBase:
     def changed_keys(self, newer: KnowledgeBase) -> list[str]:
         """The `file.key` entries added, removed or edited in `newer` (for the
         audit of a hot reload)."""
-        mine = {**self._records, **self._aliases}
-        theirs = {**newer._records, **newer._aliases}
+        mine = {**self._records, **self._aliases, **self._joins}
+        theirs = {**newer._records, **newer._aliases, **newer._joins}
         return sorted(key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key))
 
     # Answers ------------------------------------------------------------------------------------
@@ -75,12 +83,26 @@ class KnowledgeBase:
         """The answer to an intent or extra topic, in the version valid on `on`."""
         on = on or date.today()
         key = f"answers.{topic}"
+        if key in self._joins:
+            return self.joined(self._joins[key], lang, on)
         if topic not in ANSWER_TOPICS and key not in self._records and key not in self._aliases:
             topic = "out_of_scope"
         record = self.record(f"answers.{topic}", on)
         if record.extra.get("fill") == "fees":
             return self._fee_answer(record, lang, on)
         return record.answer(lang)
+
+    def joined(self, full_keys: tuple[str, ...], lang: str, on: date) -> Answer:
+        """Several records answered together (`see: [a, b]`): their texts in
+        order, every source, the latest effective date, the lowest confidence."""
+        answers = [self.record(full_key, on).answer(lang) for full_key in full_keys]
+        return Answer(
+            "\n\n".join(answer.text for answer in answers),
+            _unique([source for answer in answers for source in answer.sources]),
+            max(answer.as_of for answer in answers),
+            _lowest(*(answer.confidence for answer in answers)),
+            _oldest(*(answer.checked for answer in answers)),
+        )
 
     def _fee_answer(self, record: Record, lang: str, on: date) -> Answer:
         """The fee answer: amounts, groups and any possible waiver come from fees.yml."""
@@ -144,6 +166,26 @@ class KnowledgeBase:
             if key_or_index in (record.key, record.extra.get("image_key")):
                 return record
         raise KeyError(f"no guide step {key_or_index!r}")
+
+    def guide_step_named(self, text: str, on: date | None = None) -> int | None:
+        """The index of the step a question is about, by the words listed with
+        each step (`mentions`); None if none matches."""
+        return self._named(self.keys("guide"), text, on)
+
+    def purpose_named(self, text: str, on: date | None = None) -> str | None:
+        """The purpose (`purpose_<name>` in eligibility.yml) a question names, by its `mentions`."""
+        keys = [key for key in self.keys("eligibility") if key.startswith("eligibility.purpose_")]
+        index = self._named(keys, text, on)
+        return None if index is None else keys[index].removeprefix("eligibility.purpose_")
+
+    def _named(self, full_keys: list[str], text: str, on: date | None) -> int | None:
+        """The index of the record whose `mentions` the text contains; the longest match wins."""
+        found = [
+            (len(match), index)
+            for index, full_key in enumerate(full_keys)
+            if (match := longest_mention(text, self.record(full_key, on).extra.get("mentions")))
+        ]
+        return max(found)[1] if found else None
 
     def poster_steps(self, lang: str, on: date | None = None) -> list[GuideStep]:
         """The steps marked `poster: true`, for the outreach poster's five pictures."""
@@ -294,7 +336,7 @@ def _build(directory: Path) -> KnowledgeBase:
     loader.run()
     if loader.problems:
         raise KnowledgeError(loader.problems)
-    return KnowledgeBase(loader.records, loader.aliases, directory)
+    return KnowledgeBase(loader.records, loader.aliases, directory, loader.joins)
 
 
 def load_knowledge(path: Path | str | None = None) -> KnowledgeBase:

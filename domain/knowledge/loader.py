@@ -45,6 +45,7 @@ class KnowledgeLoader:
         self.registry: dict[str, Source] = {}
         self.records: dict[str, list[Record]] = {}  # "file.key" -> versions, oldest first
         self.aliases: dict[str, str] = {}  # "file.key" -> "file.key"
+        self.joins: dict[str, tuple[str, ...]] = {}  # "file.key" -> the "file.key"s answered together
         self.file_checked: dict[str, date | None] = {}  # file -> its last_checked
 
     def problem(self, file: str, key: str, message: str) -> None:
@@ -90,7 +91,10 @@ class KnowledgeLoader:
     def load_entry(self, file: str, key: str, value: Any) -> None:
         full_key = f"{file}.{key}"
         if isinstance(value, dict) and set(value) == {"see"}:
-            self.aliases[full_key] = str(value["see"])
+            if isinstance(value["see"], list):
+                self.joins[full_key] = tuple(str(target) for target in value["see"])
+            else:
+                self.aliases[full_key] = str(value["see"])
             return
         versions = value if isinstance(value, list) else [value]
         records = [r for raw in versions if (r := self.parse_record(file, key, raw)) is not None]
@@ -233,14 +237,16 @@ class KnowledgeLoader:
             self.problem("fees", where, message)
 
     def check_aliases(self) -> None:
-        for alias, target in self.aliases.items():
+        links = list(self.aliases.items())
+        links += [(alias, target) for alias, targets in self.joins.items() for target in targets]
+        for alias, target in links:
             if target not in self.records:
                 file, key = alias.split(".", 1)
                 self.problem(file, key, f"'see: {target}' points to nothing")
 
     def check_coverage(self) -> None:
         """Required keys exist, and answers stay available up to today and beyond."""
-        known = set(self.records) | set(self.aliases)
+        known = set(self.records) | set(self.aliases) | set(self.joins)
         required = [f"answers.{topic}" for topic in ANSWER_TOPICS]
         required += [f"statuses.{code}" for code in STATUS_CODES]
         required += [

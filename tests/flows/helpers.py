@@ -132,6 +132,12 @@ class FakeKnowledge:
             for n in (1, 2, 3)
         ]
 
+    def guide_step_named(self, text: str, on: date | None = None) -> int | None:
+        return None
+
+    def purpose_named(self, text: str, on: date | None = None) -> str | None:
+        return None
+
     def status_explanation(self, status: str, lang: str, on: date | None = None):
         return SimpleNamespace(plain=f"[{lang}] what {status} means", next_step=f"[{lang}] next after {status}")
 

@@ -78,3 +78,14 @@ def test_kb_answer_previews_a_topic_on_a_date(capsys):
     assert main(["kb", "answer", "processing_time", "--date", "2026-07-01"]) == 0
     out = capsys.readouterr().out
     assert "5 ngày làm việc" in out and "rule in force since 01/07/2026" in out
+
+
+def test_an_answer_made_of_several_entries_is_checked_and_follows_their_edits(copy):
+    """`see: [a, b]`: every entry named must exist; the answer is their texts in order."""
+    edit(copy, "answers", lambda data: data["authorisation"].update(see=["eligibility.phieu1_authorisation", "nope.x"]))
+    assert "answers.yml: authorisation: 'see: nope.x' points to nothing" in [str(p) for p in check_knowledge(copy)]
+    edit(copy, "answers", lambda data: data["authorisation"].update(see=["eligibility.phieu2_authorisation"]))
+    edit(copy, "eligibility", lambda data: data["phieu2_authorisation"].update(vi="Không ủy quyền được."))
+    answer = reload(copy).answer("authorisation", "vi")
+    assert answer.text == "Không ủy quyền được."
+    assert answer.confidence == "medium"

@@ -37,6 +37,21 @@ def dispatcher(storage, interpreter):
         ("luật lý lịch tư pháp mới thay đổi gì", ["107/2025/QH15"]),
         ("hủy hồ sơ thì có được hoàn phí không", ["chưa được công bố"]),
         ("xong rồi thì nhận phiếu điện tử ở đâu", ["VNeID"]),
+        # Someone applying for me: both certificates' authorisation rules.
+        ("anh trai nộp lý lịch tư pháp thay tôi được không", ["ủy quyền", "Phiếu số 1", "Phiếu số 2 không"]),
+        ("can my sister request the certificate for me", ["authorise", "Phiếu 1", "Phiếu 2"]),
+        # Where to apply in person: the receiving unit of the province named (else the generic one).
+        ("ở Đắk Lắk muốn nộp hồ sơ lý lịch trực tiếp thì tới đâu", ["Phòng Hồ sơ nghiệp vụ, Công an tỉnh Đắk Lắk"]),
+        ("không làm online được, ra quầy nộp ở chỗ nào", ["Phòng Hồ sơ nghiệp vụ, Công an tỉnh/thành phố"]),
+        # Applying for oneself is not a question of authorising anyone: the guide.
+        ("tôi tự xin cho bản thân được không", ["Bước 1/8", "mức 2"]),
+        # Applying on the web: the portal.
+        ("có trang web nào nộp lltp mà không cần app không", ["dichvucong.gov.vn"]),
+        # A purpose named: that purpose's recommendation.
+        ("làm giấy phép lao động thì nộp phiếu nào", ["giấy phép lao động"]),
+        ("thi tuyển viên chức nộp loại phiếu gì", ["công chức, viên chức", "Phiếu số 1"]),
+        ("muốn mở công ty thì cần lý lịch tư pháp số mấy", ["doanh nghiệp", "Phiếu số 1"]),
+        ("muốn tự xem lý lịch của mình thì xin phiếu gì", ["Phiếu số 2 cho chính mình"]),
         # Not ours: an honest "not mine" with the official channels.
         ("làm sổ đỏ mất bao lâu", ["dichvucong.gov.vn"]),
     ],
@@ -54,3 +69,84 @@ async def test_the_fee_answer_offers_the_calculator_for_ones_own_case(dispatcher
     assert "menu:open:fees" in chat.payloads
     await chat.press("menu:open:fees")
     assert "fees:group:reduced" in chat.payloads
+
+
+@pytest.mark.parametrize(
+    ("question", "step", "facts"),
+    [
+        # A question about one step opens the guide at that step, its problems shown too.
+        ("tạo yêu cầu mới trên vneid bị báo lỗi", 3, ["Tạo mới yêu cầu", "chưa thanh toán"]),
+        ("khai nơi cư trú trong tờ khai từ năm nào", 4, ["14 tuổi"]),
+        ("không thấy mục thủ tục hành chính trên vneid", 2, ["tìm kiếm"]),
+        ("bấm gửi yêu cầu xong có được báo gì không", 6, ["tin nhắn"]),
+        ("where do I pick the receiving agency", 5, ["provincial police"]),
+    ],
+)
+async def test_a_question_about_one_step_gets_that_step_and_its_picture(dispatcher, question, step, facts):
+    chat = Chat(dispatcher)
+    await chat.say(question)
+    reply = next(reply for reply in chat.last if reply.edit_key == "guide")
+    assert f"{step}/8" in reply.text, (question, reply.text)
+    for fact in facts:
+        assert fact in reply.text, (question, reply.text)
+    assert reply.image is not None and reply.image.key.endswith(f"step-{step}")
+    # Back and Next move from that step.
+    assert f"guide:step:{step - 2}" in chat.payloads and f"guide:step:{step}" in chat.payloads
+
+
+async def test_a_general_guide_question_still_starts_at_step_one(dispatcher):
+    chat = Chat(dispatcher)
+    await chat.say("hướng dẫn làm lý lịch tư pháp trên vneid")
+    assert "Bước 1/8" in chat.text
+    assert "Lỗi thường gặp" not in chat.text and "1900 0368" not in chat.text
+
+
+async def test_a_province_named_in_a_question_is_used_for_the_answer_only(dispatcher, storage):
+    chat = Chat(dispatcher, user_id="where-1")
+    await chat.say("ở Đắk Lắk muốn nộp hồ sơ lý lịch trực tiếp thì tới đâu")
+    assert "Công an tỉnh Đắk Lắk" in chat.text
+    user = await storage.get_user("web", "where-1")
+    assert user is None or user.province_code is None
+
+
+class UnsureInterpreter:
+    """The NLU unsure between two guesses (Rasa's `nlu_fallback`), as for an unusual phrasing."""
+
+    def __init__(self, *guesses: str) -> None:
+        self.guesses = guesses
+
+    async def parse(self, text: str) -> dict:
+        ranking = [{"name": name, "confidence": 0.4 - 0.1 * n} for n, name in enumerate(self.guesses)]
+        entities = [{"entity": "certificate_type", "value": "2"}] if "phiếu 2" in text else []
+        return {
+            "text": text,
+            "intent": {"name": "nlu_fallback", "confidence": 0.45},
+            "entities": entities,
+            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45}, *ranking],
+        }
+
+
+def unsure(storage, *guesses: str) -> Dispatcher:
+    return Dispatcher(make_services(storage, knowledge=load_knowledge(), nlu=UnsureInterpreter(*guesses)))
+
+
+@pytest.mark.parametrize(
+    ("guesses", "question", "answer"),
+    [
+        # A guess the question's words confirm is answered, not asked back.
+        (("account_help", "guide_step"), "tờ khai điền sẵn tên cha mẹ sai", "Bước 4/8"),
+        (("abroad", "certificate_types"), "làm giấy phép lao động thì sao", "giấy phép lao động"),
+        (("certificate_types", "abroad"), "phiếu 2 ai xin được", "Phiếu số 2"),
+    ],
+)
+async def test_an_unsure_guess_the_words_confirm_is_answered(storage, guesses, question, answer):
+    chat = Chat(unsure(storage, *guesses))
+    await chat.say(question)
+    assert answer in chat.text and "Có phải bạn muốn hỏi" not in chat.text, chat.text
+
+
+async def test_an_unsure_guess_without_such_words_is_still_asked_back(storage):
+    chat = Chat(unsure(storage, "account_help", "guide_step"))
+    await chat.say("cái này là sao vậy")
+    assert "Có phải bạn muốn hỏi" in chat.text
+    assert "intent:guide_step" in chat.payloads and "intent:account_help" in chat.payloads

@@ -41,6 +41,10 @@ ANSWER_INTENTS = {
     "abroad",
     "scams",
     "payment_refund",
+    "authorisation",
+    "portal",
+    "guide_step",
+    "receiving_unit",
 }
 INTENTS = CORE_INTENTS | ANSWER_INTENTS
 

@@ -23,6 +23,7 @@ from backend.outbox import WebhookSender
 from backend.routes import admin, citizen, payment, simulator, verification
 from backend.service import MockGovernment
 from backend.settings import MockSettings
+from backend.throttle import ProofThrottle
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def create_app(settings: MockSettings, service: MockGovernment | None = None) ->
     app.state.settings = settings
     app.state.service = service or MockGovernment(settings)
     app.state.sender = WebhookSender(app.state.service)
+    app.state.proof_throttle = ProofThrottle()
     randomness = app.state.randomness = random.Random()
     app.state.trainees = {}  # simulator ticket -> (code, last4, birth date, name)
     add_error_handlers(app)

@@ -15,7 +15,6 @@ Bad requests get a 4xx with a bilingual message, never a 500.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from starlette.routing import Route
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
+from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.web_openapi import openapi_description
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from storage.base import Storage
@@ -89,13 +89,12 @@ class WebChannel(Channel):
         return JSONResponse(openapi_description(MAX_TEXT, MAX_PAYLOAD))
 
     async def chat(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _refuse(413, "Tin nhắn quá dài.", "Message too large.")
         try:
-            data = json.loads(body)
-        except ValueError:
-            return _refuse(400, "Dữ liệu không phải JSON.", "The body is not JSON.")
+            data = loads_limited(await read_body(request, MAX_BODY))
+        except BodyTooLarge:
+            return _refuse(413, "Tin nhắn quá dài.", "Message too large.")
+        except BadJson:
+            return _refuse(400, "Dữ liệu không phải JSON hợp lệ.", "The body is not JSON, or nests too deep.")
         if not isinstance(data, dict):
             return _refuse(400, "Dữ liệu không đúng dạng.", "Expected a JSON object.")
         inbound = self._inbound(data)

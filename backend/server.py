@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from backend.errors import add_error_handlers
 from backend.faults import FaultInjection
-from backend.middleware import AdminAuth, BodyLimit
+from backend.middleware import AdminAuth, BodyLimit, NoFraming
 from backend.outbox import WebhookSender
 from backend.routes import admin, citizen, payment, simulator, verification
 from backend.service import MockGovernment
@@ -54,6 +54,7 @@ def create_app(settings: MockSettings, service: MockGovernment | None = None) ->
     add_error_handlers(app)
     app.add_middleware(FaultInjection, settings=settings, randomness=randomness)
     app.add_middleware(AdminAuth, settings=settings)
+    app.add_middleware(NoFraming)
     app.add_middleware(BodyLimit)  # added last, so it runs first
     for routes in (citizen, payment, verification, simulator, admin):
         app.include_router(routes.router)

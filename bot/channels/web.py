@@ -80,7 +80,8 @@ class WebChannel(Channel):
             self._page,
             headers={
                 "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                "script-src 'unsafe-inline'; connect-src 'self'",
+                "script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+                "X-Frame-Options": "DENY",  # no framing by another site (clickjacking), for older browsers too
                 "X-Content-Type-Options": "nosniff",
             },
         )

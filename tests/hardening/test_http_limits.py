@@ -1,7 +1,8 @@
 """Issue 20, finding 6: what reaches the bot's HTTP routes is limited before
 it is parsed. Thousands-deep JSON gets 400 (it used to be a 500), a body over
 the limit 413 whether or not it says its length, and a signed backend event
-notifies once however often it is replayed. Against the whole running bot."""
+notifies once however often it is replayed; no page (the bot's, the mock's)
+can be framed. Against the whole running bot."""
 
 from __future__ import annotations
 
@@ -73,3 +74,16 @@ async def test_a_signed_backend_event_notifies_once_however_often_it_is_replayed
         assert (await client.post("/hooks/backend", content=DEEP, headers=deep)).status_code == 400
         updates = (await client.get("/api/chat/updates", params={"user_id": "sub9"})).json()["replies"]
     assert len([reply for reply in updates if "Đã tiếp nhận" in reply["text"]]) == 1
+
+
+async def test_no_page_can_be_framed_by_another_site(running_bot):
+    url, runtime = running_bot
+    async with httpx.AsyncClient() as client:
+        pages = [
+            await client.get(f"{url}/"),
+            await client.get(f"{runtime.mock.url}/verify/not-a-token"),
+            await client.get(f"{runtime.mock.url}/simulator"),
+        ]
+    for page in pages:
+        assert page.headers["x-frame-options"] == "DENY", page.url
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"], page.url

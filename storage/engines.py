@@ -20,6 +20,8 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from core.paths import private_file
+
 SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 # How long a query on the event loop waits for another process's SQLite
 # write lock before it retries off the loop (the loop stalls meanwhile).
@@ -53,7 +55,7 @@ def postgres_engines(url: URL, pool_size: int, lock_pool_size: int) -> tuple[Asy
 def sqlite_engines(url: URL, pool_size: int) -> tuple[AsyncEngine, Engine]:
     """The async engine and the synchronous one for the event loop."""
     assert url.database is not None  # `SqlStorage` refuses SQLite URLs without a file
-    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    private_file(Path(url.database))
     # The driver opens write transactions itself with BEGIN IMMEDIATE
     # right before the first write (no extra round trip; a write never
     # fails upgrading a read lock); plain SELECTs need no transaction.

@@ -15,6 +15,7 @@ Bad requests get a 4xx with a bilingual message, never a 500.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -117,7 +118,7 @@ class WebChannel(Channel):
             "channel": self.name,
             "user_id": user_id,
             "chat_id": user_id,
-            "update_id": message_id,
+            "update_id": _update_key(user_id, message_id) if message_id else None,
             "locale": _locale(data.get("locale")),
         }
         kinds = [key for key in ("text", "button", "start") if key in data]
@@ -163,6 +164,13 @@ class WebChannel(Channel):
         url = self.media.url_for(reply.image)
         base = self.media.public_base_url
         return url[len(base) :] if url.startswith(base) else url
+
+
+def _update_key(user_id: str, message_id: str) -> str:
+    """What the dispatcher records (in `seen_updates`, for two days, even
+    after forget-me) to answer a message once: a hash of the user and the
+    page's message id, which embeds most of the user id."""
+    return hashlib.sha256(f"{user_id}\n{message_id}".encode()).hexdigest()[:40]
 
 
 def _locale(value: Any) -> str | None:

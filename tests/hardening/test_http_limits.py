@@ -10,10 +10,12 @@ import json
 import time
 
 import httpx
+from sqlalchemy import select
 
 from backend.webhooks import signed_headers
 from bot.app import MAX_HOOK_BODY
 from bot.channels.web import MAX_BODY
+from storage.schema import seen_updates
 from tests.flows.helpers import AWAITING_PAYMENT_CODE, LAN_ID
 
 DEEP = b"[" * 10_000 + b"]" * 10_000  # valid JSON under the size limits, far over the nesting one
@@ -87,3 +89,26 @@ async def test_no_page_can_be_framed_by_another_site(running_bot):
     for page in pages:
         assert page.headers["x-frame-options"] == "DENY", page.url
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"], page.url
+
+
+async def test_forget_me_on_the_web_leaves_no_message_id_that_names_the_user(running_bot):
+    url, runtime = running_bot
+    user_id = "wa1b2c3d4e5f60718293a4b5c6d7e8f90"
+    page_ids = (f"{user_id[:20]}-{n}" for n in range(100))  # as the page makes them
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def say(**body):
+            payload = {"user_id": user_id, "message_id": next(page_ids), **body}
+            return (await client.post("/api/chat", json=payload)).json()["replies"]
+
+        for body in ({"start": ""}, {"button": "onboarding:lang:vi"}, {"button": "onboarding:consent:yes"}):
+            await say(**body)
+        again = {"user_id": user_id, "message_id": "repeated-1", "text": "xin chào"}
+        assert (await client.post("/api/chat", json=again)).json()["replies"]
+        assert (await client.post("/api/chat", json=again)).json()["replies"] == []  # still answered once
+        await say(button="menu:forget")
+        await say(button="menu:forget:yes")
+    async with runtime.storage.transaction() as conn:
+        kept = (await conn.execute(select(seen_updates.c.update_id))).scalars().all()
+    assert kept, "the message ids are recorded (to answer each once)"
+    assert not [update_id for update_id in kept if user_id[:8] in update_id or "repeated" in update_id]

@@ -91,3 +91,13 @@ async def test_wrong_proofs_for_a_payment_count_too(app):
         for _ in range(5):
             assert (await guesser.post(f"/api/v1/requests/{code}/payments", json=WRONG)).status_code == 404
         assert (await guesser.post(f"/api/v1/requests/{code}/payments", json=proof.as_json())).status_code == 429
+
+
+async def test_the_bot_on_loopback_is_limited_per_code_only(app):
+    # Every citizen's lookup comes from the bot's one address: 25 wrong
+    # proofs spread over codes lock none of them, nor the bot.
+    async with client_at(app, "127.0.0.1") as bot:
+        codes = [code for code, _ in DEMO.values()]
+        answers = [(await status(bot, codes[n % len(codes)], WRONG)).status_code for n in range(25)]
+        assert answers == [404] * 25
+        assert (await status(bot, OTHER_CODE, OTHER_PROOF.as_json())).status_code == 200

@@ -115,6 +115,15 @@ class InvalidRequest(BackendError):
         self.status = status
 
 
+class LookupLocked(BackendError):
+    """Too many wrong proofs for this code (or from this client): the
+    backend refuses lookups for `retry_after` seconds (its 429)."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"locked for {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
 class BackendUnavailable(BackendError):
     """Down, 5xx, timeout or circuit open. `last_known` is the last status
     this client saw for the same code and proof (from_cache=True, with its
@@ -372,6 +381,8 @@ class BackendClient(_ClientBase):
             data = {}
         if response.status_code == 404:
             raise RequestNotFound(data.get("message_en", "not found"))
+        if response.status_code == 429:
+            raise LookupLocked(float(data.get("retry_after_seconds") or 900))
         if response.status_code >= 400:
             raise InvalidRequest(
                 data.get("message_en", f"HTTP {response.status_code}"),

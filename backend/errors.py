@@ -52,7 +52,13 @@ def parse_code(raw: str) -> str:
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return api_error_json(exc)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None:
+        return api_error_json(exc)
+    seconds = max(1, int(retry_after) + 1)
+    response = error_json(exc.status, exc.error, exc.message_vi, exc.message_en, retry_after_seconds=seconds)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

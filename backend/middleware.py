@@ -1,5 +1,6 @@
-"""ASGI middleware in front of every route: the request body size limit and
-the admin token check on /admin. (Fault injection on /api is `backend.faults`.)"""
+"""ASGI middleware in front of every route: the request body size limit,
+the admin token check on /admin, and headers that forbid framing the pages
+(verification, payment, simulator). (Fault injection on /api is `backend.faults`.)"""
 
 from __future__ import annotations
 
@@ -81,3 +82,26 @@ class AdminAuth:
 def _is_admin(path: str) -> bool:
     """Whether `path` is under /admin, however it is spelled (`//admin`, `/ADMIN`)."""
     return ("/" + path.lstrip("/")).lower().startswith("/admin")
+
+
+NO_FRAMING = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
+
+
+class NoFraming:
+    """No page of the mock may be framed by another site (a payment or
+    verification page under someone else's buttons): `X-Frame-Options: DENY`
+    and `frame-ancestors 'none'` on every response."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *NO_FRAMING]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

@@ -70,6 +70,8 @@ class ErrorOut(BaseModel):
     error: str
     message_vi: str
     message_en: str
+    # 429 `too_many_attempts` only: when to try again (also the Retry-After header).
+    retry_after_seconds: int | None = None
 
 
 class HistoryOut(BaseModel):
@@ -120,5 +122,5 @@ class StatusOut(BaseModel):
 
 # The error answers the citizen API documents.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 502, 503, 504)
+    status: {"model": ErrorOut} for status in (400, 404, 409, 413, 422, 429, 502, 503, 504)
 }

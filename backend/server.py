@@ -18,11 +18,12 @@ from fastapi import FastAPI
 
 from backend.errors import add_error_handlers
 from backend.faults import FaultInjection
-from backend.middleware import AdminAuth, BodyLimit
+from backend.middleware import AdminAuth, BodyLimit, NoFraming
 from backend.outbox import WebhookSender
 from backend.routes import admin, citizen, payment, simulator, verification
 from backend.service import MockGovernment
 from backend.settings import MockSettings
+from backend.throttle import ProofThrottle
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,13 @@ def create_app(settings: MockSettings, service: MockGovernment | None = None) ->
     app.state.settings = settings
     app.state.service = service or MockGovernment(settings)
     app.state.sender = WebhookSender(app.state.service)
+    app.state.proof_throttle = ProofThrottle()
     randomness = app.state.randomness = random.Random()
     app.state.trainees = {}  # simulator ticket -> (code, last4, birth date, name)
     add_error_handlers(app)
     app.add_middleware(FaultInjection, settings=settings, randomness=randomness)
     app.add_middleware(AdminAuth, settings=settings)
+    app.add_middleware(NoFraming)
     app.add_middleware(BodyLimit)  # added last, so it runs first
     for routes in (citizen, payment, verification, simulator, admin):
         app.include_router(routes.router)

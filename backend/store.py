@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from core.paths import private_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS citizens (
@@ -90,7 +92,7 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox(delivered_at, gave_up, next_atte
 def open_database(path: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) the database and its tables."""
     if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(path))
     connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     connection.row_factory = sqlite3.Row
     connection.execute("PRAGMA foreign_keys = ON")

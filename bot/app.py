@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from bot.announcements import AnnouncementSubscription
 from bot.broadcast.worker import DeliveryWorker
 from bot.channels import ChannelContext, configured_channels
 from bot.channels.base import Channel, DeliveryError
+from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.config import Settings
 from bot.dispatcher import Dispatcher, Interceptor, settle_startup_memory
 from bot.handoff_relay import OfficerDesk
@@ -226,22 +226,30 @@ class Runtime:
 
     # --- backend status events ------------------------------------------------
     async def backend_hook(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_HOOK_BODY:
+        """A signed status event from the backend: size, then signature, then
+        the JSON; each event id once (a replayed signed event is answered 200
+        and notifies nobody again, within the signature's 5 minutes and the
+        seen-updates window alike)."""
+        try:
+            body = await read_body(request, MAX_HOOK_BODY)
+        except BodyTooLarge:
             return PlainTextResponse("body too large", status_code=413)
         if not verify_signature(self.webhook_secret, body, request.headers):
             return PlainTextResponse("bad signature", status_code=401)
         try:
-            event = json.loads(body)
+            event = loads_limited(body)
+            event_id = str(event["event_id"])
             code = str(event["code"])
             labels = {
                 "vi": str(event.get("label_vi") or event["status"]),
                 "en": str(event.get("label_en") or event["status"]),
             }
-        except (ValueError, KeyError, TypeError):
+        except (BadJson, KeyError, TypeError):
             return PlainTextResponse("malformed event", status_code=400)
         if self.dispatcher is None:
             return PlainTextResponse("starting", status_code=503)
+        if not await self.storage.first_time_seen("backend", event_id[:128]):
+            return JSONResponse({"ok": True, "notified": 0, "duplicate": True})
         delivered = await self.notify_subscribers(code, labels)
         return JSONResponse({"ok": True, "notified": delivered})
 

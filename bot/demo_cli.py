@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from core.paths import private_dir
+
 STATE_FILE = "var/demo-persona.json"
 FINAL = {"COMPLETED", "REJECTED", "CANCELLED"}
 NAMES = ("Nguyễn Thị Mai", "Trần Văn Bình", "Lê Thị Hoa", "Phạm Văn Nam", "Hoàng Thị Lan", "Vũ Văn Hùng")
@@ -119,7 +121,7 @@ async def new_demo(
             return 1
         filed = response.json()
         persona.code = filed["code"]
-        state.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(state.parent)
         state.write_text(json.dumps(asdict(persona), ensure_ascii=False), encoding="utf-8")
         print("Hồ sơ mẫu (mô phỏng) / Demo request (simulation)")
         print(f"  Mã hồ sơ / code: {persona.code}")

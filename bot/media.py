@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from bot.config import Settings
 from core.messages import Image
+from core.paths import private_dir
 from core.secrets import load_or_create_secret
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,11 @@ class MediaStore:
         try:
             os.utime(path, (now, now))  # a new link: keep the file until it expires
         except FileNotFoundError:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            private_dir(self.directory)
             # Write then rename: a reader never sees half a file.
             partial = path.with_suffix(f".{secrets.token_hex(4)}.part")
-            partial.write_bytes(png)
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+                file.write(png)  # owner only: QR codes carry certificate links
             os.utime(partial, (now, now))
             os.replace(partial, path)
         return digest

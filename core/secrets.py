@@ -8,6 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
+from core.paths import private_dir
+
 
 def secret(name: str) -> str | None:
     """The environment variable `name`, stripped; None when unset or blank."""
@@ -27,7 +29,7 @@ def load_or_create_secret(env_name: str, keep_in: Path) -> bytes:
             return stored
     except FileNotFoundError:
         pass
-    keep_in.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(keep_in.parent)
     generated = secrets.token_urlsafe(32).encode("ascii")
     try:
         # O_EXCL: if two processes race, one creates and both read the winner's.

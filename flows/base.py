@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from core.messages import Button, Inbound, InboundKind, Reply
@@ -54,8 +54,10 @@ class Services:
     knowledge: KnowledgeBase
     today: Callable[[], date] = date.today
     illustrations: Callable[[int, str], bytes] | None = None  # (step index, lang) -> PNG
-    status_attempt_limit: int = 3
+    status_attempt_limit: int = 3  # wrong proofs per user
+    status_code_attempt_limit: int = 5  # wrong proofs per request code, from any user
     status_lock_minutes: int = 15
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the lock-outs' clock
     officer_desk: OfficerDeskPort | None = None  # when officers take questions live
     feedback: FeedbackStore | None = None  # questions the bot could not answer (None: not kept)
 

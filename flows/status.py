@@ -22,6 +22,7 @@ stateDiagram-v2
     ASK_CODE --> SHOWN: code and proof in one message
     ASK_PROOF --> ASK_PROOF: malformed proof / wrong proof (code kept, attempts left) / another code
     ASK_PROOF --> LOCKED: too many failed attempts
+    ASK_PROOF --> ASK_PROOF: the code locked (too many wrong proofs for it, from anyone)
     ASK_PROOF --> SHOWN: found (COMPLETED: + QR code; expired or revoked: no QR)
     ASK_PROOF --> SHOWN: backend down (last known status and its age)
     SHOWN --> SHOWN: notify me on change
@@ -37,11 +38,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from backend.client import BackendError, BackendUnavailable, InvalidRequest, RequestNotFound
+from backend.client import BackendError, BackendUnavailable, InvalidRequest, LookupLocked, RequestNotFound
 from backend.domain import OwnershipProof
 from core.codes import TYPED_REQUEST_CODE
 from core.dates import find_dates
@@ -178,45 +180,66 @@ class StatusLookup(Flow):
 
     # --- failed attempts ----------------------------------------------------
     def locked_reply(self, ctx: Context) -> list[Reply] | None:
+        """This user's lock-out (too many wrong proofs of theirs), if on."""
         until = ctx.memory.get("lookup_locked_until")
         if not until:
             return None
         until_at = datetime.fromisoformat(until)
-        now = datetime.now(UTC)
-        if now >= until_at:
+        if ctx.services.now() >= until_at:
             ctx.memory.pop("lookup_locked_until", None)
             ctx.memory["lookup_failures"] = 0
             return None
         ctx.set_state(State.LOCKED)
-        minutes = max(1, int((until_at - now).total_seconds() // 60) + 1)
+        return self.wait_reply(ctx, "status.locked", until_at)
+
+    def code_locked_reply(self, ctx: Context, until: datetime) -> list[Reply]:
+        """The code is locked, whoever tried it: the code is kept, so its
+        holder can send the proof again once the lock-out is over."""
+        ctx.event("status_lookup", result="code_locked")
+        ctx.set_state(State.ASK_PROOF)
+        return self.wait_reply(ctx, "status.code_locked", until, code=ctx.data.get("code", ""))
+
+    def wait_reply(self, ctx: Context, key: str, until: datetime, **values: object) -> list[Reply]:
+        minutes = max(1, math.ceil((until - ctx.services.now()).total_seconds() / 60))
         return [
             Reply(
-                ctx.t("status.locked", minutes=minutes),
+                ctx.t(key, minutes=minutes, **values),
                 buttons=rows((ctx.button("menu.handoff", "menu:open:handoff"),), ctx.menu_row()),
             )
         ]
 
-    def failed_attempt(self, ctx: Context) -> list[Reply]:
+    async def failed_attempt(self, ctx: Context, code: str) -> list[Reply]:
+        """A wrong proof: counted for this user and for the code (any user's
+        tries at one code add up, in storage)."""
+        services = ctx.services
+        now = services.now()
+        window = timedelta(minutes=services.status_lock_minutes)
+        code_locked = await services.storage.lookup_failed(code, services.status_code_attempt_limit, window, now)
         failures = int(ctx.memory.get("lookup_failures", 0)) + 1
         ctx.memory["lookup_failures"] = failures
         ctx.event("status_lookup", result="not_found")
-        limit = ctx.services.status_attempt_limit
+        limit = services.status_attempt_limit
         if failures >= limit:
-            until = datetime.now(UTC) + timedelta(minutes=ctx.services.status_lock_minutes)
-            ctx.memory["lookup_locked_until"] = until.isoformat()
+            ctx.memory["lookup_locked_until"] = (now + window).isoformat()
             return self.locked_reply(ctx) or []
+        if code_locked is not None:
+            return self.code_locked_reply(ctx, code_locked)
         ctx.set_state(State.ASK_PROOF)  # the code is kept: most often the proof was mistyped
-        code = ctx.data.get("code", "")
         return [Reply(ctx.t("status.not_found", code=code, left=limit - failures), buttons=rows(ctx.menu_row()))]
 
     # --- the lookup -----------------------------------------------------------
     async def lookup(self, ctx: Context, code: str, proof) -> list[Reply]:
         if locked := self.locked_reply(ctx):
             return locked
+        ctx.data["code"] = code
+        if (until := await ctx.services.storage.lookup_locked_until(code, ctx.services.now())) is not None:
+            return self.code_locked_reply(ctx, until)
         try:
             view = await ctx.services.backend.lookup(code, proof)
         except RequestNotFound:
-            return self.failed_attempt(ctx)
+            return await self.failed_attempt(ctx, code)
+        except LookupLocked as error:
+            return self.code_locked_reply(ctx, ctx.services.now() + timedelta(seconds=error.retry_after))
         except InvalidRequest:
             ctx.set_state(State.ASK_PROOF)
             return [Reply(ctx.t("status.proof_invalid"), buttons=rows(ctx.menu_row()))]

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -162,6 +162,17 @@ class Storage(ABC):
     @abstractmethod
     async def subscribers(self, request_code: str) -> list[Subscriber]:
         """Who to notify when the request changes (unreachable users left out)."""
+
+    # --- status lookups: wrong proofs per request code ---------------------
+    @abstractmethod
+    async def lookup_locked_until(self, request_code: str, now: datetime) -> datetime | None:
+        """When the code's lock-out (`lookup_failed`) ends, if it is locked at `now`."""
+
+    @abstractmethod
+    async def lookup_failed(self, request_code: str, limit: int, window: timedelta, now: datetime) -> datetime | None:
+        """Count a wrong proof of ownership for the code, whoever sent it:
+        the `limit`-th within `window` locks the code for `window`. When its
+        lock-out ends, if it is locked."""
 
     # --- notices for channels the user polls (web chat) ------------------
     @abstractmethod

@@ -10,6 +10,8 @@ hand-offs (see `SqlStorage.run_sync`).
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.paths import private_file
 
 SUPPORTED_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 # How long a query on the event loop waits for another process's SQLite
@@ -35,7 +39,9 @@ def dialect_insert(dialect: str) -> Insert:
 
 def postgres_engines(url: URL, pool_size: int, lock_pool_size: int) -> tuple[AsyncEngine, AsyncEngine]:
     """The pool for short queries and the lock pool."""
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size // 2, pool_pre_ping=True)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size // 2, pool_pre_ping=True, hide_parameters=True
+    )
     # Lock holders wait on their own pool so they can never starve the
     # short queries the locked handlers need.
     # No pre-ping: on asyncpg it costs three round trips per checkout. A
@@ -45,7 +51,9 @@ def postgres_engines(url: URL, pool_size: int, lock_pool_size: int) -> tuple[Asy
     # the turn on another connection.
     # No overflow: a connection beyond the pool would be opened for one turn
     # and closed after it (a new server process each time).
-    lock_engine = create_async_engine(url, pool_size=lock_pool_size, max_overflow=0, isolation_level="AUTOCOMMIT")
+    lock_engine = create_async_engine(
+        url, pool_size=lock_pool_size, max_overflow=0, isolation_level="AUTOCOMMIT", hide_parameters=True
+    )
     event.listen(lock_engine.sync_engine, "checkout", _replace_if_closed)
     return engine, lock_engine
 
@@ -53,19 +61,48 @@ def postgres_engines(url: URL, pool_size: int, lock_pool_size: int) -> tuple[Asy
 def sqlite_engines(url: URL, pool_size: int) -> tuple[AsyncEngine, Engine]:
     """The async engine and the synchronous one for the event loop."""
     assert url.database is not None  # `SqlStorage` refuses SQLite URLs without a file
-    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    private_file(Path(url.database))
     # The driver opens write transactions itself with BEGIN IMMEDIATE
     # right before the first write (no extra round trip; a write never
     # fails upgrading a read lock); plain SELECTs need no transaction.
     sqlite_args = {"isolation_level": "IMMEDIATE"}
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, connect_args=sqlite_args)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, connect_args=sqlite_args, hide_parameters=True
+    )
+    hide_aiosqlite_arguments()
     _tune_sqlite(engine.sync_engine, busy_timeout_ms=10_000)
     # One connection: the event loop runs one transaction at a time.
     inline_engine = create_engine(
-        url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0, connect_args=sqlite_args
+        url.set(drivername="sqlite+pysqlite"),
+        pool_size=1,
+        max_overflow=0,
+        connect_args=sqlite_args,
+        hide_parameters=True,
     )
     _tune_sqlite(inline_engine, busy_timeout_ms=INLINE_BUSY_TIMEOUT_MS)
     return engine, inline_engine
+
+
+class _HideCallArguments(logging.Filter):
+    """aiosqlite logs, at DEBUG, each call it runs with its arguments: the
+    SQL parameters (OAuth tokens, citizens' words). Keep the call's name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_call_name(arg) for arg in record.args)
+        return True
+
+
+def _call_name(value: object) -> str:
+    if isinstance(value, functools.partial):
+        return getattr(value.func, "__qualname__", "a call")
+    return type(value).__name__
+
+
+def hide_aiosqlite_arguments() -> None:
+    logger = logging.getLogger("aiosqlite")
+    if not any(isinstance(item, _HideCallArguments) for item in logger.filters):
+        logger.addFilter(_HideCallArguments())
 
 
 def _replace_if_closed(dbapi_connection, _record, _proxy) -> None:

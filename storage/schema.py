@@ -307,3 +307,16 @@ unanswered_questions = Table(
     Column("update_id", String(128)),
     Index("ux_unanswered_questions_update", "user_hash", "update_id", unique=True),
 )
+
+
+# --- status lookups (storage/lookup_locks.py) --------------------------------
+# Wrong proofs of ownership per request code, whoever sent them, so that new
+# user ids get no fresh tries at one code. The code only as a keyed hash.
+lookup_lockouts = Table(
+    "lookup_lockouts",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", UtcDateTime(), nullable=False, index=True),
+    Column("locked_until", UtcDateTime()),
+)

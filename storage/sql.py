@@ -37,6 +37,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.redaction import scrub_props
+from storage import lookup_locks
 from storage.base import (
     Conversation,
     DuplicateUpdate,
@@ -341,6 +342,17 @@ class SqlStorage(Storage):
         )
         rows = await self.run_sync(lambda conn: conn.execute(query).all())
         return [Subscriber(row.channel, row.user_id, row.chat_id, row.language) for row in rows]
+
+    # --- status lookups ------------------------------------------------------
+    async def lookup_locked_until(self, request_code: str, now: datetime) -> datetime | None:
+        return await self.run_sync(lookup_locks.locked_until, self._code_hash(request_code), now)
+
+    async def lookup_failed(self, request_code: str, limit: int, window: timedelta, now: datetime) -> datetime | None:
+        code_hash = self._code_hash(request_code)
+        return await self.run_sync(lookup_locks.record_failure, self._insert, code_hash, limit, window, now, write=True)
+
+    def _code_hash(self, request_code: str) -> str:
+        return self.pseudonym("request", request_code)
 
     # --- analytics and audit -----------------------------------------------
     async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:

@@ -3,12 +3,12 @@ calls; fault injection applies here), and /healthz."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.domain import OwnershipProof, RequestStatus
 from backend.errors import NOT_FOUND, ApiError, parse_code
-from backend.routes.deps import Service
+from backend.routes.deps import Service, Throttle
 from backend.schemas import ERRORS, NewRequestBody, PaymentOut, ProofBody, StatusOut
 from backend.service import AlreadyOpen, MockGovernment, NotPayable
 from domain.provinces import province_by_code
@@ -27,22 +27,34 @@ async def healthz(service: Service):
     response_model=None,
     responses={200: {"model": StatusOut}, **ERRORS},
 )
-async def request_status(code: str, body: ProofBody, service: Service):
+async def request_status(code: str, body: ProofBody, service: Service, throttle: Throttle, request: Request):
     """The status of a request, for its holder only. An unknown code and
-    a wrong proof get the same 404."""
-    found = service.lookup(parse_code(code), body.proof())
+    a wrong proof get the same 404; 5 of them for one code (or 20 from one
+    client) within 15 minutes, and that code (or client) gets 429 until
+    the 15 minutes have passed, even with the right proof."""
+    code, client = parse_code(code), _client(request)
+    throttle.check(code, client)
+    found = service.lookup(code, body.proof())
     if found is None:
+        throttle.failed(code, client)
         raise NOT_FOUND
     return JSONResponse(found)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.post(
     "/api/v1/requests/{code}/payments", tags=["payments"], status_code=201, response_model=PaymentOut, responses=ERRORS
 )
-async def create_payment(code: str, body: ProofBody, service: Service):
-    """Start paying a request waiting for payment (returns the pending one if any)."""
+async def create_payment(code: str, body: ProofBody, service: Service, throttle: Throttle, request: Request):
+    """Start paying a request waiting for payment (returns the pending one
+    if any). Wrong proofs count as on the status route."""
+    code, client = parse_code(code), _client(request)
+    throttle.check(code, client)
     try:
-        payment = service.create_payment(parse_code(code), body.proof())
+        payment = service.create_payment(code, body.proof())
     except NotPayable:
         raise ApiError(
             409,
@@ -51,6 +63,7 @@ async def create_payment(code: str, body: ProofBody, service: Service):
             "This request is not waiting for payment.",
         ) from None
     if payment is None:
+        throttle.failed(code, client)
         raise NOT_FOUND
     return payment
 

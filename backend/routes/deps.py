@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from backend.outbox import WebhookSender
 from backend.service import MockGovernment
 from backend.settings import MockSettings
+from backend.throttle import ProofThrottle
 
 
 # async: a plain function dependency would run in a worker thread on every request.
@@ -26,6 +27,11 @@ async def _sender(request: Request) -> WebhookSender:
     return request.app.state.sender
 
 
+async def _throttle(request: Request) -> ProofThrottle:
+    return request.app.state.proof_throttle
+
+
 Service = Annotated[MockGovernment, Depends(_service)]
 Settings = Annotated[MockSettings, Depends(_settings)]
 Sender = Annotated[WebhookSender, Depends(_sender)]
+Throttle = Annotated[ProofThrottle, Depends(_throttle)]

@@ -17,6 +17,7 @@ from typing import TextIO
 from bot.channels.base import Channel
 from bot.channels.text import numbered_options, split_text
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
+from core.paths import private_dir
 
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -47,7 +48,7 @@ class ConsoleChannel(Channel):
     def _save(self, image: Image) -> str:
         if self.picture_dir is None:
             return ""
-        self.picture_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.picture_dir)
         path = self.picture_dir / (_UNSAFE.sub("_", image.key) + ".png")
         path.write_bytes(image.png)
         return f" → {path}"

@@ -26,13 +26,14 @@ class _RedactInLogs(logging.Filter):
         return True
 
 
-def hide_in_request_logs(pattern: str, placeholder: str) -> None:
+def hide_in_request_logs(pattern: str, placeholder: str, loggers: tuple[str, ...] = ("httpx",)) -> None:
     """httpx logs every request URL at INFO, and Bot API URLs hold the bot
     token: log `placeholder` where `pattern` matches instead (installed once
-    per pattern)."""
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(item, _RedactInLogs) and item.pattern.pattern == pattern for item in logger.filters):
-        logger.addFilter(_RedactInLogs(pattern, placeholder))
+    per pattern), on httpx's logger and any other of `loggers`."""
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if not any(isinstance(item, _RedactInLogs) and item.pattern.pattern == pattern for item in logger.filters):
+            logger.addFilter(_RedactInLogs(pattern, placeholder))
 
 
 def webhook_secret_from_token(token: str, label: bytes, length: int = 64) -> str:

@@ -15,7 +15,7 @@ Bad requests get a 4xx with a bilingual message, never a 500.
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
+from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.web_openapi import openapi_description
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from storage.base import Storage
@@ -80,7 +81,8 @@ class WebChannel(Channel):
             self._page,
             headers={
                 "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                "script-src 'unsafe-inline'; connect-src 'self'",
+                "script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+                "X-Frame-Options": "DENY",  # no framing by another site (clickjacking), for older browsers too
                 "X-Content-Type-Options": "nosniff",
             },
         )
@@ -89,13 +91,12 @@ class WebChannel(Channel):
         return JSONResponse(openapi_description(MAX_TEXT, MAX_PAYLOAD))
 
     async def chat(self, request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _refuse(413, "Tin nhắn quá dài.", "Message too large.")
         try:
-            data = json.loads(body)
-        except ValueError:
-            return _refuse(400, "Dữ liệu không phải JSON.", "The body is not JSON.")
+            data = loads_limited(await read_body(request, MAX_BODY))
+        except BodyTooLarge:
+            return _refuse(413, "Tin nhắn quá dài.", "Message too large.")
+        except BadJson:
+            return _refuse(400, "Dữ liệu không phải JSON hợp lệ.", "The body is not JSON, or nests too deep.")
         if not isinstance(data, dict):
             return _refuse(400, "Dữ liệu không đúng dạng.", "Expected a JSON object.")
         inbound = self._inbound(data)
@@ -117,7 +118,7 @@ class WebChannel(Channel):
             "channel": self.name,
             "user_id": user_id,
             "chat_id": user_id,
-            "update_id": message_id,
+            "update_id": _update_key(user_id, message_id) if message_id else None,
             "locale": _locale(data.get("locale")),
         }
         kinds = [key for key in ("text", "button", "start") if key in data]
@@ -163,6 +164,13 @@ class WebChannel(Channel):
         url = self.media.url_for(reply.image)
         base = self.media.public_base_url
         return url[len(base) :] if url.startswith(base) else url
+
+
+def _update_key(user_id: str, message_id: str) -> str:
+    """What the dispatcher records (in `seen_updates`, for two days, even
+    after forget-me) to answer a message once: a hash of the user and the
+    page's message id, which embeds most of the user id."""
+    return hashlib.sha256(f"{user_id}\n{message_id}".encode()).hexdigest()[:40]
 
 
 def _locale(value: Any) -> str | None:

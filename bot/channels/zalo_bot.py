@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +34,7 @@ from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, Tran
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
 from bot.channels.http_api import post_and_read, retry_after
+from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.text import plain_text, split_text
 from bot.config import ZaloBotSettings
 from bot.media import MediaStore
@@ -47,6 +47,7 @@ NAME = "zalo_bot"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
+MAX_UPDATE_BYTES = 256 * 1024  # updates are a few kB; read no more than this
 TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
 
 
@@ -136,8 +137,10 @@ class ZaloBotChannel(Channel):
         if not same_secret(given, self._webhook_secret):
             return JSONResponse({"ok": False, "description": "unauthorized"}, status_code=401)
         try:
-            body = json.loads(await request.body())
-        except ValueError:
+            body = loads_limited(await read_body(request, MAX_UPDATE_BYTES))
+        except BodyTooLarge:
+            return JSONResponse({"ok": False, "description": "body too large"}, status_code=413)
+        except BadJson:
             return JSONResponse({"ok": False, "description": "body is not JSON"}, status_code=400)
         if not isinstance(body, dict):
             return JSONResponse({"ok": False, "description": "body is not an object"}, status_code=400)

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +42,7 @@ from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, Tran
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret
 from bot.channels.http_api import post_and_read, retry_after
+from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.text import plain_text, split_text
 from bot.channels.zalo_oa_oauth import OaTokens
 from bot.config import ZaloOaSettings
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 NAME = "zalo_oa"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
+MAX_EVENT_BYTES = 64 * 1024
+# Where the signed timestamp can be, before the body is parsed.
+_TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,16})"?')
 BUTTON_PREFIX = "#troly:"  # a pressed button comes back as a text with this prefix
 ACCESS_TOKEN_INVALID = -216
 ACCESS_TOKEN_EXPIRED = -124
@@ -197,33 +201,46 @@ class ZaloOaChannel(Channel):
 
     # --- receiving --------------------------------------------------------------------
     async def _webhook(self, request: Request) -> Response:
-        raw = await request.body()
+        """Size first, then the signature over the raw bytes, and only then
+        the JSON (with a nesting limit): nobody unsigned gets us to parse."""
         try:
-            event = json.loads(raw)
-        except ValueError:
+            raw = await read_body(request, MAX_EVENT_BYTES)
+        except BodyTooLarge:
+            return _refuse(413, "body too large")
+        timestamp = self._signed_timestamp(raw, request.headers.get(SIGNATURE_HEADER, ""))
+        if timestamp is None:
+            log.warning("zalo_oa: webhook request refused: bad signature")
+            return _refuse(401, "bad signature")
+        try:
+            event = loads_limited(raw)
+        except BadJson:
             event = None
         if not isinstance(event, dict):
             return _refuse(400, "body is not a JSON object")
-        problem = self._verify(raw, event, request.headers.get(SIGNATURE_HEADER, ""))
+        problem = self._check(event, timestamp)
         if problem:
             log.warning("zalo_oa: webhook request refused: %s", problem)
             return _refuse(401, problem)
         self._work.submit(_user_id(event), self._process(event))  # answer Zalo at once
         return JSONResponse({"error": 0, "message": "Success"})
 
-    def _verify(self, raw: bytes, event: dict[str, Any], signature: str) -> str | None:
-        """Why the request is not from Zalo, or None when it is."""
-        timestamp = str(event.get("timestamp", ""))
-        expected = event_signature(self._app_id, raw, timestamp, self._oa_secret_key)
-        if not same_secret(signature.strip().lower(), expected):
-            return "bad signature"
+    def _signed_timestamp(self, raw: bytes, signature: str) -> str | None:
+        """The timestamp the signature was made with (one of the few in the
+        raw body), or None when the signature matches none of them."""
+        given = signature.strip().lower()
+        for candidate in _TIMESTAMP.findall(raw)[:8]:
+            timestamp = candidate.decode()
+            if same_secret(given, event_signature(self._app_id, raw, timestamp, self._oa_secret_key)):
+                return timestamp
+        return None
+
+    def _check(self, event: dict[str, Any], timestamp: str) -> str | None:
+        """Why a signed event is still refused (another app's, stale), or None."""
+        if str(event.get("timestamp", "")) != timestamp:
+            return "bad timestamp"
         if str(event.get("app_id", self._app_id)) != self._app_id:
             return "another app's event"
-        try:
-            age = abs(self._clock() - int(timestamp) / 1000)
-        except ValueError:
-            return "bad timestamp"
-        if age > self._settings.signature_window_seconds:
+        if abs(self._clock() - int(timestamp) / 1000) > self._settings.signature_window_seconds:
             return "stale event"
         return None
 

@@ -202,6 +202,26 @@ async def test_every_webhook_refuses_a_missing_or_wrong_secret_and_processes_not
     assert not [path for path, _token in fakes["zalo_oa"].api_calls if "message" in path]
 
 
+async def test_authenticated_webhooks_refuse_deep_json_and_endless_bodies_with_4xx(whole_bot):
+    # Issue 20, finding 6: past the secret, Telegram's and Zalo Bot's bodies
+    # are still read with a cap and parsed with a nesting limit.
+    url, _ = whole_bot
+    secrets = {
+        "/telegram/webhook": {"X-Telegram-Bot-Api-Secret-Token": SECRETS["TELEGRAM_WEBHOOK_SECRET"]},
+        "/zalo/bot/webhook": {"X-Bot-Api-Secret-Token": SECRETS["ZALO_BOT_WEBHOOK_SECRET"]},
+    }
+
+    async def endless():
+        for _ in range(200):  # 12.8 MB, with no Content-Length
+            yield b" " * 65536
+
+    async with httpx.AsyncClient(base_url=url) as client:
+        for path, headers in secrets.items():
+            deep = await client.post(path, content=b"[" * 5000 + b"]" * 5000, headers=headers)
+            assert deep.status_code == 400, path
+            assert (await client.post(path, content=endless(), headers=headers)).status_code == 413, path
+
+
 # --- staff commands -------------------------------------------------------------
 @pytest.mark.parametrize("command", sorted({*COMMANDS, "broadcast"}))
 async def test_every_staff_command_from_a_citizen_gets_the_ordinary_answer_and_does_nothing(

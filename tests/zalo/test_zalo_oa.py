@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
 from bot.channels.zalo_oa import (
+    MAX_EVENT_BYTES,
     ReplyWindowClosed,
     ReplyWindowPolicy,
     Window,
@@ -165,10 +166,39 @@ async def test_a_tampered_body_is_rejected(zalo, channel, dispatcher):
     assert dispatcher.seen == []
 
 
-async def test_a_body_that_is_not_json_gets_400_not_500(zalo, channel, bot_server):
+async def _post_raw(zalo, raw: bytes, timestamp: str | None) -> httpx.Response:
+    """`raw` as the body, signed like Zalo with `timestamp` (None: unsigned)."""
+    headers = (
+        {} if timestamp is None else {"X-ZEvent-Signature": event_signature(APP_ID, raw, timestamp, OA_SECRET_KEY)}
+    )
     async with httpx.AsyncClient() as client:
-        response = await client.post(zalo.webhook_url, content=b"\xff\xfe not json")
-    assert response.status_code == 400
+        return await client.post(zalo.webhook_url, content=raw, headers=headers)
+
+
+async def test_a_body_is_verified_before_it_is_parsed_and_bad_json_gets_400_not_500(zalo, channel, bot_server):
+    # Issue 20, finding 6: unsigned bodies are refused before any parsing,
+    # signed ones that are not JSON (or nest thousands deep) get 400, never 500.
+    assert (await _post_raw(zalo, b"\xff\xfe not json", None)).status_code == 401
+    assert (await _post_raw(zalo, b"[" * 40_000, None)).status_code == 401
+    timestamp = zalo.event("follow", "u1")["timestamp"]
+    broken = b'{"timestamp": "%s", "event_name": ' % timestamp.encode()
+    assert (await _post_raw(zalo, broken, timestamp)).status_code == 400
+    nested = b'{"timestamp": "%s", "x": %s%s}' % (timestamp.encode(), b"[" * 20_000, b"]" * 20_000)
+    assert (await _post_raw(zalo, nested, timestamp)).status_code == 400
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read_whole(zalo, channel, bot_server):
+    timestamp = zalo.event("follow", "u1")["timestamp"]
+    big = b'{"timestamp": "%s", "pad": "%s"}' % (timestamp.encode(), b"x" * (MAX_EVENT_BYTES + 1))
+    assert (await _post_raw(zalo, big, timestamp)).status_code == 413
+
+    async def chunks():  # no Content-Length: the stream is cut at the limit
+        for _ in range(64):
+            yield b" " * (64 * 1024)
+
+    async with httpx.AsyncClient() as client:
+        response = await client.post(zalo.webhook_url, content=chunks())
+    assert response.status_code == 413
 
 
 # --- tokens ---------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ update is dropped here as well as in the dispatcher.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
@@ -29,6 +28,7 @@ from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret, webhook_secret_from_token
+from bot.channels.http_body import BodyTooLarge, loads_limited, read_body
 from bot.channels.telegram.delivery import Delivery, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
@@ -245,11 +245,12 @@ class TelegramChannel(Channel):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         if self._handle is None:
             return JSONResponse({"error": "not ready"}, status_code=503)  # Telegram retries later
-        body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
+        try:
+            body = await read_body(request, MAX_UPDATE_BYTES)
+        except BodyTooLarge:
             return JSONResponse({"error": "too large"}, status_code=413)
         try:
-            update = Update.de_json(json.loads(body), self.bot)
+            update = Update.de_json(loads_limited(body), self.bot)
         except Exception:  # not JSON, or not an update
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         wait = self.settings.webhook_reply_seconds

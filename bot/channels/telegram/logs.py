@@ -10,6 +10,8 @@ from typing import ClassVar
 
 from bot.channels.credentials import hide_in_request_logs
 
+BOT_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot")
+
 
 class _HideBotApiContent(logging.Filter):
     """python-telegram-bot logs, at DEBUG, every Bot API call with its
@@ -30,8 +32,9 @@ class _HideBotApiContent(logging.Filter):
 
 def hide_token_in_logs(token: str) -> None:
     """Install the filters (once per token) on the loggers that would show it."""
-    hide_in_request_logs(re.escape(token), "<TELEGRAM_BOT_TOKEN>")
-    for name in ("telegram.Bot", "telegram.ext.ExtBot"):
+    # The Bot logs its API URLs, token included, at DEBUG when it is made.
+    hide_in_request_logs(re.escape(token), "<TELEGRAM_BOT_TOKEN>", ("httpx", *BOT_LOGGERS))
+    for name in BOT_LOGGERS:
         bot_logger = logging.getLogger(name)
         if not any(isinstance(item, _HideBotApiContent) for item in bot_logger.filters):
             bot_logger.addFilter(_HideBotApiContent())

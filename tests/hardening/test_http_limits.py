@@ -6,7 +6,6 @@ can be framed. Against the whole running bot."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
@@ -17,6 +16,7 @@ from bot.app import MAX_HOOK_BODY
 from bot.channels.web import MAX_BODY
 from storage.schema import seen_updates
 from tests.flows.helpers import AWAITING_PAYMENT_CODE, LAN_ID
+from tests.web.conftest import status_changed_event, subscribe_web_user
 
 DEEP = b"[" * 10_000 + b"]" * 10_000  # valid JSON under the size limits, far over the nesting one
 
@@ -48,26 +48,8 @@ async def test_bodies_over_the_limit_are_refused_with_or_without_a_length(runnin
 async def test_a_signed_backend_event_notifies_once_however_often_it_is_replayed(running_bot):
     url, runtime = running_bot
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        for body in (
-            {"start": ""},
-            {"button": "onboarding:lang:vi"},
-            {"button": "onboarding:consent:yes"},
-            {"button": "menu:open:status"},
-            {"text": AWAITING_PAYMENT_CODE},
-            {"text": LAN_ID},
-            {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"},
-        ):
-            await client.post("/api/chat", json={"user_id": "sub9", **body})
-        event = json.dumps(
-            {
-                "event_id": "e-replayed",
-                "type": "request.status_changed",
-                "code": AWAITING_PAYMENT_CODE,
-                "status": "RECEIVED",
-                "label_vi": "Đã tiếp nhận",
-                "label_en": "Received",
-            }
-        ).encode()
+        await subscribe_web_user(client, "sub9", AWAITING_PAYMENT_CODE, LAN_ID)
+        event = status_changed_event("e-replayed", AWAITING_PAYMENT_CODE)
         headers = signed_headers(runtime.webhook_secret, event, "e-replayed", now=time.time())
         answers = [(await client.post("/hooks/backend", content=event, headers=headers)).json() for _ in range(3)]
         assert [answer["notified"] for answer in answers] == [1, 0, 0]

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from bot.app import Runtime, create_app
@@ -28,3 +31,30 @@ async def running_bot(tmp_path):
     runtime.bound_to(server.url)
     yield server.url, runtime
     await server.stop()
+
+
+async def subscribe_web_user(client: httpx.AsyncClient, user_id: str, code: str, proof: str) -> None:
+    """A web user who agrees to the privacy notice, proves they own `code` and asks to be notified."""
+    for body in (
+        {"start": ""},
+        {"button": "onboarding:lang:vi"},
+        {"button": "onboarding:consent:yes"},
+        {"button": "menu:open:status"},
+        {"text": code},
+        {"text": proof},
+        {"button": f"status:notify:{code}"},
+    ):
+        await client.post("/api/chat", json={"user_id": user_id, **body})
+
+
+def status_changed_event(event_id: str, code: str) -> bytes:
+    """The backend's event body for `code` moving to RECEIVED."""
+    event = {
+        "event_id": event_id,
+        "type": "request.status_changed",
+        "code": code,
+        "status": "RECEIVED",
+        "label_vi": "Đã tiếp nhận",
+        "label_en": "Received",
+    }
+    return json.dumps(event).encode()

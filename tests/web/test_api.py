@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 
 from core.messages import Reply
 from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID
+from tests.web.conftest import status_changed_event, subscribe_web_user
 
 
 async def test_page_is_served_offline_with_no_external_assets(running_bot):
@@ -75,27 +76,9 @@ async def test_backend_status_event_notifies_the_subscribed_web_user(running_bot
 
     url, runtime = running_bot
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await client.post("/api/chat", json={"user_id": "sub1", "start": ""})
-        await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:lang:vi"})
-        await client.post("/api/chat", json={"user_id": "sub1", "button": "onboarding:consent:yes"})
         # Subscribing needs the proof of ownership first.
-        for body in (
-            {"button": "menu:open:status"},
-            {"text": AWAITING_PAYMENT_CODE},
-            {"text": LAN_ID},
-            {"button": f"status:notify:{AWAITING_PAYMENT_CODE}"},
-        ):
-            await client.post("/api/chat", json={"user_id": "sub1", **body})
-        event = json.dumps(
-            {
-                "event_id": "e1",
-                "type": "request.status_changed",
-                "code": AWAITING_PAYMENT_CODE,
-                "status": "RECEIVED",
-                "label_vi": "Đã tiếp nhận",
-                "label_en": "Received",
-            }
-        ).encode()
+        await subscribe_web_user(client, "sub1", AWAITING_PAYMENT_CODE, LAN_ID)
+        event = status_changed_event("e1", AWAITING_PAYMENT_CODE)
         forged = await client.post(
             "/hooks/backend", content=event, headers=signed_headers(b"wrong-secret-1234", event, "e1")
         )

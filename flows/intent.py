@@ -29,7 +29,6 @@ from core.messages import Reply
 from domain import fees
 from flows.answers import ANSWER_TOPICS
 from flows.base import Context, Flow, Turn, rows
-from nlu.entities import find_copies
 from nlu.provinces import find_province
 
 INTENT_FLOWS = {
@@ -88,7 +87,7 @@ class IntentRouter(Flow):
         ctx.memory.pop("unanswered_id", None)  # understood now: a later guess is about something else
         code = entity_value(parse, "request_code")
         if intent == "fee_info":
-            return await self.fee_question(ctx, str(parse.get("text") or ""))
+            return await self.fee_question(ctx, parse)
         if intent == "certificate_types":
             # A purpose the question names ("giấy phép lao động") gets that purpose's answer.
             purpose = ctx.services.knowledge.purpose_named(str(parse.get("text") or ""), ctx.today)
@@ -135,11 +134,12 @@ class IntentRouter(Flow):
                 return guess
         return None
 
-    async def fee_question(self, ctx: Context, text: str) -> list[Reply]:
+    async def fee_question(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
         """The fee for the asker's own case when the question says it ("sinh viên",
         "4 bản"); otherwise the general answer, with the calculator offered."""
-        group = fees.fee_rules().group_mentioned(text) or ""
-        copies = find_copies(text)
+        group = fees.fee_rules().group_mentioned(str(parse.get("text") or "")) or ""
+        counts = [entity.get("value") for entity in parse.get("entities") or [] if entity.get("entity") == "copies"]
+        copies = int(counts[0]) if counts else None
         if group or copies is not None:
             return await ctx.start("fees", f"{group}:{copies if copies is not None else ''}")
         return await ctx.start("answers", "fee_info")

@@ -58,3 +58,8 @@ class SimulatedClock:
     def _save(self) -> None:
         if self._db is not None:
             put_setting(self._db, "clock", f"{self._anchor_real},{self._anchor_sim},{self.speed}")
+
+
+def iso_utc(moment: datetime) -> str:
+    """`moment` as the API writes times: ISO 8601 in UTC, to the second."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -13,10 +13,10 @@ import secrets
 import sqlite3
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from backend import calendar, tokens
-from backend.clock import SimulatedClock
+from backend.clock import SimulatedClock, iso_utc
 from backend.domain import (
     FINAL_STATUSES,
     OPEN_STATUSES,
@@ -32,6 +32,7 @@ from backend.domain import (
 from backend.scenarios import Scenario, scenario_book
 from backend.seed import seed_demo
 from backend.settings import MockSettings
+from backend.status_view import status_view
 from backend.store import open_database
 from domain import fees
 
@@ -42,10 +43,6 @@ class NotPayable(Exception):
 
 class AlreadyOpen(Exception):
     """The citizen already has an unpaid or in-progress request."""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _parse(moment: str) -> datetime:
@@ -160,10 +157,10 @@ class MockGovernment:
                 fee_group,
                 scenario,
                 RequestStatus.AWAITING_PAYMENT,
-                _iso(at),
+                iso_utc(at),
                 int(held),
-                _iso(at),
-                _iso(at),
+                iso_utc(at),
+                iso_utc(at),
             ),
         )
         self._record(code, RequestStatus.AWAITING_PAYMENT, at, *self.book.reasons["AWAITING_PAYMENT"], notify=notify)
@@ -203,7 +200,7 @@ class MockGovernment:
         ).fetchone()
         if pending is None:
             pending = self.payment(self.new_payment(code))
-        return self._payment_json(pending)
+        return self.payment_json(pending)
 
     def new_payment(self, code: str, at: datetime | None = None) -> str:
         """A pending payment for the request's current fee; returns its id."""
@@ -211,7 +208,7 @@ class MockGovernment:
         payment_id = secrets.token_urlsafe(18)
         self.db.execute(
             "INSERT INTO payments(id, code, amount_vnd, state, created_at, updated_at) VALUES(?,?,?,?,?,?)",
-            (payment_id, code, self.quote(code, at), "pending", _iso(at), _iso(at)),
+            (payment_id, code, self.quote(code, at), "pending", iso_utc(at), iso_utc(at)),
         )
         return payment_id
 
@@ -232,13 +229,13 @@ class MockGovernment:
             success = False  # e.g. cancelled as unpaid meanwhile: do not take the money
         self.db.execute(
             "UPDATE payments SET state = ?, updated_at = ? WHERE id = ?",
-            ("succeeded" if success else "failed", _iso(at), payment_id),
+            ("succeeded" if success else "failed", iso_utc(at), payment_id),
         )
         if success:
             self._transition(payment["code"], RequestStatus.RECEIVED, at, *self.book.reasons["RECEIVED_PAID"])
         return self.payment(payment_id)
 
-    def _payment_json(self, payment: sqlite3.Row) -> dict:
+    def payment_json(self, payment: sqlite3.Row) -> dict:
         pay_url = self._public_link(f"/pay/{payment['id']}") if payment["state"] == "pending" else None
         return {"amount_vnd": payment["amount_vnd"], "state": payment["state"], "pay_url": pay_url}
 
@@ -306,7 +303,7 @@ class MockGovernment:
             if row["status"] == RequestStatus.AWAITING_PAYMENT:
                 self.db.execute(
                     "UPDATE payments SET state = 'failed', updated_at = ? WHERE code = ? AND state = 'pending'",
-                    (_iso(now), code),
+                    (iso_utc(now), code),
                 )
                 self._transition(code, RequestStatus.RECEIVED, now, *self.book.reasons["RECEIVED_PAID"])
                 continue
@@ -343,7 +340,7 @@ class MockGovernment:
         row = self.db.execute("SELECT * FROM requests WHERE code = ?", (code,)).fetchone()
         current = RequestStatus(row["status"])
         check_transition(current, new)
-        updates: dict = {"status": new, "status_since": _iso(at), "updated_at": _iso(at)}
+        updates: dict = {"status": new, "status_since": iso_utc(at), "updated_at": iso_utc(at)}
         if scenario_step:
             updates["step"] = row["step"] + 1
         if new == RequestStatus.RECEIVED:
@@ -372,7 +369,7 @@ class MockGovernment:
     ) -> None:
         self.db.execute(
             "INSERT INTO history(code, status, at, reason_vi, reason_en) VALUES(?,?,?,?,?)",
-            (code, status, _iso(at), reason_vi, reason_en),
+            (code, status, iso_utc(at), reason_vi, reason_en),
         )
         if notify and self.settings.webhook_url and not self.seeding:
             self._enqueue_event(code, status, previous, at)
@@ -397,9 +394,9 @@ class MockGovernment:
                 code,
                 row["certificate_type"],
                 row["full_name"],
-                _iso(at),
+                iso_utc(at),
                 agency_name(row["province_code"]),
-                _iso(expires_at),
+                iso_utc(expires_at),
                 tokens.sign_token(self.signing_key, certificate_id, expires_at),
             ),
         )
@@ -422,9 +419,9 @@ class MockGovernment:
         row = self.db.execute("SELECT * FROM certificates WHERE id = ?", (claims.certificate_id,)).fetchone()
         if row is None:
             return "unknown", None
-        return self._certificate_state(row, claims.expires_at), row
+        return self.certificate_state(row, claims.expires_at), row
 
-    def _certificate_state(self, row: sqlite3.Row, expires_at: datetime) -> str:
+    def certificate_state(self, row: sqlite3.Row, expires_at: datetime) -> str:
         """'revoked', 'expired' (its verification link) or 'valid'."""
         if row["revoked"]:
             return "revoked"
@@ -438,60 +435,7 @@ class MockGovernment:
         """The request's status as JSON, or None (unknown code OR wrong proof)."""
         self.advance_request(code)
         row = self._owned(code, proof)
-        return None if row is None else self._status_json(row)
-
-    def _status_json(self, row: sqlite3.Row) -> dict:
-        code = row["code"]
-        status = RequestStatus(row["status"])
-        label_vi, label_en = labels(status)
-        history = [
-            {"status": h["status"], "at": h["at"], "reason_vi": h["reason_vi"], "reason_en": h["reason_en"]}
-            for h in self.db.execute("SELECT * FROM history WHERE code = ? ORDER BY id", (code,))
-        ]
-        payment = self.db.execute(
-            "SELECT * FROM payments WHERE code = ? ORDER BY created_at DESC, rowid DESC LIMIT 1", (code,)
-        ).fetchone()
-        if payment is not None:
-            payment_json = self._payment_json(payment)
-            if status == RequestStatus.AWAITING_PAYMENT and payment["state"] == "failed":
-                payment_json["pay_url"] = None
-        elif status == RequestStatus.AWAITING_PAYMENT:
-            payment_json = {"amount_vnd": self.quote(code), "state": "unpaid", "pay_url": None}
-        else:
-            payment_json = None
-        certificate = self.db.execute("SELECT * FROM certificates WHERE code = ?", (code,)).fetchone()
-        certificate_json = None
-        if certificate is not None:
-            certificate_json = {
-                "number": certificate["number"],
-                "certificate_type": certificate["certificate_type"],
-                "issued_at": certificate["issued_at"],
-                "agency_name": certificate["agency_name"],
-                "verify_url": self.verify_url(certificate["token"]),
-                "state": self._certificate_state(certificate, datetime.fromisoformat(certificate["expires_at"])),
-            }
-        limit = calendar.time_limit_on(date.fromisoformat(row["accepted_on"])) if row["accepted_on"] else None
-        return {
-            "code": code,
-            "status": status.value,
-            "label_vi": label_vi,
-            "label_en": label_en,
-            "certificate_type": row["certificate_type"],
-            "purpose": row["purpose"],
-            "paper_copies": row["paper_copies"],
-            "delivery": row["delivery"],
-            "agency_name": agency_name(row["province_code"]),
-            "province_code": row["province_code"],
-            "received_at": row["filed_at"],
-            "due_date": row["due_date"],
-            "extended": bool(row["extended"]),
-            "due_date_basis": limit.basis if limit else None,
-            "updated_at": row["updated_at"],
-            "history": history,
-            "payment": payment_json,
-            "certificate": certificate_json,
-            "fetched_at": _iso(datetime.now(UTC)),
-        }
+        return None if row is None else status_view(self, row)
 
     # -- status events (webhooks) -------------------------------------------
 
@@ -506,7 +450,7 @@ class MockGovernment:
             "previous_status": previous.value if previous else None,
             "label_vi": label_vi,
             "label_en": label_en,
-            "at": _iso(at),
+            "at": iso_utc(at),
         }
         self.db.execute(
             "INSERT INTO outbox(event_id, body, next_attempt_at) VALUES(?,?,?)",

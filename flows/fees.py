@@ -108,9 +108,10 @@ class FeeCalculator(Flow):
             return None
         if ctx.state == State.GROUP:
             return self.fill_group(ctx, turn.text)
-        typed_copies = find_copies(turn.text)
-        if ctx.state == State.COPIES and typed_copies is not None and typed_copies <= MAX_COPIES:
-            return self.result(ctx, copies=typed_copies)  # "ba bản", "4 ban"
+        if ctx.state == State.COPIES:
+            typed_copies = find_copies(turn.text)  # "ba bản", "4 ban"
+            if typed_copies is not None and typed_copies <= MAX_COPIES:
+                return self.result(ctx, copies=typed_copies)
         if ctx.state in self.numeric_states and not any(char.isdigit() for char in turn.text):
             return None  # a question, not a number or date: routed by intent
         if ctx.state == State.COPIES:

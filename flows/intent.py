@@ -138,10 +138,9 @@ class IntentRouter(Flow):
         """The fee for the asker's own case when the question says it ("sinh viên",
         "4 bản"); otherwise the general answer, with the calculator offered."""
         group = fees.fee_rules().group_mentioned(str(parse.get("text") or "")) or ""
-        counts = [entity.get("value") for entity in parse.get("entities") or [] if entity.get("entity") == "copies"]
-        copies = int(counts[0]) if counts else None
-        if group or copies is not None:
-            return await ctx.start("fees", f"{group}:{copies if copies is not None else ''}")
+        copies = entity_value(parse, "copies")
+        if group or copies:
+            return await ctx.start("fees", f"{group}:{copies}")
         return await ctx.start("answers", "fee_info")
 
     async def miss(self, ctx: Context, parse: dict[str, Any], intent: str) -> list[Reply]:

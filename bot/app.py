@@ -39,7 +39,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher, Interceptor, settle_startup_memory
 from bot.handoff_relay import OfficerDesk
 from bot.kb_watch import KnowledgeWatcher
-from bot.lan import join_qr_png
+from bot.lan import NO_JOIN_QR, join_qr_png, url_for_phones
 from bot.media import MediaStore, public_base_url
 from bot.resilience import retry_transient
 from bot.roles import Roles
@@ -300,8 +300,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, settle_mem
 
     async def join_qr(request: Request) -> Response:
         """The QR code of the chat page's address, shown on the page so
-        another phone (a villager at a LAN demo) can join by scanning it."""
-        png = join_qr_png(runtime.public_base_url() + "/")
+        another phone (a villager at a LAN demo) can join by scanning it;
+        404 while the only address is loopback, which no phone can open."""
+        url = url_for_phones(runtime.public_base_url(), settings.web.host)
+        if url is None:
+            return PlainTextResponse(NO_JOIN_QR, status_code=404, headers={"Cache-Control": "no-store"})
+        png = join_qr_png(url + "/")
         return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
     routes: list[BaseRoute] = [

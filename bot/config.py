@@ -218,6 +218,8 @@ class OutreachSettings(Section):
     telegram_bot_username: str = ""
     # The province's contact line printed on posters (who to call or visit).
     contact_line: str = ""
+    # The Zalo OA's or Zalo bot's link (https://zalo.me/...), for the posters' Zalo QR.
+    zalo_link: str = Field("", pattern=r"^(https://zalo\.me/\S+)?$")
 
 
 class HandoffSettings(Section):

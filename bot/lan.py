@@ -6,7 +6,9 @@ villagers' phones join by scanning it."""
 from __future__ import annotations
 
 import io
+import ipaddress
 import socket
+from urllib.parse import urlsplit
 
 import qrcode
 
@@ -14,6 +16,12 @@ from core.qr import qr_png
 
 LAN_HOST = "0.0.0.0"
 QR_PATH = "/join-qr.png"
+NO_JOIN_QR = (
+    "Máy chỉ mở trợ lý ở địa chỉ nội bộ 127.0.0.1, điện thoại khác không mở được. "
+    "Chạy `.venv/bin/troly run --lan` để điện thoại cùng Wi-Fi quét mã.\n"
+    "Only a loopback address is known, which no phone can open. "
+    "Start the bot with `.venv/bin/troly run --lan` so phones on the same Wi-Fi can scan the code.\n"
+)
 
 
 def lan_ip() -> str:
@@ -34,6 +42,40 @@ def lan_ip() -> str:
 
 def lan_url(ip: str, port: int) -> str:
     return f"http://{ip}:{port}/"
+
+
+def phone_unreachable(host: str) -> bool:
+    """True for a host no other device can open: loopback (127.x, ::1,
+    localhost) or the "every interface" placeholder (0.0.0.0, ::)."""
+    host = host.strip("[]").lower()
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: the network's DNS decides
+    return address.is_loopback or address.is_unspecified
+
+
+def url_for_phones(base_url: str, listen_host: str, ip: str | None = None) -> str | None:
+    """The address a phone can open for a server configured with `base_url`
+    and listening on `listen_host`, or None when there is none: a loopback
+    or 0.0.0.0 base is replaced by this machine's LAN address only when the
+    server listens on every interface (`troly run --lan`)."""
+    parts = urlsplit(base_url)
+    if not phone_unreachable(parts.hostname or ""):
+        return base_url
+    listen_host = listen_host.strip("[]")
+    if not phone_unreachable(listen_host):
+        candidate = listen_host  # one LAN address
+    elif listen_host in ("0.0.0.0", "::"):
+        candidate = ip or lan_ip()
+    else:
+        return None  # listening on loopback: no phone can reach it
+    if phone_unreachable(candidate):
+        return None
+    host = f"[{candidate}]" if ":" in candidate else candidate
+    return parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
 
 
 def terminal_qr(text: str) -> str:

@@ -1,7 +1,9 @@
-"""Outreach: village posters with the bot's deep-link QR, and who they reached.
+"""Outreach: village posters with a QR code per channel, and who they reached.
 
 - `deeplink`: the start payload that encodes place and staff member;
-- `poster`: the A4 poster as one layout, drawn to PDF and to PNG;
+- `channels`: which channels a poster offers and the link of each QR code;
+- `contact`: the place's police unit and the number to call;
+- `poster`: the A4 layout; `render`: the same elements drawn to PDF and PNG;
 - `stats`: citizens reached per place and staff member, and how far they got;
 - `cli`: `troly outreach poster|stats`.
 """

@@ -1,6 +1,6 @@
 """`troly outreach poster|stats`.
 
-troly outreach poster --place "Xã Tân Phú" --staff CB07 [--province 75] [--out DIR]
+troly outreach poster --place "Xã Tân Phú" --staff CB07 [--province 75] [--web-url URL] [--out DIR]
 troly outreach stats [--json]
 """
 
@@ -20,10 +20,15 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("outreach", help="village posters and who they reached")
     commands = parser.add_subparsers(dest="outreach_command", required=True, metavar="ACTION")
-    poster = commands.add_parser("poster", help="an A4 poster (PDF and PNG) with the bot's QR code")
+    poster = commands.add_parser("poster", help="an A4 poster (PDF and PNG) with a QR code per channel")
     poster.add_argument("--place", required=True, help='commune or village, e.g. "Xã Tân Phú"')
     poster.add_argument("--staff", required=True, help="your staff code (letters and digits), e.g. CB07")
-    poster.add_argument("--province", help="province code for the contact line (when outreach.contact_line is empty)")
+    poster.add_argument(
+        "--province", help="province code for the police unit (default: found from --place; outreach.contact_line wins)"
+    )
+    poster.add_argument(
+        "--web-url", help="the web chat's address as phones see it (default: this laptop's LAN address and web.port)"
+    )
     poster.add_argument("--out", type=Path, default=Path("."), help="folder for the PDF and PNG (default: here)")
     poster.set_defaults(handler=_poster)
     stats = commands.add_parser("stats", help="citizens reached per place and staff member")
@@ -38,50 +43,56 @@ def _fail(message: str) -> int:
 
 def _poster(args: argparse.Namespace) -> int:
     from bot.config import load_settings
-    from bot.outreach.deeplink import OutreachError, deep_link, start_payload
+    from bot.outreach.channels import poster_channels
+    from bot.outreach.contact import poster_contact
+    from bot.outreach.deeplink import OutreachError, start_payload
     from bot.outreach.poster import PosterContent, make_poster
     from domain.knowledge import KnowledgeError
 
     settings = load_settings(args.config)
     try:
         payload = start_payload(args.place, args.staff)
-        link = deep_link(settings.outreach.telegram_bot_username, payload)
+        channels, channel_note = poster_channels(settings, payload, args.web_url)
         steps = poster_steps()
-        contact = settings.outreach.contact_line or province_contact(args.province)
-    except OutreachError as error:
+        contact = poster_contact(args.place, args.province, settings.outreach.contact_line)
+    except (OutreachError, ValueError) as error:
         return _fail(str(error))
     except KnowledgeError as error:
         return _fail(f"the knowledge base has problems, fix them first (troly kb check):\n{error}")
-    pdf, png = make_poster(PosterContent(link, args.place.strip(), args.staff, steps, contact))
+    content = PosterContent(channels, args.place.strip(), args.staff, steps, contact.lines, contact.phone)
+    pdf, png = make_poster(content)
     args.out.mkdir(parents=True, exist_ok=True)
     for suffix, data in ((".pdf", pdf), (".png", png)):
         (args.out / f"poster-{payload}{suffix}").write_bytes(data)
-    print(f"{args.out / f'poster-{payload}.pdf'}\n{args.out / f'poster-{payload}.png'}\nQR: {link}")
+    print(f"{args.out / f'poster-{payload}.pdf'}\n{args.out / f'poster-{payload}.png'}")
+    for channel in channels:
+        print(f"QR {channel.name}: {channel.link}")
+    for note in (channel_note, contact.note):
+        if note:
+            print(note)
     return 0
 
 
 def poster_steps() -> list[PosterStep]:
-    """The five steps marked `poster: true` in the guide, Vietnamese titles
-    with the English title as the note, and their illustrations."""
+    """The five steps marked `poster: true` in the guide: Vietnamese title,
+    English note, and the guide's simplified phone screen in Vietnamese."""
     from bot.outreach.poster import PosterStep
     from domain.knowledge import load_knowledge
-    from flows.illustrations import step_image
 
     knowledge = load_knowledge()
     english = {step.key: step.title for step in knowledge.poster_steps("en")}
-    return [
-        PosterStep(step.title, english.get(step.key, ""), step_image(step.key, "vi", knowledge))
-        for step in knowledge.poster_steps("vi")
-    ]
+    steps = []
+    for step in knowledge.poster_steps("vi"):
+        screen = knowledge.guide_step_record(step.key).extra.get("screen") or {}
+        items = tuple(_vi(item) for item in screen.get("items", []))
+        header = _vi(screen.get("header")) or "VNeID"
+        highlight = int(screen.get("highlight", -1))
+        steps.append(PosterStep(step.title, english.get(step.key, ""), header, items, highlight))
+    return steps
 
 
-def province_contact(province_code: str | None) -> str:
-    from bot.outreach.deeplink import OutreachError
-    from domain.knowledge import load_knowledge
-
-    if not province_code:
-        raise OutreachError("set outreach.contact_line in config.yml, or give --province CODE for the contact line")
-    return load_knowledge().contacts(province_code, "vi").text
+def _vi(text: dict | None) -> str:
+    return str((text or {}).get("vi") or "")
 
 
 def _stats(args: argparse.Namespace) -> int:

@@ -4,40 +4,108 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from domain.knowledge import load_knowledge
 from tests.broadcast.test_cli import run_troly
 from tests.outreach.test_poster import decode_qr
 
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 
-def troly(tmp_path, *args, config: str = "") -> SimpleNamespace:
-    (tmp_path / "config.yml").write_text(config, encoding="utf-8")
-    code, out, err = run_troly("--config", str(tmp_path / "config.yml"), "outreach", *args)
+
+def troly(tmp_path, *args, config: str | None = "") -> SimpleNamespace:
+    """`troly outreach ARGS` with `config` as config.yml (None: the repository's own, as on a fresh clone)."""
+    path = REPO_CONFIG
+    if config is not None:
+        path = tmp_path / "config.yml"
+        path.write_text(config, encoding="utf-8")
+    code, out, err = run_troly("--config", str(path), "outreach", *args)
     return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
-CONFIG = "outreach: {telegram_bot_username: troly_lltp_bot, contact_line: 'Công an tỉnh Gia Lai: 0269 000 000'}\n"
+def printed_text(pdf: Path) -> str:
+    subprocess.run(["pdftotext", pdf.name, "poster.txt"], cwd=pdf.parent, check=True)
+    return (pdf.parent / "poster.txt").read_text(encoding="utf-8")
 
 
-def test_staff_prints_a_poster_whose_qr_opens_the_bot_for_their_village(tmp_path):
-    place = ["--place", "Làng Kon Sơ Lăl", "--staff", "GL03"]
-    result = troly(tmp_path, "poster", *place, "--out", str(tmp_path), config=CONFIG)
+@pytest.fixture(autouse=True)
+def laptop_on_wifi(monkeypatch):
+    """This laptop's address on the village hotspot (tests never probe the real network)."""
+    monkeypatch.setattr("bot.outreach.channels.lan_ip", lambda: "192.168.137.1")
+
+
+CONFIG = (
+    "outreach: {telegram_bot_username: troly_lltp_bot, zalo_link: 'https://zalo.me/1234567890123456789',"
+    " contact_line: 'Công an tỉnh Gia Lai: 0269 000 000'}\n"
+)
+
+
+def test_on_a_fresh_install_the_readme_command_makes_a_web_chat_poster(tmp_path):
+    result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--out", str(tmp_path), config=None)
     assert result.returncode == 0, result.stderr
-    link = "https://t.me/troly_lltp_bot?start=lang-kon-so-lal_GL03"
-    assert f"QR: {link}" in result.stdout
-    assert (tmp_path / "poster-lang-kon-so-lal_GL03.pdf").read_bytes().startswith(b"%PDF")
-    assert decode_qr((tmp_path / "poster-lang-kon-so-lal_GL03.png").read_bytes()) == [link]
+    link = "http://192.168.137.1:8080/?start=xa-tan-phu_CB07"
+    assert f"QR Web · Wi-Fi: {link}" in result.stdout and "troly run --lan" in result.stdout
+    assert "--province" in result.stdout  # Tân Phú is a commune name in several provinces
+    assert decode_qr((tmp_path / "poster-xa-tan-phu_CB07.png").read_bytes()) == [link]
     if shutil.which("pdftotext"):
-        subprocess.run(["pdftotext", "poster-lang-kon-so-lal_GL03.pdf", "poster.txt"], cwd=tmp_path, check=True)
-        printed = (tmp_path / "poster.txt").read_text(encoding="utf-8")
+        printed = printed_text(tmp_path / "poster-xa-tan-phu_CB07.pdf")
+        assert "1900 0368" in printed and "Phòng Hồ sơ nghiệp vụ, Công an tỉnh/thành phố" in printed
+
+
+def test_staff_prints_a_poster_with_every_configured_channel_and_their_province_police(tmp_path):
+    place = ["--place", "Làng Kon Sơ Lăl", "--staff", "GL03", "--province", "52"]
+    result = troly(tmp_path, "poster", *place, "--out", str(tmp_path), config=CONFIG.replace(" contact_line", " x"))
+    assert result.returncode == 2  # an unknown config key is refused
+    result = troly(
+        tmp_path, "poster", *place, "--out", str(tmp_path), config=CONFIG.split(", contact_line", maxsplit=1)[0] + "}\n"
+    )
+    assert result.returncode == 0, result.stderr
+    links = [
+        "https://zalo.me/1234567890123456789",
+        "https://t.me/troly_lltp_bot?start=lang-kon-so-lal_GL03",
+        "http://192.168.137.1:8080/?start=lang-kon-so-lal_GL03",
+    ]
+    assert [line.split(": ", 1)[1] for line in result.stdout.splitlines() if line.startswith("QR ")] == links
+    assert sorted(decode_qr((tmp_path / "poster-lang-kon-so-lal_GL03.png").read_bytes())) == sorted(links)
+    if shutil.which("pdftotext"):
+        printed = printed_text(tmp_path / "poster-lang-kon-so-lal_GL03.pdf")
         steps = load_knowledge().poster_steps("vi")
         assert len(steps) == 5 and all(step.title.split()[0] in printed for step in steps)
-        assert "Làng Kon Sơ Lăl" in printed and "Công an tỉnh Gia Lai: 0269 000 000" in printed
+        assert "Làng Kon Sơ Lăl" in printed and "Công an tỉnh Gia Lai" in printed and "1900 0368" in printed
+
+
+def test_a_province_contact_line_replaces_the_unit_and_the_province_is_found_from_the_commune(tmp_path):
+    result = troly(
+        tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--out", str(tmp_path), config=CONFIG
+    )
+    assert result.returncode == 0, result.stderr
+    if shutil.which("pdftotext"):
+        assert "Công an tỉnh Gia Lai: 0269 000 000" in printed_text(tmp_path / "poster-xa-tan-phu_CB07.pdf")
+    from bot.outreach.contact import poster_contact
+
+    assert "Công an thành phố Hà Nội" in poster_contact("Phường Ba Đình", None).lines[0]
+
+
+def test_no_qr_code_ever_opens_a_loopback_address(tmp_path, monkeypatch):
+    monkeypatch.setattr("bot.outreach.channels.lan_ip", lambda: "127.0.0.1")  # no network at all
+    result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--out", str(tmp_path))
+    assert result.returncode == 2 and "--web-url" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("poster-*"))
+    local = ["--web-url", "http://127.0.0.1:8080/"]
+    result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", *local, config=CONFIG)
+    assert result.returncode == 2 and "phones open" in result.stderr
+    result = troly(
+        tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--out", str(tmp_path), config=CONFIG
+    )
+    assert result.returncode == 0 and "No web chat QR code" in result.stdout and "Wi-Fi" in result.stdout
+    assert all("127.0.0.1" not in link for link in decode_qr((tmp_path / "poster-xa-tan-phu_CB07.png").read_bytes()))
 
 
 def test_poster_input_mistakes_get_a_clear_message(tmp_path):
     result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB 07", config=CONFIG)
     assert result.returncode == 2 and "staff code" in result.stderr and "Traceback" not in result.stderr
-    result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07")
-    assert result.returncode == 2 and "outreach.telegram_bot_username" in result.stderr
+    result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--province", "99", config=CONFIG)
+    assert result.returncode == 2 and "not a province code" in result.stderr

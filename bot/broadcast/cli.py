@@ -1,8 +1,10 @@
 """`troly broadcast send|list|cancel|report|deliver`: announcements from the
 command line.
 
-`send` records the broadcast (audited) and, unless it is scheduled for
-later, delivers it right here with a progress bar, through the channels
+`send` shows the preview and the recipient count and asks before sending
+(`--yes` for scripts, `--dry-run` to list who would get it with their ids
+masked); then it records the broadcast (audited) and, unless it is
+scheduled for later, delivers it right here with a progress bar, through the channels
 configured in this environment (it never starts polling, so a running
 `troly run` keeps receiving). Stopping it (Ctrl-C) loses nothing: the
 outbox keeps the rest for `troly broadcast deliver` or `troly run`.
@@ -103,6 +105,10 @@ def register(subparsers) -> None:
     )
     send.add_argument("--at", help="send later: '2026-12-01 08:00' (Vietnam time), ISO time with offset, or +2h")
     send.add_argument("--no-wait", action="store_true", help="only queue it; `troly run` delivers it")
+    send.add_argument("--yes", action="store_true", help="send without asking (for scripts)")
+    send.add_argument(
+        "--dry-run", action="store_true", help="show the preview and who would get it (ids masked); send nothing"
+    )
     send.set_defaults(handler=_run(_send))
 
     listing = commands.add_parser("list", help="the latest broadcasts")
@@ -169,6 +175,18 @@ async def _send(args, settings, store) -> int:
     at = parse_when(args.at) if args.at else None
     segment = Segment.parse(args.segment)
     link = (args.link_title, args.link_url) if args.link_url else None
+    count = await store.recipients(segment)
+    print(preview(text, image, link, segment.describe(), count, at))
+    if args.dry_run:
+        for channel, user_id, province, language in await store.recipient_sample(segment, DRY_RUN_ROWS):
+            print(f"  {channel:<9} {mask_id(user_id):<12} province {province or '-':<3} {language or 'vi'}")
+        if count > DRY_RUN_ROWS:
+            print(f"  ... and {count - DRY_RUN_ROWS} more")
+        print("Dry run: nothing was sent.")
+        return 0
+    if not args.yes and not confirmed(count):
+        print("Not sent. (Scripts: add --yes to send without asking.)")
+        return 1
     broadcast = await store.create(created_by=cli_actor(), text=text, segment=segment, image=image, link=link, at=at)
     if at is not None and broadcast.status == "scheduled":
         local = broadcast.scheduled_at.astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M")
@@ -179,6 +197,36 @@ async def _send(args, settings, store) -> int:
     if args.no_wait:
         return 0
     return await _deliver_with_progress(settings, store, broadcast.id)
+
+
+DRY_RUN_ROWS = 50
+
+
+def preview(text: str, image: bytes | None, link, segment: str, count: int, at) -> str:
+    """What citizens will see, then who and when: the same summary as the chat's /broadcast preview."""
+    rule = "-" * 60
+    lines = [rule, text]
+    if image:
+        lines.append(f"[picture: {len(image) // 1024} KB]")
+    if link:
+        lines.append(f"[link button: {link[0]} -> {link[1]}]")
+    when = "now" if at is None else at.astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M (Vietnam time)")
+    lines += [rule, f"Recipients: {count} ({segment}), sending {when}."]
+    return "\n".join(lines)
+
+
+def confirmed(count: int) -> bool:
+    """Ask on stdin; anything but yes (or no answer at all) is a no."""
+    print(f"Send to {count} people? Gửi tới {count} người? [y/N] ", end="", flush=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        print()
+    return answer.strip().lower() in ("y", "yes", "c", "có", "co")
+
+
+def mask_id(user_id: str) -> str:
+    """A platform user id with only its ends shown, enough to tell rows apart."""
+    return user_id[:2] + "***" + user_id[-2:] if len(user_id) > 6 else "***"
 
 
 async def _deliver(args, settings, store) -> int:

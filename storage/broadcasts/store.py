@@ -406,6 +406,19 @@ class BroadcastStore:
         times = [as_aware_utc(value) for value in times if value is not None]
         return min(times) if times else None
 
+    async def recipient_sample(self, segment: Segment, limit: int) -> list[tuple[str, str, str | None, str | None]]:
+        """(channel, user id, province code, language) of the first `limit`
+        citizens the segment reaches now (for a dry run; no chat ids)."""
+        chosen = recipients_query(segment, await self._request_codes(segment))
+        query = (
+            select(chosen.c.channel, chosen.c.user_id, users.c.province_code, users.c.language)
+            .join(users, (users.c.channel == chosen.c.channel) & (users.c.user_id == chosen.c.user_id))
+            .order_by(chosen.c.channel, chosen.c.user_id)
+            .limit(limit)
+        )
+        async with self.storage.transaction() as conn:
+            return [tuple(row) for row in (await conn.execute(query)).all()]
+
     async def recipients(self, segment: Segment) -> int:
         """How many citizens the segment reaches now (for a preview)."""
         chosen = recipients_query(segment, await self._request_codes(segment))

@@ -4,25 +4,30 @@ through the real Telegram adapter to the loopback fake Bot API."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 from contextlib import redirect_stderr, redirect_stdout
+from unittest.mock import patch
 
 from bot.cli import main
+from storage.broadcasts.store import BroadcastStore
 from tests.broadcast.conftest import add_citizens
 from tests.fakes.telegram_api import FakeTelegramApi
 
 
-def run_troly(*argv: str) -> tuple[int, str, str]:
-    """`troly ARGV` in this process (a thread of it): exit code, stdout, stderr."""
+def run_troly(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+    """`troly ARGV` in this process (a thread of it), `stdin` typed at its
+    prompts: exit code, stdout, stderr."""
     out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
+    with redirect_stdout(out), redirect_stderr(err), patch("sys.stdin", io.StringIO(stdin)):
         code = main(list(argv))
     return code, out.getvalue(), err.getvalue()
 
 
-async def troly(config, *args) -> tuple[int, str, str]:
-    return await asyncio.wait_for(asyncio.to_thread(run_troly, "--config", str(config), *args), 60)
+async def troly(config, *args, stdin: str = "") -> tuple[int, str, str]:
+    call = functools.partial(run_troly, "--config", str(config), *args, stdin=stdin)
+    return await asyncio.wait_for(asyncio.to_thread(call), 60)
 
 
 def write_config(tmp_path, sqlite_url):
@@ -53,7 +58,7 @@ async def test_operator_sends_a_photo_announcement_to_one_province_from_the_comm
         monkeypatch.setenv("TELEGRAM_BASE_URL", api.base_url)
         code, out, err = await troly(
             config, "broadcast", "send", "--text-file", str(text), "--image", str(tmp_path / "anh.jpg"),
-            "--segment", "province=79",
+            "--segment", "province=79", "--yes",
         )  # fmt: skip
         assert code == 0, err
         photos = api.calls_to("sendPhoto")
@@ -70,13 +75,46 @@ async def test_operator_sends_a_photo_announcement_to_one_province_from_the_comm
     assert "#1 [done] province=79" in out
 
 
+async def test_send_shows_the_preview_and_count_and_sends_only_when_confirmed(tmp_path, sqlite_storage, sqlite_url):
+    await add_citizens(sqlite_storage, 3, province_code="79")
+    await add_citizens(sqlite_storage, 2, start=100, province_code="01")
+    config = write_config(tmp_path, sqlite_url)
+    text = tmp_path / "tin.txt"
+    text.write_text("Công an tỉnh tiếp dân cả sáng thứ Bảy.", encoding="utf-8")
+    send = ["broadcast", "send", "--text-file", str(text), "--segment", "province=79", "--no-wait"]
+
+    for answer in ("n\n", ""):  # no, or no answer at all (a script without --yes)
+        code, out, _ = await troly(config, *send, stdin=answer)
+        assert code == 1 and "Công an tỉnh tiếp dân cả sáng thứ Bảy." in out
+        assert "Recipients: 3 (province=79)" in out and "Send to 3 people?" in out and "--yes" in out
+    assert await BroadcastStore(sqlite_storage).newest() == []  # nothing recorded, nothing queued
+
+    code, out, err = await troly(config, *send, stdin="y\n")
+    assert code == 0, err
+    assert "Broadcast #1: 3 recipients" in out
+    assert (await BroadcastStore(sqlite_storage).get(1)).recipients == 3
+
+
+async def test_dry_run_lists_who_would_get_it_with_masked_ids_and_sends_nothing(tmp_path, sqlite_storage, sqlite_url):
+    await add_citizens(sqlite_storage, 2, start=84912345678, province_code="79")
+    config = write_config(tmp_path, sqlite_url)
+    text = tmp_path / "tin.txt"
+    text.write_text("Tin thử", encoding="utf-8")
+    code, out, _ = await troly(config, "broadcast", "send", "--text-file", str(text), "--dry-run")
+    assert code == 0 and "Recipients: 2 (everyone)" in out and "nothing was sent" in out
+    assert "84***78" in out and "84***79" in out
+    assert "84912345678" not in out and "912345678" not in out  # an id can be a phone-like number: never shown
+    assert "Send to" not in out  # no question: nothing is sent
+    assert await BroadcastStore(sqlite_storage).newest() == []
+
+
 async def test_operator_schedules_then_cancels_a_broadcast(tmp_path, sqlite_storage, sqlite_url):
     await add_citizens(sqlite_storage, 2)
     config = write_config(tmp_path, sqlite_url)
     text = tmp_path / "tin.txt"
     text.write_text("Hệ thống bảo trì tối nay.", encoding="utf-8")
 
-    code, out, err = await troly(config, "broadcast", "send", "--text-file", str(text), "--at", "+2h")
+    code, out, err = await troly(config, "broadcast", "send", "--text-file", str(text), "--at", "+2h", "--yes")
     assert code == 0, err
     assert "scheduled for" in out and "Vietnam time" in out
     code, out, _ = await troly(config, "broadcast", "cancel", "1")
@@ -96,7 +134,7 @@ async def test_bad_command_line_input_gets_a_clear_message_not_a_traceback(tmp_p
         (["--image", str(text)], "not a picture"),
         (["--link-url", "http://x"], "go together"),
     ]:
-        code, _, err = await troly(config, "broadcast", "send", "--text-file", str(text), *args)
+        code, _, err = await troly(config, "broadcast", "send", "--text-file", str(text), *args, "--yes")
         assert code == 2 and message in err and "Traceback" not in err, err
     code, _, err = await troly(config, "broadcast", "report", "7")
     assert code == 2 and "no broadcast #7" in err

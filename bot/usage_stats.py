@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.outreach.stats import FUNNEL
+from domain.provinces import province_by_code
+from nlu.intent_names import intent_name
 from storage.feedback import FeedbackStore, UnansweredQuestion
 from storage.sql import SqlStorage
 from storage.statistics import usage_rows
@@ -118,17 +120,41 @@ async def usage_stats(
     return stats
 
 
+NO_DATA = "Chưa có dữ liệu / No data yet"
+UNKNOWN_PROVINCE = "Chưa rõ tỉnh"  # the citizen has not said
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "zalo_bot": "Zalo Bot",
+    "zalo_oa": "Zalo OA",
+    "web": "Web",
+    "console": "Console",
+}
+
+
+def province_label(code: str) -> str:
+    """The province's name for a stored code ("?": not told)."""
+    province = province_by_code(code) if code != "?" else None
+    return province.name if province else UNKNOWN_PROVINCE if code == "?" else code
+
+
+def channel_label(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel)
+
+
 def stats_text(stats: UsageStats) -> str:
-    """A short bilingual summary for a phone screen."""
-    channels = ", ".join(f"{name} {count}" for name, count in stats.by_channel.items()) or "—"
-    provinces = ", ".join(f"{code} {count}" for code, count in list(stats.by_province.items())[:5]) or "—"
-    intents = ", ".join(f"{name} {count}" for name, count in stats.top_intents[:5]) or "—"
+    """A short bilingual summary for a phone screen, with names, not ids."""
+    channels = ", ".join(f"{channel_label(name)} {count}" for name, count in stats.by_channel.items()) or "—"
+    provinces = (
+        ", ".join(f"{province_label(code)} {count}" for code, count in list(stats.by_province.items())[:5]) or "—"
+    )
+    intents = ", ".join(f"{intent_name(name)} {count}" for name, count in stats.top_intents[:5]) or "—"
     funnel = " → ".join(str(count) for count in stats.funnel.values())
     last_days = list(stats.active_per_day.values())[-7:]
     if stats.positive_share is None:
         ratings = "—"
     else:
-        topics = ", ".join(f"{topic} 👍{c['up']} 👎{c['down']}" for topic, c in list(stats.ratings.items())[:4])
+        rated = list(stats.ratings.items())[:4]
+        topics = ", ".join(f"{intent_name(topic)} 👍{c['up']} 👎{c['down']}" for topic, c in rated)
         share = f"{stats.positive_share:.0%} hài lòng/positive"
         ratings = f"👍 {stats.ratings_up} 👎 {stats.ratings_down}, {share} ({topics})"
     questions = [f"  {q.count}× {q.text[:80]}" for q in stats.unanswered[:5]] or ["  —"]
@@ -145,9 +171,11 @@ def stats_text(stats: UsageStats) -> str:
     ])  # fmt: skip
 
 
-def stats_chart(stats: UsageStats) -> bytes:
-    """Six panels as one PNG: activity per day, channels, top intents,
-    funnel, ratings per topic, the most frequent unanswered questions."""
+def stats_chart(stats: UsageStats, image_format: str = "png") -> bytes:
+    """Six panels as one picture (PNG; "svg" keeps its words as text):
+    activity per day, channels, top intents, funnel, ratings per topic, the
+    most frequent unanswered questions. Names, never ids; a panel with
+    nothing to show says so instead of drawing empty axes."""
     # Here, not at the top: pyplot takes ~0.35 s to import (measured), which
     # every bot start would pay for a chart only admins ask for; and the
     # headless backend must be chosen before pyplot loads.
@@ -163,9 +191,10 @@ def stats_chart(stats: UsageStats) -> bytes:
         axes[0][0].bar([day[5:] for day in days], list(stats.active_per_day.values()), color="#12315c")
         axes[0][0].set_title("Người dùng hoạt động / Active citizens per day")
         axes[0][0].tick_params(axis="x", labelrotation=60, labelsize=7)
-        axes[0][1].bar(list(stats.by_channel), list(stats.by_channel.values()), color="#3d6fb4")
+        channels = [channel_label(name) for name in stats.by_channel]
+        axes[0][1].bar(channels, list(stats.by_channel.values()), color="#3d6fb4")
         axes[0][1].set_title("Theo kênh / By channel")
-        names = [name for name, _ in stats.top_intents][::-1]
+        names = [intent_name(name) for name, _ in stats.top_intents][::-1]
         axes[1][0].barh(names, [count for _, count in stats.top_intents][::-1], color="#5b8c5a")
         axes[1][0].set_title(f"Ý định / Top intents · fallback {stats.fallback_rate:.0%}")
         axes[1][0].tick_params(axis="y", labelsize=8)
@@ -175,21 +204,38 @@ def stats_chart(stats: UsageStats) -> bytes:
         axes[1][1].tick_params(axis="x", labelsize=7)
         _ratings_panel(axes[0][2], stats)
         _unanswered_panel(axes[1][2], stats)
-        for axis in (
-            axes[0][0].yaxis,
-            axes[0][1].yaxis,
-            axes[1][0].xaxis,
-            axes[1][1].yaxis,
-            axes[0][2].xaxis,
-            axes[1][2].xaxis,
-        ):
-            axis.set_major_locator(MaxNLocator(integer=True))  # counts of people
+        counted = (
+            (axes[0][0], axes[0][0].yaxis, sum(stats.active_per_day.values())),
+            (axes[0][1], axes[0][1].yaxis, stats.citizens),
+            (axes[1][0], axes[1][0].xaxis, stats.understood),
+            (axes[1][1], axes[1][1].yaxis, sum(stats.funnel.values())),
+            (axes[0][2], axes[0][2].xaxis, stats.ratings_up + stats.ratings_down),
+            (axes[1][2], axes[1][2].xaxis, len(stats.unanswered)),
+        )
+        for axis, count_axis, total in counted:
+            if total:
+                count_axis.set_major_locator(MaxNLocator(integer=True))  # counts of people
+            else:
+                _no_data(axis)
         figure.tight_layout()
         out = io.BytesIO()
-        figure.savefig(out, format="png")
+        if image_format == "svg":
+            with matplotlib.rc_context({"svg.fonttype": "none"}):
+                figure.savefig(out, format="svg")
+        else:
+            figure.savefig(out, format=image_format)
         return out.getvalue()
     finally:
         pyplot.close(figure)
+
+
+def _no_data(axis: Axes) -> None:
+    """An empty panel: the words instead of axes around nothing."""
+    for artist in [*axis.patches, *axis.lines]:
+        artist.remove()
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.text(0.5, 0.5, NO_DATA, ha="center", va="center", transform=axis.transAxes, color="#44474e", fontsize=11)
 
 
 def _ratings_panel(axis: Axes, stats: UsageStats) -> None:
@@ -197,8 +243,9 @@ def _ratings_panel(axis: Axes, stats: UsageStats) -> None:
     topics = list(stats.ratings)[:8][::-1]
     up = [stats.ratings[topic]["up"] for topic in topics]
     down = [stats.ratings[topic]["down"] for topic in topics]
-    axis.barh(topics, up, color="#5b8c5a", label="hữu ích / helpful")
-    axis.barh(topics, down, left=up, color="#b3261e", label="chưa rõ / not helpful")
+    labels = [intent_name(topic) for topic in topics]
+    axis.barh(labels, up, color="#5b8c5a", label="hữu ích / helpful")
+    axis.barh(labels, down, left=up, color="#b3261e", label="chưa rõ / not helpful")
     share = "—" if stats.positive_share is None else f"{stats.positive_share:.0%}"
     axis.set_title(f"Đánh giá / Ratings · {share} hài lòng/positive")
     axis.tick_params(axis="y", labelsize=8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.broadcast.test_cli import run_troly
 from tests.outreach.test_poster import decode_qr
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
+README_POSTER = REPO_CONFIG.parent / "docs" / "poster.png"
 
 
 def troly(tmp_path, *args, config: str | None = "") -> SimpleNamespace:
@@ -109,3 +111,31 @@ def test_poster_input_mistakes_get_a_clear_message(tmp_path):
     assert result.returncode == 2 and "staff code" in result.stderr and "Traceback" not in result.stderr
     result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--province", "99", config=CONFIG)
     assert result.returncode == 2 and "not a province code" in result.stderr
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
+def test_the_printed_page_as_the_readme_shows_it(tmp_path):
+    """The PDF as printed (rendered by poppler at 100 dpi, the README's
+    picture, refreshed with TROLY_UPDATE_SCREENSHOT=1): every QR code decodes."""
+    web = ["--web-url", "http://192.168.137.1:8080/", "--province", "80"]
+    result = troly(
+        tmp_path,
+        "poster",
+        "--place",
+        "Xã Tân Phú",
+        "--staff",
+        "CB07",
+        *web,
+        "--out",
+        str(tmp_path),
+        config=CONFIG.split(", contact_line", maxsplit=1)[0] + "}\n",
+    )
+    assert result.returncode == 0, result.stderr
+    page = README_POSTER.with_suffix("") if os.environ.get("TROLY_UPDATE_SCREENSHOT") else tmp_path / "page"
+    pdf = tmp_path / "poster-xa-tan-phu_CB07.pdf"
+    subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile", str(pdf), str(page)], check=True)
+    assert sorted(decode_qr(page.with_suffix(".png").read_bytes())) == [
+        "http://192.168.137.1:8080/?start=xa-tan-phu_CB07",
+        "https://t.me/troly_lltp_bot?start=xa-tan-phu_CB07",
+        "https://zalo.me/1234567890123456789",
+    ]

@@ -185,6 +185,7 @@ class FakeTelegramApi:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
+        self.bot_user: dict[str, Any] = dict(BOT_USER)  # what getMe answers; tests may break it
         self.rate_limits = rate_limits
         self.clock = clock  # the rate limits' time, in seconds; tests may pass a settable one
         self.calls: list[ApiCall] = []
@@ -536,7 +537,7 @@ class FakeTelegramApi:
         return file_id
 
     async def _api_getMe(self, params, files):
-        return BOT_USER
+        return self.bot_user
 
     async def _api_logOut(self, params, files):
         return True

@@ -20,11 +20,6 @@ COMPLETED_CODE = "000.00.01.H01-261103-0012"  # seeded in the mock backend: Nguy
 LAN_ID = "001190004567"
 
 
-@pytest.fixture(scope="session")
-def nlu_model_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("telegram-nlu-model")  # trained once for the session
-
-
 @pytest.fixture(params=["polling", "webhook"])
 async def troly(request, api, tmp_path, nlu_model_dir, monkeypatch):
     """The real app, its Telegram channel pointed at the fake Bot API; yields

@@ -13,6 +13,7 @@ from bot.channels.zalo_bot import ZaloBotChannel, from_settings
 from bot.config import Settings, ZaloBotSettings
 from core.messages import Reply
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
+from tests.zalo.conftest import guide_pages
 
 TOKEN = "1459232241454765289:test-token-abc"
 
@@ -232,5 +233,18 @@ async def test_polling_after_zalo_was_unreachable_at_start_recovers_and_health_s
         await zalo.user_says("u14", "menu")
         await zalo.wait_for_messages("u14", 1, timeout=8)  # the retry comes after about a second
         assert channel.health.ok
+    finally:
+        await channel.stop()
+
+
+async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, bot_server):
+    """Zalo has no edits: each of the guide's pages arrives at the bottom."""
+    channel = _channel(zalo, bot_server)
+    await channel.start(guide_pages)
+    try:
+        for step in ("1", "2"):
+            await zalo.user_says("u15", step)
+        messages = await zalo.wait_for_messages("u15", 2)
+        assert [message.text for message in messages] == ["Bước 1", "Bước 2"]
     finally:
         await channel.stop()

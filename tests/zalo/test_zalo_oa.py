@@ -29,6 +29,7 @@ from bot.config import Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
 from storage.oa_tokens import OaTokenStore, TokenPair
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
+from tests.zalo.conftest import guide_pages
 
 APP_ID = "360846524940903967"
 OA_SECRET_KEY = "oa-secret-key-for-tests"
@@ -369,3 +370,18 @@ async def test_a_refused_refresh_token_turns_the_channel_off_with_the_reason(zal
         assert working.health.ok
     finally:
         await working.stop()
+
+
+async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, storage, bot_server):
+    """Zalo has no edits: each of the guide's pages arrives at the bottom."""
+    channel = make_channel(zalo, storage)
+    bot_server.mount(channel.routes())
+    zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
+    await channel.start(guide_pages)
+    try:
+        for step in ("1", "2"):
+            await zalo.user_says("u32", step)
+        messages = await zalo.wait_for_messages("u32", 2)
+        assert [message.text for message in messages] == ["Bước 1", "Bước 2"]
+    finally:
+        await channel.stop()

@@ -23,8 +23,15 @@ from flows.texts import texts
 log = logging.getLogger(__name__)
 
 SEEN_UPDATES = 4096  # redeliveries come within minutes; the dispatcher's own record covers the rest
+
+
+def apology_in(lang: str) -> str:
+    """What a channel says when the dispatcher failed."""
+    return texts().get("channel.apology", lang)
+
+
 # The user's language is unknown when the dispatcher failed: both languages.
-APOLOGY = "\n".join(texts().get("channel.apology", lang) for lang in ("vi", "en"))
+APOLOGY = f"{apology_in('vi')}\n{apology_in('en')}"
 
 
 @dataclass(frozen=True)

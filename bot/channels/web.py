@@ -15,7 +15,8 @@ reuses the newest message's key only while that message is still the newest
 on the page, else gives a fresh one, so an edit never lands far up the
 history (`web_screen`).
 
-Bad requests get a 4xx with a bilingual message, never a 500.
+Bad requests get a 4xx with a bilingual message, never a 500; when the
+dispatcher fails, a 503 carries the same apology the other channels send.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from starlette.routing import Route
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
+from bot.channels.receive import apology_in
 from bot.channels.web_openapi import openapi_description
 from bot.channels.web_screen import Screens
 from core.messages import Capabilities, Inbound, InboundKind, Reply
@@ -112,7 +114,11 @@ class WebChannel(Channel):
         if self._handle is None:
             return _refuse(503, "Trợ lý đang khởi động, bạn thử lại sau giây lát.", "Starting up, try again shortly.")
         self._screens.received(inbound)
-        replies = await self._handle(inbound)
+        try:
+            replies = await self._handle(inbound)
+        except Exception:  # the page may try again: the turn was not recorded
+            log.exception("web: the dispatcher failed")
+            return _refuse(503, apology_in("vi"), apology_in("en"))
         rendered = [self.render(reply, self._screens.place(inbound.chat_id, reply)) for reply in replies]
         return JSONResponse({"replies": rendered})
 

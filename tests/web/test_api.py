@@ -171,3 +171,23 @@ async def test_the_guide_opened_again_after_other_messages_comes_at_the_bottom(r
 
         typed = await guide_key(text="cách xin phiếu trên VNeID")  # typed: the citizen's message is below it
         assert typed not in (first, again)
+
+
+async def test_a_dispatcher_failure_gets_the_apology_not_a_bare_500(tmp_path):
+    from bot.channels.web import WebChannel
+    from storage.sql import SqlStorage
+
+    async def broken(inbound):
+        raise RuntimeError("database gone")
+
+    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await storage.init()
+    channel = WebChannel(storage)
+    await channel.start(broken)
+    app = Starlette(routes=channel.routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as client:
+        response = await client.post("/api/chat", json={"user_id": "w43", "text": "xin chào"})
+    await storage.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["message_vi"].startswith("Xin lỗi") and body["message_en"].startswith("Sorry")

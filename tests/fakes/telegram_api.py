@@ -294,6 +294,12 @@ class FakeTelegramApi:
         await self._send_update(update)
         return update
 
+    async def user_says_without_is_bot(self, text: str, *, user_id: int = 42) -> dict[str, Any]:
+        """A message whose sender lacks `is_bot`, as the npm telegram-test-api sends."""
+        message = {**self._user_message(user_id, "vi", "Lan"), "text": text}
+        del message["from"]["is_bot"]
+        return await self._deliver({"message": message})
+
     async def user_shares_contact(self, phone: str, *, user_id: int = 42, language_code: str | None = "vi") -> dict:
         message = self._user_message(user_id, language_code, "Lan")
         message["contact"] = {"phone_number": phone, "first_name": "Lan", "user_id": user_id}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from starlette.routing import Route
 from telegram import Bot, BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
@@ -42,6 +44,8 @@ from core.secrets import secret
 from storage.base import Storage
 
 log = logging.getLogger(__name__)
+# Reading updates one by one needs getUpdates' raw answer, which only `do_api_request` gives.
+warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -228,9 +232,7 @@ class TelegramChannel(Channel):
         delay = self.retry_delay
         while True:
             try:
-                updates = await self.bot.get_updates(
-                    offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await self._updates()
             except InvalidToken:
                 self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
                 return
@@ -248,6 +250,32 @@ class TelegramChannel(Channel):
             for update in updates:
                 self._offset = update.update_id + 1
                 self.submit(update)
+
+    async def _updates(self) -> Sequence[Update]:
+        """The next updates by long polling. One python-telegram-bot cannot
+        read (a third-party Bot API's malformed user) would fail the batch
+        again at every attempt: then they are read one by one, and the
+        unreadable ones skipped, so the channel never stalls on them."""
+        try:
+            return await self.bot.get_updates(
+                offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+            )
+        except TelegramError:
+            raise
+        except Exception as error:
+            log.error("telegram: an update could not be read (%s); reading them one by one", describe(error))
+        batch = await self.bot.do_api_request(
+            "getUpdates", api_kwargs={"offset": self._offset, "timeout": 0, "allowed_updates": ALLOWED_UPDATES}
+        )
+        updates = []
+        for data in batch if isinstance(batch, list) else []:
+            try:
+                updates.append(Update.de_json(data, self.bot))
+            except Exception as error:
+                log.warning("telegram: skipped an update it cannot read (%s)", type(error).__name__)
+                if isinstance(data, dict) and isinstance(data.get("update_id"), int):
+                    self._offset = data["update_id"] + 1
+        return updates
 
     # --- receiving -------------------------------------------------------
     async def _webhook(self, request: Request) -> Response:

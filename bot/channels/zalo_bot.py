@@ -109,9 +109,10 @@ class ZaloBotChannel(Channel):
                 await self._call("setWebhook", url=self._settings.webhook_url, secret_token=self._webhook_secret)
             else:
                 await self._call("deleteWebhook")
-        except DeliveryError as error:
+        except Exception as error:  # an unexpected one with its traceback; retried all the same
             self.health.retrying(f"could not {action} the webhook: {describe(error)}")
-            log.warning("zalo_bot: could not %s the webhook (%s); retrying", action, error)
+            unexpected = not isinstance(error, DeliveryError)
+            log.warning("zalo_bot: could not %s the webhook (%s); retrying", action, error, exc_info=unexpected)
             return
         self._registered = True
         self.health.connected()

@@ -43,6 +43,8 @@ from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
 
+__all__ = ["APOLOGY", "TelegramChannel", "derived_webhook_secret", "from_settings"]  # APOLOGY: older imports
+
 log = logging.getLogger(__name__)
 # Reading updates one by one needs getUpdates' raw answer, which only `do_api_request` gives.
 warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
@@ -53,7 +55,6 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing..." for about 5 s
 MAX_RETRY_SECONDS = 60.0
 MAX_UPDATE_BYTES = 1_000_000  # updates are a few kB; anything bigger is not from Telegram
-__all__ = ["APOLOGY", "TelegramChannel", "derived_webhook_secret", "from_settings"]
 EXPIRED_BUTTON = "Nút này đã hết hạn, bạn gõ /menu nhé. / This button has expired, please type /menu."
 
 
@@ -342,7 +343,7 @@ class TelegramChannel(Channel):
         await self._delivery.answer(inbound.chat_id, replies, source_message_id=source, webhook_response=answer)
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
-        """Best-effort calls (typing, answering a button): never fail a reply."""
+        """Best-effort calls (answering a button): never fail a reply."""
         try:
             await call
         except TelegramError as error:

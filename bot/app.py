@@ -7,7 +7,9 @@ channels, all served by one Starlette ASGI app:
 - `GET /media/<token>`: signed, expiring image links (guide pictures, QR);
 - `POST /hooks/backend`: the backend's signed status events, relayed to the
   users subscribed to that request through their own channel;
-- `GET /healthz`.
+- `GET /healthz`: 200 when the dispatcher is ready and every configured
+  channel is connected, else 503; each channel's state (connected,
+  retrying since when and why, off and why) in the body.
 
 `troly run` serves it with uvicorn; `troly chat` uses the same runtime from
 a terminal. With no tokens configured this is the complete offline demo.
@@ -296,7 +298,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, settle_mem
             await runtime.stop()
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": runtime.dispatcher is not None})
+        """For a supervisor or load balancer: 503 while the bot is starting
+        or any configured channel is not connected."""
+        ok = runtime.dispatcher is not None and all(channel.health.ok for channel in runtime.channels)
+        channels = {channel.name: channel.health.as_json() for channel in runtime.channels}
+        return JSONResponse({"ok": ok, "channels": channels}, status_code=200 if ok else 503)
 
     async def join_qr(request: Request) -> Response:
         """The QR code of the chat page's address, shown on the page so

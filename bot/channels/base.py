@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import Any
 
+from bot.channels.health import ChannelHealth
 from core.messages import Capabilities, Inbound, Reply
 
 Handler = Callable[[Inbound], Awaitable[list[Reply]]]
@@ -44,6 +46,12 @@ class TransientError(DeliveryError):
 class Channel(ABC):
     name: str
     capabilities: Capabilities
+
+    @cached_property
+    def health(self) -> ChannelHealth:
+        """How the channel's connection stands (`/healthz`): connected,
+        unless an adapter with background work reports otherwise."""
+        return ChannelHealth()
 
     def routes(self) -> list[Any]:
         """Starlette routes (webhooks) to mount on the bot's ASGI app."""

@@ -10,7 +10,13 @@ the JSON API it talks to, usable as an embeddable widget:
     GET  /api/chat/updates?user_id=...  -> {"replies": [...]}  (notifications)
     GET  /openapi.json  the OpenAPI description of these routes
 
-Bad requests get a 4xx with a bilingual message, never a 500.
+A reply's `edit_key` names the message it replaces on the page: the server
+reuses the newest message's key only while that message is still the newest
+on the page, else gives a fresh one, so an edit never lands far up the
+history (`web_screen`).
+
+Bad requests get a 4xx with a bilingual message, never a 500; when the
+dispatcher fails, a 503 carries the same apology the other channels send.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from starlette.routing import Route
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
+from bot.channels.receive import apology_in
 from bot.channels.web_openapi import openapi_description
+from bot.channels.web_screen import Screens
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from storage.base import Storage
 
@@ -59,6 +67,7 @@ class WebChannel(Channel):
         self.storage = storage
         self._handle: Handler | None = None
         self._page = PAGE_FILE.read_text(encoding="utf-8")
+        self._screens = Screens()
 
     def routes(self) -> list[Route]:
         return [
@@ -72,7 +81,7 @@ class WebChannel(Channel):
         self._handle = handle
 
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        notices = [self.render(reply) for reply in replies]
+        notices = [self.render(reply, self._screens.place(chat_id, reply)) for reply in replies]
         await self.storage.queue_notices(self.name, chat_id, notices, PENDING_PER_USER)
 
     # --- HTTP -------------------------------------------------------------------
@@ -104,8 +113,14 @@ class WebChannel(Channel):
             return inbound
         if self._handle is None:
             return _refuse(503, "Trợ lý đang khởi động, bạn thử lại sau giây lát.", "Starting up, try again shortly.")
-        replies = await self._handle(inbound)
-        return JSONResponse({"replies": [self.render(reply) for reply in replies]})
+        self._screens.received(inbound)
+        try:
+            replies = await self._handle(inbound)
+        except Exception:  # the page may try again: the turn was not recorded
+            log.exception("web: the dispatcher failed")
+            return _refuse(503, apology_in("vi"), apology_in("en"))
+        rendered = [self.render(reply, self._screens.place(inbound.chat_id, reply)) for reply in replies]
+        return JSONResponse({"replies": rendered})
 
     def _inbound(self, data: dict) -> Inbound | JSONResponse:
         user_id = data.get("user_id")
@@ -143,7 +158,8 @@ class WebChannel(Channel):
         return JSONResponse({"replies": await self.storage.take_notices(self.name, user_id)})
 
     # --- rendering ----------------------------------------------------------------
-    def render(self, reply: Reply) -> dict:
+    def render(self, reply: Reply, page_key: str | None = None) -> dict:
+        """A reply as the page's JSON; `page_key`: the message it replaces or starts (see `web_screen`)."""
         rows = [[{"title": b.title, "payload": b.payload} for b in row] for row in reply.buttons]
         rendered: dict[str, Any] = {
             "text": reply.text,
@@ -152,7 +168,7 @@ class WebChannel(Channel):
             "image_url": None,
             "image_alt": None,
             "link": {"title": reply.link.title, "url": reply.link.url} if reply.link else None,
-            "edit_key": reply.edit_key,
+            "edit_key": page_key,
         }
         if reply.image is not None:
             rendered["image_url"] = self.image_url(reply)

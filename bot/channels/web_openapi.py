@@ -91,7 +91,15 @@ def openapi_description(max_text: int, max_payload: int) -> dict[str, Any]:
                     },
                 }
             },
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "Up"}}}},
+            "/healthz": {
+                "get": {
+                    "summary": "Health: the dispatcher and every configured channel",
+                    "responses": {
+                        "200": {"description": "Ready, every channel connected"},
+                        "503": {"description": "Starting, or a channel retrying or off (see `channels`)"},
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {

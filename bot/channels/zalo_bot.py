@@ -11,14 +11,17 @@ by URL, and no buttons.
   dispatcher maps a later "2" or the option's words back to its payload.
 - Pictures go out with `sendPhoto` as signed, expiring links to our own media
   route (`bot.media.MediaStore`).
-- Duplicate deliveries are recognised by the dispatcher through `update_id`
-  (event name + message id).
+- Receiving goes through the shared `Receiver`: a redelivered update
+  (same event name + message id, also the dispatcher's `update_id`) is
+  dropped, "typing..." shows only for a slow answer, and a dispatcher
+  failure is answered with an apology.
+- Registering the webhook (or removing it, for polling) and polling run
+  under `supervise`, retrying with backoff; `health` says how they stand.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -31,10 +34,11 @@ from starlette.routing import Route
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
-from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
+from bot.channels.health import describe, supervise
 from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
+from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
 from bot.config import ZaloBotSettings
 from bot.media import MediaStore
@@ -49,6 +53,7 @@ TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
 MAX_UPDATE_BYTES = 256 * 1024  # updates are a few kB; read no more than this
 TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
+MAX_RETRY_SECONDS = 60.0
 
 
 class ZaloBotChannel(Channel):
@@ -71,8 +76,10 @@ class ZaloBotChannel(Channel):
         self.capabilities = Capabilities(buttons=False, max_text_length=settings.max_text_length, image_by="url")
         self._client: httpx.AsyncClient | None = None
         self._handle: Handler | None = None
-        self._poller: asyncio.Task | None = None
-        self._work = ChatOrderedTasks()
+        self._runner: asyncio.Task | None = None
+        self._registered = False  # the webhook set (or removed, for polling)
+        self.health.starting()
+        self._receiver = Receiver(NAME, show_typing=self._typing)
 
     # --- lifecycle ------------------------------------------------------------
     @property
@@ -86,29 +93,49 @@ class ZaloBotChannel(Channel):
         return [Route(path, self._webhook, methods=["POST"], name="zalo_bot_webhook")]
 
     async def start(self, handle: Handler) -> None:
+        """Register (the first attempt before returning), then keep trying
+        in the background if that failed, and poll; the other channels
+        are never held up by Zalo being unreachable."""
         self._handle = handle
+        self.health.starting()
+        await self._register()
+        self._runner = asyncio.create_task(supervise(NAME, self.health, self._run), name="zalo_bot")
+
+    async def _register(self) -> None:
+        """Set the webhook, or remove it for polling (getUpdates is refused while one is set)."""
+        action = "set" if self.uses_webhook else "delete"
         try:
             if self.uses_webhook:
                 await self._call("setWebhook", url=self._settings.webhook_url, secret_token=self._webhook_secret)
             else:
-                await self._call("deleteWebhook")  # getUpdates is refused while a webhook is set
-        except DeliveryError as error:
-            # Do not take the other channels down: polling retries by itself;
-            # a webhook needs `troly run` restarted once Zalo is reachable.
-            log.error("zalo_bot: could not %s the webhook: %s", "set" if self.uses_webhook else "delete", error)
-        if not self.uses_webhook:
-            self._poller = asyncio.create_task(self._poll(), name="zalo_bot-poll")
+                await self._call("deleteWebhook")
+        except Exception as error:  # an unexpected one with its traceback; retried all the same
+            self.health.retrying(f"could not {action} the webhook: {describe(error)}")
+            unexpected = not isinstance(error, DeliveryError)
+            log.warning("zalo_bot: could not %s the webhook (%s); retrying", action, error, exc_info=unexpected)
+            return
+        self._registered = True
+        self.health.connected()
         log.info("zalo_bot: receiving by %s", "webhook" if self.uses_webhook else "polling")
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while not self._registered:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
+            await self._register()
+        if not self.uses_webhook:
+            await self._poll()
 
     async def drain(self, timeout: float = 10) -> None:
         """Wait until every update received so far has been answered."""
-        await self._work.drain(timeout)
+        await self._receiver.drain(timeout)
 
     async def stop(self) -> None:
-        if self._poller:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
-            self._poller = None
+        if self._runner:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
         await self.drain()
         if self._client:
             await self._client.aclose()
@@ -122,13 +149,16 @@ class ZaloBotChannel(Channel):
                 update = await self._call("getUpdates", timeout=str(self._settings.poll_timeout_seconds))
             except _NothingNew:
                 backoff = 1.0
+                self.health.connected()
                 continue
             except DeliveryError as error:
+                self.health.retrying(f"getUpdates failed: {describe(error)}")
                 log.warning("zalo_bot: getUpdates failed (%s); retrying in %.0f s", error, backoff)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
+                backoff = min(backoff * 2, MAX_RETRY_SECONDS)
                 continue
             backoff = 1.0
+            self.health.connected()
             if isinstance(update, dict):
                 self._process_soon(update)
 
@@ -151,21 +181,15 @@ class ZaloBotChannel(Channel):
         return JSONResponse({"ok": True})
 
     def _process_soon(self, update: dict[str, Any]) -> None:
-        """Handle an update in the background, so the webhook answers at once
-        and a slow user never holds up the others."""
-        self._work.submit(_chat_id(update), self._process(update))
-
-    async def _process(self, update: dict[str, Any]) -> None:
+        """Handle an update in the background (once), so the webhook answers
+        at once and a slow user never holds up the others."""
         inbound = self.to_inbound(update)
-        if inbound is None:
-            return
+        if inbound is not None:
+            self._receiver.submit(inbound.chat_id, self._process(inbound), update_key=inbound.update_id)
+
+    async def _process(self, inbound: Inbound) -> None:
         assert self._handle is not None, "start() was not called"
-        await self._typing(inbound.chat_id)
-        try:
-            replies = await self._handle(inbound)
-        except Exception:
-            log.exception("zalo_bot: the dispatcher failed on an update")
-            return
+        replies = await self._receiver.dispatch(self._handle, inbound)
         await self._deliver_quietly(inbound.chat_id, replies)
 
     @staticmethod
@@ -224,8 +248,7 @@ class ZaloBotChannel(Channel):
             log.warning("zalo_bot: could not answer a user: %s", error)
 
     async def _typing(self, chat_id: str) -> None:
-        with contextlib.suppress(DeliveryError):  # a missing "typing…" is not worth failing the answer for
-            await self._call("sendChatAction", chat_id=chat_id, action="typing")
+        await self._call("sendChatAction", chat_id=chat_id, action="typing")
 
     # --- the API --------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:

@@ -12,7 +12,11 @@
   or a media template for a picture uploaded to `/v2.0/oa/upload/image`
   (at most 1 MB: bigger pictures are downscaled and compressed first).
 - Tokens: the access token is refreshed before it expires or when Zalo says
-  it is invalid (-216), by `bot.channels.zalo_oa_oauth.OaTokens`.
+  it is invalid (-216), by `bot.channels.zalo_oa_oauth.OaTokens`. Without a
+  usable token at start, getting one is retried in the background
+  (`supervise`); `health` is off when Zalo refused the refresh token.
+- Events go through the shared `Receiver`: each once, in order per user,
+  and a dispatcher failure answered with an apology.
 - Reply window: messages the bot starts itself (`send`) follow a configured
   policy: free within 48 h of the user's last interaction, paid up to 7 days
   (only if the agency allows it), refused after.
@@ -20,6 +24,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -39,12 +44,13 @@ from starlette.routing import Route
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
-from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret
+from bot.channels.health import describe, supervise
 from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
+from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
-from bot.channels.zalo_oa_oauth import OaTokens
+from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
 from bot.config import ZaloOaSettings
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret
@@ -65,6 +71,7 @@ ACCESS_TOKEN_EXPIRED = -124
 RATE_LIMITED = -32
 # Zalo's "user has not followed the OA / has not interacted for too long".
 USER_UNREACHABLE_ERRORS = {-213, -230}
+MAX_RETRY_SECONDS = 60.0
 UNREADABLE_EVENTS = {
     "user_send_image",
     "user_send_sticker",
@@ -168,7 +175,9 @@ class ZaloOaChannel(Channel):
         self.capabilities = Capabilities(buttons=True, max_text_length=settings.max_text_length, image_by="upload")
         self._client: httpx.AsyncClient | None = None
         self._handle: Handler | None = None
-        self._work = ChatOrderedTasks()
+        self._runner: asyncio.Task | None = None
+        self.health.starting()
+        self._receiver = Receiver(NAME)  # the OA API has no "typing..."
         self._attachments: dict[bytes, str] = {}  # sha256 of the picture -> Zalo attachment id
 
     def http(self) -> httpx.AsyncClient:
@@ -181,18 +190,44 @@ class ZaloOaChannel(Channel):
         return [Route(self._settings.webhook_path, self._webhook, methods=["POST"], name="zalo_oa_webhook")]
 
     async def start(self, handle: Handler) -> None:
+        """Adopt the configured tokens (refreshed if due); without a usable
+        one, keep serving the webhook (answers fail, logged) and retry in
+        the background."""
         self._handle = handle
+        self.health.starting()
+        if not await self._check_token():
+            self._runner = asyncio.create_task(supervise(NAME, self.health, self._retry_token), name="zalo_oa")
+
+    async def _check_token(self) -> bool:
+        """Whether retrying is over: a usable access token, or one only an officer can fix."""
         try:
-            await self.tokens.access_token()  # adopt the configured tokens; refresh if due
+            await self.tokens.access_token()
+        except ReauthorisationNeeded as error:
+            self.health.off(describe(error))
+            log.error("zalo_oa: %s; the OA is off until it is authorised again", error)
+            return True
         except DeliveryError as error:
-            # Keep serving the webhook: answers fail (logged) until tokens work.
-            log.error("zalo_oa: no usable OA token at start: %s", error)
+            self.health.retrying(f"no usable OA token: {describe(error)}")
+            log.warning("zalo_oa: no usable OA token yet: %s", error)
+            return False
+        self.health.connected()
+        return True
+
+    async def _retry_token(self) -> None:
+        delay = 1.0
+        while not await self._check_token():
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
 
     async def drain(self, timeout: float = 10) -> None:
         """Wait until every update received so far has been answered."""
-        await self._work.drain(timeout)
+        await self._receiver.drain(timeout)
 
     async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
         await self.drain()
         if self._client:
             await self._client.aclose()
@@ -221,7 +256,9 @@ class ZaloOaChannel(Channel):
         if problem:
             log.warning("zalo_oa: webhook request refused: %s", problem)
             return _refuse(401, problem)
-        self._work.submit(_user_id(event), self._process(event))  # answer Zalo at once
+        inbound = self.to_inbound(event)
+        update_key = inbound.update_id if inbound is not None else None
+        self._receiver.submit(_user_id(event), self._process(event, inbound), update_key=update_key)  # answer at once
         return JSONResponse({"error": 0, "message": "Success"})
 
     def _signed_timestamp(self, raw: bytes, signature: str) -> str | None:
@@ -244,25 +281,21 @@ class ZaloOaChannel(Channel):
             return "stale event"
         return None
 
-    async def _process(self, event: dict[str, Any]) -> None:
+    async def _process(self, event: dict[str, Any], inbound: Inbound | None) -> None:
         name = event.get("event_name")
         user_id = _user_id(event)
         if not user_id:
             return
-        try:
-            if name == "unfollow":
-                await self._set_following(user_id, False)
-                return
-            inbound = self.to_inbound(event)
-            if inbound is None:
-                return  # other events (seen, delivered, OA-side messages): nothing to answer
-            if name == "follow":
-                await self._set_following(user_id, True)
-            assert self._handle is not None, "start() was not called"
-            replies = await self._handle(inbound)
-            await self._reply(user_id, replies)
-        except Exception:
-            log.exception("zalo_oa: failed to handle a %s event", name)
+        if name == "unfollow":
+            await self._set_following(user_id, False)
+            return
+        if inbound is None:
+            return  # other events (seen, delivered, OA-side messages): nothing to answer
+        if name == "follow":
+            await self._set_following(user_id, True)
+        assert self._handle is not None, "start() was not called"
+        replies = await self._receiver.dispatch(self._handle, inbound)
+        await self._reply(user_id, replies)
 
     @staticmethod
     def to_inbound(event: dict[str, Any]) -> Inbound | None:
@@ -303,6 +336,8 @@ class ZaloOaChannel(Channel):
         try:
             await self._deliver(user_id, replies, self._api + "/v3.0/oa/message/cs")
         except DeliveryError as error:
+            if isinstance(error, ReauthorisationNeeded):
+                self.health.off(describe(error))
             log.warning("zalo_oa: could not answer a user: %s", error)
 
     # --- sending ----------------------------------------------------------------------
@@ -391,6 +426,7 @@ class ZaloOaChannel(Channel):
             )
             code = body.get("error") if isinstance(body, dict) else None
             if response.is_success and code == 0:
+                self.health.connected()
                 return body.get("data")
             if code in (ACCESS_TOKEN_INVALID, ACCESS_TOKEN_EXPIRED) and attempt == 0:
                 await self.tokens.refresh(rejected_access_token=token)

@@ -185,6 +185,7 @@ class FakeTelegramApi:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
+        self.bot_user: dict[str, Any] = dict(BOT_USER)  # what getMe answers; tests may break it
         self.rate_limits = rate_limits
         self.clock = clock  # the rate limits' time, in seconds; tests may pass a settable one
         self.calls: list[ApiCall] = []
@@ -292,6 +293,12 @@ class FakeTelegramApi:
         update = {"update_id": next(self._update_ids), "message": message}
         await self._send_update(update)
         return update
+
+    async def user_says_without_is_bot(self, text: str, *, user_id: int = 42) -> dict[str, Any]:
+        """A message whose sender lacks `is_bot`, as the npm telegram-test-api sends."""
+        message = {**self._user_message(user_id, "vi", "Lan"), "text": text}
+        del message["from"]["is_bot"]
+        return await self._deliver({"message": message})
 
     async def user_shares_contact(self, phone: str, *, user_id: int = 42, language_code: str | None = "vi") -> dict:
         message = self._user_message(user_id, language_code, "Lan")
@@ -536,7 +543,7 @@ class FakeTelegramApi:
         return file_id
 
     async def _api_getMe(self, params, files):
-        return BOT_USER
+        return self.bot_user
 
     async def _api_logOut(self, params, files):
         return True

@@ -55,6 +55,11 @@ def make_channel(api: FakeTelegramApi, storage=None, token: str | None = None, *
     )
 
 
+@pytest.fixture(scope="session")
+def nlu_model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("telegram-nlu-model")  # trained once for the session
+
+
 @pytest.fixture
 def dispatcher() -> ScriptedDispatcher:
     return ScriptedDispatcher()

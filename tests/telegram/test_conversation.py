@@ -20,11 +20,6 @@ COMPLETED_CODE = "000.00.01.H01-261103-0012"  # seeded in the mock backend: Nguy
 LAN_ID = "001190004567"
 
 
-@pytest.fixture(scope="session")
-def nlu_model_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("telegram-nlu-model")  # trained once for the session
-
-
 @pytest.fixture(params=["polling", "webhook"])
 async def troly(request, api, tmp_path, nlu_model_dir, monkeypatch):
     """The real app, its Telegram channel pointed at the fake Bot API; yields
@@ -131,3 +126,34 @@ async def test_a_question_as_the_first_message_is_answered_at_once(api, troly):
     texts = "\n".join(message.text for message in api.bot_messages())
     assert "ngày làm việc" in texts
     assert "English" not in api.last_bot_message().button_titles
+
+
+async def test_the_guide_opened_again_after_other_messages_comes_at_the_bottom(api, troly):
+    """Edits only where the citizen is looking: the guide turns its page in
+    place while it is the newest message; asked for again after other
+    messages, it comes as a new message at the bottom, the old one untouched."""
+    channel, handled = troly
+
+    async def answered(update: dict) -> None:
+        await api.wait_for(lambda: str(update["update_id"]) in handled and channel.idle, timeout=10)
+
+    await answered(await api.user_says("/start"))
+    await answered(await api.user_presses("Tiếng Việt"))
+    await answered(await api.user_presses("✅ Đồng ý"))
+    await answered(await api.user_presses("Bỏ qua"))
+    await answered(await api.user_presses("📱 Hướng dẫn xin phiếu"))
+    old_guide = api.last_bot_message()
+    await answered(await api.user_presses("Tiếp ▶"))
+    assert old_guide.text.startswith("Bước 2/") and old_guide.edits == 1
+
+    await answered(await api.user_says("lệ phí bao nhiêu?"))
+    assert api.last_bot_message() is not old_guide
+    photos_before, edits_before = len(api.calls_to("sendPhoto")), old_guide.edits
+    await answered(await api.user_says("cách xin phiếu trên VNeID"))
+    new_guide = api.last_bot_message()
+    assert new_guide is not old_guide and new_guide.text.startswith("Bước 1/")  # at the bottom
+    assert len(api.calls_to("sendPhoto")) == photos_before + 1 and old_guide.edits == edits_before
+    assert old_guide.text.startswith("Bước 2/")  # the old one far up is left as it was
+
+    await answered(await api.user_presses("Tiếp ▶", message=new_guide))
+    assert new_guide.text.startswith("Bước 2/") and new_guide.edits == 1 and old_guide.edits == edits_before

@@ -4,6 +4,7 @@ real HTTP stack against the loopback fake Bot API."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -290,3 +291,15 @@ async def test_a_restart_does_not_replay_answered_updates(api, dispatcher):
     await api.wait_for(lambda: len(api.calls_to("getUpdates")) >= 4)
     await again.stop()
     assert len(dispatcher.inbounds) == 1 and len(api.bot_messages()) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Please use 'Bot.getUpdates'")  # the channel silences it; pytest resets filters
+async def test_an_update_that_cannot_be_read_is_skipped_not_stalled_on(api, polling, dispatcher, caplog):
+    caplog.set_level(logging.DEBUG)
+    await api.user_says_without_is_bot("số CCCD 001190004567")  # python-telegram-bot cannot read it
+    await api.user_says("lệ phí bao nhiêu?")
+    await api.wait_for(lambda: api.bot_messages())
+    assert [inbound.text for inbound in dispatcher.inbounds] == ["lệ phí bao nhiêu?"]
+    assert any("could not be read" in record.getMessage() for record in caplog.records)
+    assert not any("001190004567" in record.getMessage() for record in caplog.records)  # nor logged whole
+    assert polling.health.ok

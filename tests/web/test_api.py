@@ -143,3 +143,51 @@ async def test_a_question_as_the_first_message_is_answered_at_once(running_bot):
     assert response.status_code == 200
     assert "ngày làm việc" in "\n".join(reply["text"] for reply in replies)
     assert all(button["payload"] != "onboarding:lang:en" for reply in replies for button in reply["buttons"])
+
+
+async def test_the_guide_opened_again_after_other_messages_comes_at_the_bottom(running_bot):
+    """Next and Back turn the guide's page in place while it is the newest
+    message; once other messages came, the guide comes as a new message
+    (a key no message on the page has), not as an edit far up."""
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def guide_key(**body) -> str:
+            response = await client.post("/api/chat", json={"user_id": "guide1", **body})
+            assert response.status_code == 200, response.text
+            [guide] = [reply for reply in response.json()["replies"] if reply["edit_key"]]
+            return guide["edit_key"]
+
+        for body in ({"start": ""}, {"button": "onboarding:lang:vi"}, {"button": "onboarding:consent:yes"}):
+            await client.post("/api/chat", json={"user_id": "guide1", **body})
+        first = await guide_key(button="menu:open:guide")
+        assert await guide_key(button="guide:step:1") == first  # the newest message: turned in place
+        assert await guide_key(button="guide:step:0") == first
+
+        await client.post("/api/chat", json={"user_id": "guide1", "text": "lệ phí bao nhiêu?"})
+        again = await guide_key(button="menu:open:guide")
+        assert again != first and again.startswith("guide-")  # at the bottom, not an edit of the old one
+        assert await guide_key(button="guide:step:1") == again  # and that one turns in place
+
+        typed = await guide_key(text="cách xin phiếu trên VNeID")  # typed: the citizen's message is below it
+        assert typed not in (first, again)
+
+
+async def test_a_dispatcher_failure_gets_the_apology_not_a_bare_500(tmp_path):
+    from bot.channels.web import WebChannel
+    from storage.sql import SqlStorage
+
+    async def broken(inbound):
+        raise RuntimeError("database gone")
+
+    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}")
+    await storage.init()
+    channel = WebChannel(storage)
+    await channel.start(broken)
+    app = Starlette(routes=channel.routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as client:
+        response = await client.post("/api/chat", json={"user_id": "w43", "text": "xin chào"})
+    await storage.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["message_vi"].startswith("Xin lỗi") and body["message_en"].startswith("Sorry")

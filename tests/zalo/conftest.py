@@ -53,6 +53,11 @@ class ScriptedDispatcher:
         return [Reply(text=f"echo {inbound.text}")]
 
 
+async def guide_pages(inbound: Inbound) -> list[Reply]:
+    """Answers with pages that replace each other where a channel can edit (the guide's)."""
+    return [Reply(text=f"Bước {inbound.text}", edit_key="guide")]
+
+
 @dataclass
 class BotServer:
     """The bot's ASGI app on a loopback port: add routes once channels exist."""

@@ -8,10 +8,12 @@ import pytest
 
 from bot.channels import ChannelContext
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
+from bot.channels.receive import APOLOGY
 from bot.channels.zalo_bot import ZaloBotChannel, from_settings
 from bot.config import Settings, ZaloBotSettings
 from core.messages import Reply
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
+from tests.zalo.conftest import guide_pages
 
 TOKEN = "1459232241454765289:test-token-abc"
 
@@ -57,7 +59,7 @@ async def test_menu_buttons_arrive_as_numbered_options_over_polling(zalo, pollin
         "3. Tra cứu hồ sơ",
     ]
     assert dispatcher.seen[0].kind == "start"
-    assert ("u1", "typing") in zalo.state.chat_actions
+    assert zalo.state.chat_actions == []  # a quick answer needs no "typing..."
 
     await zalo.user_says("u1", "2")
     await zalo.wait_for_messages("u1", 2)
@@ -110,12 +112,15 @@ async def test_stickers_and_pictures_reach_the_dialogue_as_empty_text(zalo, poll
     assert (inbound.kind, inbound.text, inbound.update_id) == ("text", "", f"{event}:st1")
 
 
-async def test_a_redelivered_event_carries_the_same_update_id(zalo, polling_channel, dispatcher):
+async def test_a_redelivered_event_is_answered_once(zalo, polling_channel, dispatcher):
     update = zalo.text_update("u7", "xin chào", message_id="abc123")
     await zalo.deliver(update)
     await zalo.deliver(update)
-    await zalo.wait_for_messages("u7", 2)
-    assert [inbound.update_id for inbound in dispatcher.seen] == ["message.text.received:abc123"] * 2
+    await zalo.user_says("u7", "menu")  # after the redelivery, in order
+    messages = await zalo.wait_for_messages("u7", 2)
+    assert [message.text.splitlines()[0] for message in messages] == ["echo xin chào", "Chào bạn! Bạn cần gì?"]
+    assert [inbound.update_id for inbound in dispatcher.seen][0] == "message.text.received:abc123"
+    assert len(dispatcher.seen) == 2
 
 
 async def test_polling_survives_a_server_error(zalo, bot_server, dispatcher):
@@ -185,3 +190,61 @@ async def test_one_users_quick_messages_are_answered_in_the_order_sent(zalo, pol
         await zalo.user_says("u11", text)
     messages = await zalo.wait_for_messages("u11", 4)
     assert [message.text for message in messages] == ["echo một", "echo hai", "echo ba", "echo bốn"]
+
+
+async def test_a_slow_answer_shows_typing(zalo, bot_server):
+    async def slow(inbound):
+        await asyncio.sleep(1.0)
+        return [Reply(text="xong")]
+
+    channel = _channel(zalo, bot_server)
+    await channel.start(slow)
+    try:
+        await zalo.user_says("u12", "tra cứu")
+        await zalo.wait_for_messages("u12", 1)
+        assert ("u12", "typing") in zalo.state.chat_actions
+    finally:
+        await channel.stop()
+
+
+async def test_a_dispatcher_failure_is_answered_with_an_apology(zalo, bot_server, caplog):
+    async def broken(inbound):
+        raise RuntimeError("database gone")
+
+    channel = _channel(zalo, bot_server)
+    await channel.start(broken)
+    try:
+        await zalo.user_says("u13", "xin chào")
+        [answer] = await zalo.wait_for_messages("u13", 1)
+        assert answer.text == APOLOGY
+        assert "Xin lỗi" in answer.text and "Sorry" in answer.text
+        failure = next(record for record in caplog.records if "dispatcher failed" in record.getMessage())
+        assert failure.exc_info is not None  # with its traceback
+    finally:
+        await channel.stop()
+
+
+async def test_polling_after_zalo_was_unreachable_at_start_recovers_and_health_says_so(zalo, bot_server, dispatcher):
+    zalo.fail_next("deleteWebhook", 502, "Bad gateway", http_status=502)
+    channel = _channel(zalo, bot_server)
+    await channel.start(dispatcher)
+    try:
+        assert channel.health.state == "retrying" and "deleteWebhook" in (channel.health.reason or "")
+        await zalo.user_says("u14", "menu")
+        await zalo.wait_for_messages("u14", 1, timeout=8)  # the retry comes after about a second
+        assert channel.health.ok
+    finally:
+        await channel.stop()
+
+
+async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, bot_server):
+    """Zalo has no edits: each of the guide's pages arrives at the bottom."""
+    channel = _channel(zalo, bot_server)
+    await channel.start(guide_pages)
+    try:
+        for step in ("1", "2"):
+            await zalo.user_says("u15", step)
+        messages = await zalo.wait_for_messages("u15", 2)
+        assert [message.text for message in messages] == ["Bước 1", "Bước 2"]
+    finally:
+        await channel.stop()

@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 
 from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
+from bot.channels.receive import APOLOGY
 from bot.channels.zalo_oa import (
     MAX_EVENT_BYTES,
     ReplyWindowClosed,
@@ -28,6 +29,7 @@ from bot.config import Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
 from storage.oa_tokens import OaTokenStore, TokenPair
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
+from tests.zalo.conftest import guide_pages
 
 APP_ID = "360846524940903967"
 OA_SECRET_KEY = "oa-secret-key-for-tests"
@@ -324,3 +326,62 @@ def test_the_oa_is_configured_only_with_its_credentials(monkeypatch):
     monkeypatch.setenv("ZALO_OA_REFRESH_TOKEN", "r")
     channel = from_settings(context)
     assert channel.capabilities.buttons is True and channel.capabilities.image_by == "upload"
+
+
+# --- the receive side every channel shares ---------------------------------------------
+async def test_a_dispatcher_failure_is_answered_with_an_apology(zalo, storage, bot_server, caplog):
+    async def broken(inbound):
+        raise RuntimeError("database gone")
+
+    channel = make_channel(zalo, storage)
+    bot_server.mount(channel.routes())
+    zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
+    await channel.start(broken)
+    try:
+        await zalo.user_says("u30", "xin chào")
+        [answer] = await zalo.wait_for_messages("u30", 1)
+        assert answer.text == APOLOGY
+        failure = next(record for record in caplog.records if "dispatcher failed" in record.getMessage())
+        assert failure.exc_info is not None  # with its traceback
+    finally:
+        await channel.stop()
+
+
+async def test_a_redelivered_event_is_answered_once(zalo, channel, dispatcher):
+    await zalo.user_says("u31", "một", msg_id="m-1")
+    await zalo.user_says("u31", "một", msg_id="m-1")  # Zalo delivers it again
+    await zalo.user_says("u31", "hai", msg_id="m-2")
+    messages = await zalo.wait_for_messages("u31", 2)
+    await channel.drain()
+    assert [message.text for message in zalo.messages_to("u31")] == ["echo một", "echo hai"]
+    assert [message.text for message in messages] == ["echo một", "echo hai"]
+
+
+async def test_a_refused_refresh_token_turns_the_channel_off_with_the_reason(zalo, storage, dispatcher):
+    channel = make_channel(zalo, storage, seed=TokenPair("stale", datetime.now(UTC), "refresh-nobody-knows"))
+    await channel.start(dispatcher)
+    try:
+        assert channel.health.state == "off" and "refused the refresh token" in (channel.health.reason or "")
+    finally:
+        await channel.stop()
+    working = make_channel(zalo, storage, seed=TokenPair(*_fresh_pair(zalo)))
+    await working.start(dispatcher)
+    try:
+        assert working.health.ok
+    finally:
+        await working.stop()
+
+
+async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, storage, bot_server):
+    """Zalo has no edits: each of the guide's pages arrives at the bottom."""
+    channel = make_channel(zalo, storage)
+    bot_server.mount(channel.routes())
+    zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
+    await channel.start(guide_pages)
+    try:
+        for step in ("1", "2"):
+            await zalo.user_says("u32", step)
+        messages = await zalo.wait_for_messages("u32", 2)
+        assert [message.text for message in messages] == ["Bước 1", "Bước 2"]
+    finally:
+        await channel.stop()

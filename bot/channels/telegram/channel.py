@@ -1,9 +1,11 @@
 """The Telegram channel: connecting (bot commands, then long polling with
 `getUpdates`, or a webhook served by our own ASGI app, python-telegram-bot's
-custom-webhook pattern) and receiving. Updates are handled once each, in
-order within a chat and side by side across chats; a button press is
-answered at once so its spinner stops; "typing..." shows while a slow answer
-is being prepared; the replies go to `Delivery`. With
+custom-webhook pattern) and receiving. Connecting and polling run under
+`supervise`: an unexpected failure is logged and retried, and `health` says
+how the connection stands. Updates go through the shared `Receiver` (once
+each, in order within a chat, "typing..." while a slow answer is prepared,
+the apology if the dispatcher fails); a button press is answered at once so
+its spinner stops; the replies go to `Delivery`. With
 `telegram.webhook_reply_seconds` > 0 a webhook request waits for its turn,
 whose last message may ride in the response (see `delivery`). A duplicated
 update is dropped here as well as in the dispatcher.
@@ -13,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -23,34 +26,35 @@ from starlette.routing import Route
 from telegram import Bot, BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
-from bot.channels.chat_tasks import ChatOrderedTasks
 from bot.channels.credentials import same_secret, webhook_secret_from_token
+from bot.channels.health import describe, supervise
 from bot.channels.http_body import BodyTooLarge, loads_limited, read_body
+from bot.channels.receive import APOLOGY, Receiver, TypingPolicy
 from bot.channels.telegram.delivery import Delivery, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
-from bot.channels.telegram.recent import Recent
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
 from bot.config import TelegramSettings
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
 
+__all__ = ["APOLOGY", "TelegramChannel", "derived_webhook_secret", "from_settings"]  # APOLOGY: older imports
+
 log = logging.getLogger(__name__)
-T = TypeVar("T")
+# Reading updates one by one needs getUpdates' raw answer, which only `do_api_request` gives.
+warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", category=PTBUserWarning)
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing..." for about 5 s
+MAX_RETRY_SECONDS = 60.0
 MAX_UPDATE_BYTES = 1_000_000  # updates are a few kB; anything bigger is not from Telegram
-APOLOGY = (
-    "Xin lỗi, trợ lý đang gặp sự cố. Bạn vui lòng thử lại sau ít phút.\n"
-    "Sorry, something went wrong on our side. Please try again in a few minutes."
-)
 EXPIRED_BUTTON = "Nút này đã hết hạn, bạn gõ /menu nhé. / This button has expired, please type /menu."
 
 
@@ -114,8 +118,12 @@ class TelegramChannel(Channel):
         self._handle: Handler | None = None
         self._runner: asyncio.Task | None = None
         self._offset: int | None = None
-        self._seen_updates = Recent(4096)
-        self._work = ChatOrderedTasks()
+        self.health.starting()
+        self._receiver = Receiver(
+            NAME,
+            show_typing=lambda chat_id: self.bot.send_chat_action(chat_id, "typing"),
+            typing=TypingPolicy(settings.typing_delay_seconds, settings.typing_max_busy, TYPING_REFRESH_SECONDS),
+        )
         self._payloads = ButtonPayloads()
         self._delivery = Delivery(
             self.bot, storage, self._payloads, retry_delay=retry_delay, max_rate_limit_wait=max_rate_limit_wait
@@ -139,7 +147,9 @@ class TelegramChannel(Channel):
         """Connect in the background (retrying while Telegram is unreachable),
         then poll, or register the webhook."""
         self._handle = handle
-        self._runner = asyncio.create_task(self._run(), name="telegram")
+        self.health.starting()
+        work = supervise(NAME, self.health, self._run, first_delay=self.retry_delay, max_delay=MAX_RETRY_SECONDS)
+        self._runner = asyncio.create_task(work, name="telegram")
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -158,15 +168,17 @@ class TelegramChannel(Channel):
     @property
     def idle(self) -> bool:
         """True when no received update is still being answered."""
-        return self._work.idle
+        return self._receiver.idle
 
     async def drain(self, timeout: float = 10) -> None:
         """Wait (up to `timeout` seconds) until every received update has been answered."""
-        await self._work.drain(timeout)
+        await self._receiver.drain(timeout)
 
     async def _run(self) -> None:
+        """Connect, then poll (or wait for webhooks); returns when Telegram is off."""
         if not await self._connect():
             return
+        self.health.connected()
         self.ready.set()
         if not self.webhook_mode:
             await self._poll()
@@ -199,12 +211,14 @@ class TelegramChannel(Channel):
             except RetryAfter as error:
                 await asyncio.sleep(retry_seconds(error))
             except TelegramError as error:
+                self.health.retrying(f"cannot connect: {describe(error)}")
                 log.warning("telegram: cannot connect yet (%s); retrying in %.0f s", error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 60)
+                delay = min(delay * 2, MAX_RETRY_SECONDS)
 
     def _disable(self, reason: str) -> None:
         self.disabled_reason = reason
+        self.health.off(reason)
         self.ready.clear()
         log.error("telegram: %s; Telegram is off", reason)
 
@@ -219,9 +233,7 @@ class TelegramChannel(Channel):
         delay = self.retry_delay
         while True:
             try:
-                updates = await self.bot.get_updates(
-                    offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
-                )
+                updates = await self._updates()
             except InvalidToken:
                 self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
                 return
@@ -229,14 +241,42 @@ class TelegramChannel(Channel):
                 await asyncio.sleep(retry_seconds(error))
                 continue
             except TelegramError as error:  # network trouble, or another instance polling (Conflict)
+                self.health.retrying(f"getUpdates failed: {describe(error)}")
                 log.warning("telegram: getUpdates failed (%s); retrying in %.1f s", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
                 continue
             delay = self.retry_delay
+            self.health.connected()
             for update in updates:
                 self._offset = update.update_id + 1
                 self.submit(update)
+
+    async def _updates(self) -> Sequence[Update]:
+        """The next updates by long polling. One python-telegram-bot cannot
+        read (a third-party Bot API's malformed user) would fail the batch
+        again at every attempt: then they are read one by one, and the
+        unreadable ones skipped, so the channel never stalls on them."""
+        try:
+            return await self.bot.get_updates(
+                offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+            )
+        except TelegramError:
+            raise
+        except Exception as error:
+            log.error("telegram: an update could not be read (%s); reading them one by one", describe(error))
+        batch = await self.bot.do_api_request(
+            "getUpdates", api_kwargs={"offset": self._offset, "timeout": 0, "allowed_updates": ALLOWED_UPDATES}
+        )
+        updates = []
+        for data in batch if isinstance(batch, list) else []:
+            try:
+                updates.append(Update.de_json(data, self.bot))
+            except Exception as error:
+                log.warning("telegram: skipped an update it cannot read (%s)", type(error).__name__)
+                if isinstance(data, dict) and isinstance(data.get("update_id"), int):
+                    self._offset = data["update_id"] + 1
+        return updates
 
     # --- receiving -------------------------------------------------------
     async def _webhook(self, request: Request) -> Response:
@@ -277,20 +317,14 @@ class TelegramChannel(Channel):
         """Queue an update for processing: once per update id, in order
         within its chat, concurrently across chats. `answer`, if given,
         receives the reply to send in the webhook response, or None."""
-        if update.update_id in self._seen_updates:
-            log.info("telegram: dropped a duplicated update")
-            _settle(answer, None)
-            return
-        self._seen_updates[update.update_id] = True
         chat = update.effective_chat
         key = str(chat.id) if chat else f"update:{update.update_id}"
-        self._work.submit(key, self._process_logged(update, answer))
+        if not self._receiver.submit(key, self._process_settled(update, answer), update_key=update.update_id):
+            _settle(answer, None)
 
-    async def _process_logged(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    async def _process_settled(self, update: Update, answer: asyncio.Future | None = None) -> None:
         try:
             await self._process(update, answer)
-        except Exception:
-            log.exception("telegram: failed to process an update")
         finally:
             _settle(answer, None)
 
@@ -304,40 +338,12 @@ class TelegramChannel(Channel):
             self._delivery.note_latest_message(str(update.message.chat.id), update.message.message_id)
         if inbound is None or self._handle is None:
             return
-        try:
-            replies = await self._with_typing(inbound.chat_id, self._handle(inbound))
-        except Exception:
-            log.exception("telegram: the dispatcher failed")
-            replies = [Reply(text=APOLOGY)]
+        replies = await self._receiver.dispatch(self._handle, inbound)
         source = query.message.message_id if query is not None and query.message is not None else None
         await self._delivery.answer(inbound.chat_id, replies, source_message_id=source, webhook_response=answer)
 
-    async def _with_typing(self, chat_id: str, answer: Awaitable[T]) -> T:
-        """`answer`, with "typing..." shown once it takes longer than
-        `typing_delay_seconds`. A timer, not a task per message: most
-        answers are ready long before it fires."""
-        typing: asyncio.Task | None = None
-
-        def start_typing() -> None:
-            nonlocal typing
-            if self._work.busy <= self.settings.typing_max_busy:  # else spend the Bot API calls on answers
-                typing = asyncio.create_task(self._keep_typing(chat_id))
-
-        timer = asyncio.get_running_loop().call_later(self.settings.typing_delay_seconds, start_typing)
-        try:
-            return await answer
-        finally:
-            timer.cancel()
-            if typing is not None:
-                typing.cancel()
-
-    async def _keep_typing(self, chat_id: str) -> None:
-        while True:
-            await self._quietly(self.bot.send_chat_action(chat_id, "typing"))
-            await asyncio.sleep(TYPING_REFRESH_SECONDS)
-
     async def _quietly(self, call: Awaitable[Any]) -> None:
-        """Best-effort calls (typing, answering a button): never fail a reply."""
+        """Best-effort calls (answering a button): never fail a reply."""
         try:
             await call
         except TelegramError as error:

@@ -16,17 +16,19 @@ BOT_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot")
 class _HideBotApiContent(logging.Filter):
     """python-telegram-bot logs, at DEBUG, every Bot API call with its
     parameters and result: the citizens' messages and ours, with request
-    codes, id and phone numbers and signed links. Keep the endpoint only."""
+    codes, id and phone numbers and signed links; and, at CRITICAL, a batch
+    of updates it could not read, whole. Keep the endpoint only."""
 
-    SUMMARIES: ClassVar[dict[str, str]] = {
-        "Calling Bot API endpoint `%s` with parameters `%s`": "Calling Bot API endpoint `%s`",
-        "Call to Bot API endpoint `%s` finished with return value `%s`": "Call to Bot API endpoint `%s` finished",
+    SUMMARIES: ClassVar[dict[str, tuple[str, int]]] = {  # message -> (summary, arguments kept)
+        "Calling Bot API endpoint `%s` with parameters `%s`": ("Calling Bot API endpoint `%s`", 1),
+        "Call to Bot API endpoint `%s` finished with return value `%s`": ("Call to Bot API endpoint `%s` finished", 1),
+        "Error while parsing updates! Received data was %r": ("Error while parsing updates (data not logged)", 0),
     }
 
     def filter(self, record: logging.LogRecord) -> bool:
         summary = self.SUMMARIES.get(record.msg) if isinstance(record.msg, str) else None
         if summary is not None and isinstance(record.args, tuple) and record.args:
-            record.msg, record.args = summary, record.args[:1]
+            record.msg, record.args = summary[0], record.args[: summary[1]]
         return True
 
 

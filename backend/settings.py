@@ -38,6 +38,9 @@ class MockSettings:
     webhook_secret: bytes = b""
     admin_token: str | None = None
     seed_demo: bool = True
+    # The unauthenticated simulation endpoints (filing a request, the unsigned
+    # payment callback, the form simulator) answer only in demo mode.
+    demo_mode: bool = False
     faults: FaultSettings = field(default_factory=FaultSettings)
 
 

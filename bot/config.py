@@ -72,6 +72,9 @@ class BackendSettings(Section):
     webhook_url: str = ""
     webhook_max_attempts: int = Field(6, ge=1, le=50)
     webhook_backoff_seconds: float = Field(2.0, gt=0, le=3600)
+    # Mock only: its unauthenticated simulation endpoints (filing a request,
+    # the unsigned payment callback, the form simulator) answer only when true.
+    mock_demo_mode: bool = True
     faults: BackendFaultSettings = BackendFaultSettings()
 
 

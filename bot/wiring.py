@@ -90,6 +90,7 @@ def mock_settings_from_config(backend: BackendSettings, root: Path, database: st
         signing_key=load_or_create_secret(SIGNING_KEY_ENV, var / "backend-signing.key"),
         webhook_secret=load_or_create_secret(WEBHOOK_SECRET_ENV, var / "backend-webhook.key"),
         admin_token=mock_admin_token(root),
+        demo_mode=backend.mock_demo_mode,
         faults=FaultSettings(
             backend.faults.latency_ms, backend.faults.error_rate, backend.faults.timeout_rate, backend.faults.down
         ),

@@ -53,6 +53,18 @@ def _no_internet():
     socket.socket.connect_ex = _real_connect_ex
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Browser tests (`browser`) and those needing a program (`needs_program`)
+    skip without their tool on a developer's machine and fail on CI."""
+    from tests.tools import require_chromium, require_program
+
+    if item.get_closest_marker("browser"):
+        require_chromium()
+    for marker in item.iter_markers("needs_program"):
+        require_program(*marker.args)
+
+
 @pytest.fixture
 async def storage(tmp_path):
     """A migrated SQLite file of this test's own. Suites that must run on

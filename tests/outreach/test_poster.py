@@ -4,7 +4,6 @@ staff code, on the printed PDF as on the PNG, and Vietnamese prints right."""
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 
 import pytest
@@ -56,7 +55,7 @@ def test_poster_png_qr_opens_the_bot_with_place_and_staff(poster):
         assert page.size == (1240, 1754)  # A4 at 150 dpi
 
 
-@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
+@pytest.mark.needs_program("pdftoppm", "poppler-utils")
 def test_printed_pdf_qr_opens_the_bot_with_place_and_staff(poster, tmp_path):
     link, pdf, _ = poster
     (tmp_path / "poster.pdf").write_bytes(pdf)
@@ -64,7 +63,7 @@ def test_printed_pdf_qr_opens_the_bot_with_place_and_staff(poster, tmp_path):
     assert decode_qr((tmp_path / "page.png").read_bytes()) == [link]
 
 
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
+@pytest.mark.needs_program("pdftotext", "poppler-utils")
 def test_printed_pdf_keeps_vietnamese_diacritics(poster, tmp_path):
     _, pdf, _ = poster
     (tmp_path / "poster.pdf").write_bytes(pdf)

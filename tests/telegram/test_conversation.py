@@ -129,3 +129,29 @@ async def test_a_question_as_the_first_message_is_answered_at_once(api, troly):
     texts = "\n".join(message.text for message in api.bot_messages())
     assert "ngày làm việc" in texts
     assert "English" not in api.last_bot_message().button_titles
+
+
+async def test_a_telegram_users_language_code_is_used_until_they_choose_a_language(api, troly):
+    """Issue 20, finding 10: Telegram says which language the user's app is
+    in; someone who has not chosen a language yet is answered in it (English
+    or Vietnamese; any other gets Vietnamese), and their own choice wins."""
+    channel, handled = troly
+    english_help, vietnamese_help = "I help you request a criminal-record certificate", "Tôi giúp bạn xin Phiếu"
+
+    async def answered(update: dict, user_id: int) -> str:
+        await api.wait_for(lambda: str(update["update_id"]) in handled and channel.idle, timeout=10)
+        return api.last_bot_message(user_id).text
+
+    async def says(text: str, user_id: int, language_code: str | None) -> str:
+        return await answered(await api.user_says(text, user_id=user_id, language_code=language_code), user_id)
+
+    assert english_help in await says("/help", 77, "en")
+    assert vietnamese_help in await says("/help", 78, "vi")
+    assert vietnamese_help in await says("/help", 79, "fr")
+    assert vietnamese_help in await says("/help", 80, None)
+    # A first message in neither language (a request code): the hint decides.
+    assert "please confirm it is yours" in await says(COMPLETED_CODE, 81, "en-US")
+
+    await says("/start", 77, "en")
+    await answered(await api.user_presses("Tiếng Việt", user_id=77, language_code="en"), 77)
+    assert vietnamese_help in await says("/help", 77, "en")  # chosen: the hint no longer counts

@@ -57,3 +57,24 @@ async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_st
         await asyncio.gather(*tasks)
         for storage in storages:
             await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("channel", "environment"),
+    [
+        ("telegram", {"TELEGRAM_BOT_TOKEN": "123456:test-token", "TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot"}),
+        ("zalo_bot", {"ZALO_BOT_TOKEN": "123456:test-token", "ZALO_BOT_BASE_URL": "http://127.0.0.1:9"}),
+    ],
+)
+async def test_a_worker_refuses_a_channel_that_would_receive_by_polling(
+    tmp_path, postgres_url, monkeypatch, channel, environment
+):
+    """Several workers polling one bot would compete for its updates: a
+    worker whose channel has no webhook_url refuses to start, naming it."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    runtime = Runtime(bot_settings(tmp_path, postgres_url, "http://127.0.0.1:9"), worker=True)
+    assert channel in [configured.name for configured in runtime.channels]
+    with pytest.raises(RuntimeError, match=f"webhook only.*{channel}"):
+        await runtime.start()
+    assert runtime.dispatcher is None  # refused before anything started

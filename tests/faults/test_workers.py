@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 
 import httpx
 import pytest
 
 from bot.channels.telegram.channel import APOLOGY
+from bot.workers import LEADER_RETRY_SECONDS
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
 from tests.faults.conftest import set_faults
@@ -143,3 +145,20 @@ async def test_an_update_whose_worker_dies_mid_turn_is_redelivered_and_answered_
     await asyncio.sleep(1.0)  # time for a second answer, if there were one
     assert sum("Tình trạng:" in text for text in texts(api, after=count)) == 1
     assert APOLOGY not in texts(api)
+
+
+@pytest.mark.slow
+async def test_another_worker_takes_the_lead_when_the_leader_is_killed(cluster):
+    """The housekeeping leader holds a PostgreSQL advisory lock on its own
+    connection: SIGKILL ends that session, and the other worker takes over
+    at its next try (every LEADER_RETRY_SECONDS) and runs the job."""
+    api, balancer = cluster
+    leads = "leader job housekeeping: this worker leads"
+    leaders = await api.wait_for(lambda: [w for w in balancer.workers if leads in w.log_text()], timeout=30)
+    assert len(leaders) == 1, "one leader at a time"
+    (leader,) = leaders
+    (other,) = [worker for worker in balancer.workers if worker is not leader]
+    await asyncio.to_thread(leader.kill)
+    await api.wait_for(lambda: leads in other.log_text(), timeout=LEADER_RETRY_SECONDS + 15)
+    ran = await api.wait_for(lambda: re.search(r"housekeeping: \d+ old update ids pruned", other.log_text()), 15)
+    assert ran, other.log_text()[-2000:]

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from core.paths import project_path
+
 
 @dataclass
 class FaultSettings:
@@ -48,5 +50,4 @@ def path_or_memory(path: str, root: Path) -> str:
     """`:memory:` as is; a relative database path taken from `root`."""
     if path == ":memory:":
         return path
-    candidate = Path(path)
-    return str(candidate if candidate.is_absolute() else root / candidate)
+    return str(project_path(path, root))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.paths import PROJECT_ROOT
+from core.paths import PROJECT_ROOT, project_path
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
@@ -277,9 +277,9 @@ class Settings(Section):
     knowledge: KnowledgeSettings = KnowledgeSettings()
 
     def path(self, relative: str) -> Path:
-        """A configured path, relative to the project root unless absolute."""
-        path = Path(relative)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        """A configured path, relative to the project root unless absolute
+        (`var/...` in the project's `var_dir`)."""
+        return project_path(relative)
 
 
 class ConfigError(Exception):

@@ -30,18 +30,21 @@ async def test_a_worker_on_sqlite_refuses_to_start(tmp_path):
 async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_stops(postgres_url):
     storages = [SqlStorage(postgres_url) for _ in range(2)]
     runs: list[int] = []
+    ran_five_times = asyncio.Event()  # waited for, with a deadline, instead of a fixed sleep
     jobs, stops, tasks = [], [], []
     for number, storage in enumerate(storages):
         await storage.init()
 
         async def job(number=number) -> None:
             runs.append(number)
+            if len(runs) >= 5:
+                ran_five_times.set()
 
         jobs.append(LeaderJob(storage, "test", job, every=0.05, retry_seconds=0.1))
         stops.append(asyncio.Event())
         tasks.append(asyncio.create_task(jobs[-1].run(stops[-1])))
     try:
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(ran_five_times.wait(), 10)
         assert [job.is_leader for job in jobs].count(True) == 1  # one leader at a time
         leader = next(n for n, job in enumerate(jobs) if job.is_leader)
         assert set(runs) == {leader}
@@ -49,7 +52,8 @@ async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_st
         stops[leader].set()  # the leader's worker shuts down
         await tasks[leader]
         runs.clear()
-        await asyncio.sleep(0.5)
+        ran_five_times.clear()
+        await asyncio.wait_for(ran_five_times.wait(), 10)
         assert jobs[1 - leader].is_leader and set(runs) == {1 - leader}
     finally:
         for stop in stops:

@@ -12,16 +12,8 @@ import pytest
 
 from tests.certificate_pages import HEADINGS
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID
+from tests.tools import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-webchat.png"
 
 pytestmark = [pytest.mark.browser]  # skipped without chromium, failed on CI (tests/conftest.py)

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from core.paths import project_path
+
 
 @dataclass
 class FaultSettings:
@@ -38,6 +40,9 @@ class MockSettings:
     webhook_secret: bytes = b""
     admin_token: str | None = None
     seed_demo: bool = True
+    # The unauthenticated simulation endpoints (filing a request, the unsigned
+    # payment callback, the form simulator) answer only in demo mode.
+    demo_mode: bool = False
     faults: FaultSettings = field(default_factory=FaultSettings)
 
 
@@ -45,5 +50,4 @@ def path_or_memory(path: str, root: Path) -> str:
     """`:memory:` as is; a relative database path taken from `root`."""
     if path == ":memory:":
         return path
-    candidate = Path(path)
-    return str(candidate if candidate.is_absolute() else root / candidate)
+    return str(project_path(path, root))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.paths import PROJECT_ROOT
+from core.paths import PROJECT_ROOT, project_path
 
 DEFAULT_CONFIG = PROJECT_ROOT / "config.yml"
 
@@ -72,6 +72,9 @@ class BackendSettings(Section):
     webhook_url: str = ""
     webhook_max_attempts: int = Field(6, ge=1, le=50)
     webhook_backoff_seconds: float = Field(2.0, gt=0, le=3600)
+    # Mock only: its unauthenticated simulation endpoints (filing a request,
+    # the unsigned payment callback, the form simulator) answer only when true.
+    mock_demo_mode: bool = True
     faults: BackendFaultSettings = BackendFaultSettings()
 
 
@@ -276,9 +279,9 @@ class Settings(Section):
     knowledge: KnowledgeSettings = KnowledgeSettings()
 
     def path(self, relative: str) -> Path:
-        """A configured path, relative to the project root unless absolute."""
-        path = Path(relative)
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        """A configured path, relative to the project root unless absolute
+        (`var/...` in the project's `var_dir`)."""
+        return project_path(relative)
 
 
 class ConfigError(Exception):

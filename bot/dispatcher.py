@@ -35,7 +35,7 @@ from typing import Any
 from core.messages import Inbound, InboundKind, Reply
 from core.textkey import text_key
 from flows import menu
-from flows.base import Context, Flow, Services, Turn, is_plain_number
+from flows.base import Context, Flow, Services, Turn, is_plain_number, language_from_locale
 from flows.intent import IntentRouter
 from flows.registry import all_flows
 from flows.safety import looks_like_secret, mentions_app_install
@@ -151,7 +151,14 @@ class Dispatcher:
             user.unreachable = False  # saved with the turn
         cached = self._conversations.get(key)
         conversation = copy.deepcopy(cached) if cached else start.conversation or Conversation()
-        ctx = Context(self.services, user, conversation, self.flows, update_id=inbound.update_id)
+        ctx = Context(
+            self.services,
+            user,
+            conversation,
+            self.flows,
+            update_id=inbound.update_id,
+            platform_language=language_from_locale(inbound.locale),
+        )
         turn = self._turn(ctx, inbound)
         try:
             replies = await self._route(ctx, turn)
@@ -249,7 +256,7 @@ class Dispatcher:
         parse: dict[str, Any] = await self.services.nlu.parse(turn.text)
         if ((parse.get("intent") or {}).get("name")) == "greet":
             return await ctx.start("onboarding")
-        ctx.user.language = guess_language(turn.text)
+        ctx.user.language = guess_language(turn.text, default=ctx.lang)  # the platform's hint breaks a tie
         ctx.event("first_question")  # /start later still offers the language and the privacy notice
         return await self._by_intent(ctx, turn, parse)
 

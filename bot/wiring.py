@@ -13,7 +13,7 @@ from backend.runner import RunningServer, start_server
 from backend.server import create_app
 from backend.settings import FaultSettings, MockSettings, path_or_memory
 from bot.config import BackendSettings, Settings
-from core.paths import PROJECT_ROOT
+from core.paths import PROJECT_ROOT, var_dir
 from core.secrets import load_or_create_secret, secret
 from nlu import Interpreter, load_interpreter
 from storage.sql import SqlStorage
@@ -54,13 +54,13 @@ def interpreter_from_settings(settings: Settings) -> Interpreter:
 
 def backend_webhook_secret() -> bytes:
     """The secret the backend signs its status events with."""
-    return load_or_create_secret(WEBHOOK_SECRET_ENV, PROJECT_ROOT / "var" / "backend-webhook.key")
+    return load_or_create_secret(WEBHOOK_SECRET_ENV, var_dir(PROJECT_ROOT) / "backend-webhook.key")
 
 
 def admin_token_file(root: Path | None = None) -> Path:
     """Where the mock's generated admin token is kept when
     `TROLY_BACKEND_ADMIN_TOKEN` is not set (owner-readable only)."""
-    return (root or PROJECT_ROOT) / "var" / "backend-admin.key"
+    return var_dir(root or PROJECT_ROOT) / "backend-admin.key"
 
 
 def mock_admin_token(root: Path | None = None) -> str:
@@ -78,7 +78,7 @@ def admin_token_notice(root: Path | None = None) -> str:
 
 def mock_settings_from_config(backend: BackendSettings, root: Path, database: str | None = None) -> MockSettings:
     """The mock's own `MockSettings` from the `backend` section plus the secrets."""
-    var = root / "var"
+    var = var_dir(root)
     return MockSettings(
         database=path_or_memory(database or backend.mock_database, root),
         public_url=backend.mock_public_url,
@@ -90,6 +90,7 @@ def mock_settings_from_config(backend: BackendSettings, root: Path, database: st
         signing_key=load_or_create_secret(SIGNING_KEY_ENV, var / "backend-signing.key"),
         webhook_secret=load_or_create_secret(WEBHOOK_SECRET_ENV, var / "backend-webhook.key"),
         admin_token=mock_admin_token(root),
+        demo_mode=backend.mock_demo_mode,
         faults=FaultSettings(
             backend.faults.latency_ms, backend.faults.error_rate, backend.faults.timeout_rate, backend.faults.down
         ),

@@ -8,6 +8,26 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR_ENV = "TROLY_VAR_DIR"
+
+
+def var_dir(root: Path = PROJECT_ROOT) -> Path:
+    """Where runtime state lives (databases, keys, the NLU model, media):
+    `<root>/var`; for the project itself `$TROLY_VAR_DIR` when set (the test
+    suite sets a temporary one, so no test writes into the repository)."""
+    override = os.environ.get(VAR_DIR_ENV)
+    return Path(override) if override and root == PROJECT_ROOT else root / "var"
+
+
+def project_path(relative: str | Path, root: Path = PROJECT_ROOT) -> Path:
+    """A configured path: absolute as is, `var/...` in `var_dir(root)`,
+    anything else relative to `root`."""
+    path = Path(relative)
+    if path.is_absolute():
+        return path
+    if path.parts[:1] == ("var",):
+        return var_dir(root).joinpath(*path.parts[1:])
+    return root / path
 
 
 def private_dir(path: Path) -> Path:

@@ -77,6 +77,12 @@ class Turn:
         return self.payload.split(":") if self.kind == InboundKind.BUTTON else []
 
 
+def language_from_locale(locale: str | None) -> str | None:
+    """A platform's language hint ("en", "en-US", "vi") as one of ours, else None."""
+    primary = (locale or "").replace("_", "-").split("-")[0].lower()
+    return primary if primary in ("vi", "en") else None
+
+
 @dataclass
 class Context:
     services: Services
@@ -90,10 +96,14 @@ class Context:
     # the turn's own save that must happen once even if the turn is redone.
     update_id: str | None = None
 
+    # The platform's language hint (Telegram's `language_code`, the browser's
+    # language), used until the user chooses a language.
+    platform_language: str | None = None
+
     # --- language and words ----------------------------------------------
     @property
     def lang(self) -> str:
-        return self.user.language or "vi"
+        return self.user.language or self.platform_language or "vi"
 
     def t(self, key: str, **values: object) -> str:
         return self.services.texts.get(key, self.lang, **values)

@@ -22,12 +22,15 @@ def _words() -> dict[str, frozenset[str]]:
     return {lang: frozenset(str(word) for word in raw[lang]) for lang in ("en", "vi")}
 
 
-def guess_language(text: str) -> str:
-    """`"en"` when the text is clearly English, else "vi" (the default)."""
+def guess_language(text: str, default: str = "vi") -> str:
+    """`"en"` when the text is clearly English, "vi" when it is clearly
+    Vietnamese, else `default` (a code or a word of neither)."""
     if fold_diacritics(text) != text:
         return "vi"  # Vietnamese diacritics
     words = _WORD.findall(text.lower())
     known = _words()
     english = sum(word in known["en"] for word in words)
     vietnamese = sum(word in known["vi"] for word in words)
+    if english == vietnamese:
+        return default
     return "en" if english > vietnamese else "vi"

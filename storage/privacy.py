@@ -5,7 +5,8 @@ Analytics and feedback rows name a user only by a keyed one-way hash
 generated once and keeps (`stored_salt`). `erase_user` (the right to
 erasure) deletes every row about the user; audit rows stay, with the
 identity replaced by that hash where it is exactly theirs: the actor
-`channel:user_id`, and only the details' fields known to hold a person.
+`channel:user_id`, and only the details' fields known to hold a person;
+so do the `created_by`-like columns of what staff did.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import Table, Text, cast, delete, select, update
+from sqlalchemy import Column, Table, Text, cast, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.base import user_actor
@@ -65,6 +66,9 @@ async def erase_user(conn: AsyncConnection, channel: str, user_id: str, user_has
             .where(audit_log.c.id == row.id)
             .values(actor=pseudonym if row.actor == actor else row.actor, details=details)
         )
+    # Staff who forget themselves: what they did stays, signed by the pseudonym.
+    for table, column in _actor_columns():
+        await conn.execute(update(table).where(column == actor).values({column.name: pseudonym}))
     await conn.execute(
         audit_log.insert().values(actor=pseudonym, action="user.forgotten", details={"channel": channel}, at=utcnow())
     )
@@ -81,10 +85,26 @@ def tables_keyed_by_user() -> list[Table]:
     ]
 
 
+def erased_tables() -> list[Table]:
+    """Every table `erase_user` deletes the user's rows from."""
+    return [*tables_keyed_by_user(), *_tables_keyed_by_hash()]
+
+
 def _tables_keyed_by_hash() -> list[Table]:
     """Every table that names its user by the keyed hash (`user_hash`):
     analytics events, unanswered questions; `erase_user` empties them too."""
     return [table for table in metadata.sorted_tables if "user_hash" in table.c]
+
+
+# Columns outside the audit log that name who did something as
+# "<channel>:<user id>" (a broadcast's author, a role's grantor, a ticket's closer).
+_ACTOR_COLUMN_NAMES = ("created_by", "granted_by", "closed_by")
+
+
+def _actor_columns() -> list[tuple[Table, Column]]:
+    return [
+        (table, table.c[name]) for table in metadata.sorted_tables for name in _ACTOR_COLUMN_NAMES if name in table.c
+    ]
 
 
 # Audit details fields that name a person as "<channel>:<user id>" (a role's

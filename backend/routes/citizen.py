@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from backend.domain import OwnershipProof, RequestStatus
 from backend.errors import NOT_FOUND, ApiError, parse_code
-from backend.routes.deps import Service, Throttle
+from backend.routes.deps import DEMO_ONLY, Service, Throttle
 from backend.schemas import ERRORS, NewRequestBody, PaymentOut, ProofBody, StatusOut
 from backend.service import AlreadyOpen, MockGovernment, NotPayable
 from domain.provinces import province_by_code
@@ -68,9 +68,10 @@ async def create_payment(code: str, body: ProofBody, service: Service, throttle:
     return payment
 
 
-@router.post("/api/v1/requests", tags=["requests"], status_code=201, responses=ERRORS)
+@router.post("/api/v1/requests", tags=["requests"], status_code=201, responses=ERRORS, dependencies=DEMO_ONLY)
 async def file_request(body: NewRequestBody, service: Service):
-    """File a new request, as VNeID does (used by the training simulator and tests)."""
+    """File a new request, as VNeID does (used by the training simulator and
+    tests). No authentication: demo mode only."""
     return file_new_request(service, body)
 
 

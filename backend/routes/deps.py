@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backend.errors import ApiError
 from backend.outbox import WebhookSender
 from backend.service import MockGovernment
 from backend.settings import MockSettings
@@ -30,6 +31,20 @@ async def _sender(request: Request) -> WebhookSender:
 async def _throttle(request: Request) -> ProofThrottle:
     return request.app.state.proof_throttle
 
+
+async def demo_only(request: Request) -> None:
+    """Refuse a simulation endpoint (no authentication, nothing signed)
+    unless the mock runs in demo mode (`MockSettings.demo_mode`)."""
+    if not request.app.state.settings.demo_mode:
+        raise ApiError(
+            403,
+            "demo_mode_only",
+            "Chức năng mô phỏng này chỉ bật ở chế độ trình diễn.",
+            "This simulation endpoint is available in demo mode only.",
+        )
+
+
+DEMO_ONLY = [Depends(demo_only)]
 
 Service = Annotated[MockGovernment, Depends(_service)]
 Settings = Annotated[MockSettings, Depends(_settings)]

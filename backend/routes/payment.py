@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from backend import pages
 from backend.domain import agency_name
 from backend.errors import INVALID_INPUT_VI, UNKNOWN_PAYMENT, ApiError
-from backend.routes.deps import Service
+from backend.routes.deps import DEMO_ONLY, Service
 from backend.schemas import CallbackBody
 from domain.fees import format_vnd
 
@@ -33,9 +33,10 @@ async def payment_page(payment_id: str, service: Service, return_to: str | None 
     )
 
 
-@router.post("/pay/{payment_id}/callback", tags=["payments"])
+@router.post("/pay/{payment_id}/callback", tags=["payments"], dependencies=DEMO_ONLY)
 async def payment_callback(payment_id: str, request: Request, service: Service):
-    """The gateway's result (form post from the page, or JSON `{"result": "success"|"failure"}`)."""
+    """The gateway's result (form post from the page, or JSON `{"result": "success"|"failure"}`).
+    Unsigned, so demo mode only."""
     wants_json = "application/json" in request.headers.get("content-type", "")
     result: str | UploadFile | None  # a form field may hold a file; only the two words pass
     if wants_json:

@@ -16,7 +16,7 @@ from backend import pages
 from backend.domain import DELIVERIES, FEE_GROUPS, VIETNAM_TZ, agency_name, labels
 from backend.errors import ApiError
 from backend.routes.citizen import file_new_request
-from backend.routes.deps import Service
+from backend.routes.deps import DEMO_ONLY, Service
 from backend.schemas import NewRequestBody
 from backend.service import MockGovernment
 from domain.fees import Group, format_vnd, quote
@@ -31,7 +31,7 @@ DELIVERY_TEXT = {
     "counter": "Nhận tại cơ quan công an",
 }
 
-router = APIRouter()
+router = APIRouter(dependencies=DEMO_ONLY)  # files requests unauthenticated: demo mode only
 
 
 @router.get("/simulator", response_class=HTMLResponse, tags=["simulator"])

@@ -49,8 +49,10 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def make_settings(tmp_path, **overrides) -> MockSettings:
+    """The mock as `make run` runs it: demo mode (simulation endpoints open)."""
     values = dict(
         admin_token=ADMIN_TOKEN,
+        demo_mode=True,
         database=str(tmp_path / "mock.sqlite3"),
         clock_speed=1.0,
         clock_start=NOW,

@@ -5,6 +5,7 @@ answered, and no step of the conversation is lost."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -44,7 +45,7 @@ def says(user_id: str, text: str = "", payload: str = "") -> Inbound:
 
 
 async def test_message_sent_while_database_restarts_is_answered_and_nothing_is_lost(
-    restartable_postgres, mock_backend, bot_on
+    restartable_postgres, mock_backend, bot_on, caplog
 ):
     server, url = restartable_postgres
     bot = await bot_on(url, mock_backend.url)
@@ -52,8 +53,15 @@ async def test_message_sent_while_database_restarts_is_answered_and_nothing_is_l
 
     await asyncio.to_thread(server.go_down)
     answer = asyncio.create_task(bot.handle(says("lan", CODE)))  # written while the database is down
-    await asyncio.sleep(0.8)
-    assert not answer.done()  # waiting and retrying, not failing
+
+    async def retried() -> None:
+        while not any("database unavailable" in record.getMessage() for record in caplog.records):
+            await asyncio.wait({answer}, timeout=0.05)
+            assert not answer.done(), "the message failed instead of waiting for the database"
+
+    with caplog.at_level(logging.WARNING, logger="bot.resilience"):
+        await asyncio.wait_for(retried(), 15)  # a retry was logged: waiting and retrying, not failing
+    assert not answer.done()
     await asyncio.to_thread(server.come_back)
     replies = await asyncio.wait_for(answer, 15)
 

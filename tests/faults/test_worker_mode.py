@@ -30,18 +30,21 @@ async def test_a_worker_on_sqlite_refuses_to_start(tmp_path):
 async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_stops(postgres_url):
     storages = [SqlStorage(postgres_url) for _ in range(2)]
     runs: list[int] = []
+    ran_five_times = asyncio.Event()  # waited for, with a deadline, instead of a fixed sleep
     jobs, stops, tasks = [], [], []
     for number, storage in enumerate(storages):
         await storage.init()
 
         async def job(number=number) -> None:
             runs.append(number)
+            if len(runs) >= 5:
+                ran_five_times.set()
 
         jobs.append(LeaderJob(storage, "test", job, every=0.05, retry_seconds=0.1))
         stops.append(asyncio.Event())
         tasks.append(asyncio.create_task(jobs[-1].run(stops[-1])))
     try:
-        await asyncio.sleep(0.5)
+        await asyncio.wait_for(ran_five_times.wait(), 10)
         assert [job.is_leader for job in jobs].count(True) == 1  # one leader at a time
         leader = next(n for n, job in enumerate(jobs) if job.is_leader)
         assert set(runs) == {leader}
@@ -49,7 +52,8 @@ async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_st
         stops[leader].set()  # the leader's worker shuts down
         await tasks[leader]
         runs.clear()
-        await asyncio.sleep(0.5)
+        ran_five_times.clear()
+        await asyncio.wait_for(ran_five_times.wait(), 10)
         assert jobs[1 - leader].is_leader and set(runs) == {1 - leader}
     finally:
         for stop in stops:
@@ -57,3 +61,24 @@ async def test_a_leader_job_runs_in_one_worker_and_another_takes_over_when_it_st
         await asyncio.gather(*tasks)
         for storage in storages:
             await storage.close()
+
+
+@pytest.mark.parametrize(
+    ("channel", "environment"),
+    [
+        ("telegram", {"TELEGRAM_BOT_TOKEN": "123456:test-token", "TELEGRAM_BASE_URL": "http://127.0.0.1:9/bot"}),
+        ("zalo_bot", {"ZALO_BOT_TOKEN": "123456:test-token", "ZALO_BOT_BASE_URL": "http://127.0.0.1:9"}),
+    ],
+)
+async def test_a_worker_refuses_a_channel_that_would_receive_by_polling(
+    tmp_path, postgres_url, monkeypatch, channel, environment
+):
+    """Several workers polling one bot would compete for its updates: a
+    worker whose channel has no webhook_url refuses to start, naming it."""
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    runtime = Runtime(bot_settings(tmp_path, postgres_url, "http://127.0.0.1:9"), worker=True)
+    assert channel in [configured.name for configured in runtime.channels]
+    with pytest.raises(RuntimeError, match=f"webhook only.*{channel}"):
+        await runtime.start()
+    assert runtime.dispatcher is None  # refused before anything started

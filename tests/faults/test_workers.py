@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 
 import httpx
 import pytest
 
 from bot.channels.telegram.channel import APOLOGY
+from bot.workers import LEADER_RETRY_SECONDS
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
 from tests.faults.conftest import set_faults
@@ -66,6 +68,28 @@ async def answered(api: FakeTelegramApi, words: str, after: int = 0) -> str:
     return await api.wait_for(lambda: next((t for t in texts(api, after) if words in t), None), timeout=15)
 
 
+MARKER_ANSWER = "Tôi chưa nhận được nội dung"  # the answer to a sticker
+MENU_TITLE = "Bạn cần gì?"
+
+
+def menus(api: FakeTelegramApi) -> int:
+    """How many menus the user has been shown."""
+    return sum(MENU_TITLE in text for text in texts(api))
+
+
+async def settled(api: FakeTelegramApi, balancer: Balancer) -> None:
+    """Every live worker has finished what it was given for the chat, its
+    answers sent: a worker handles a chat's updates in order, so once it has
+    answered a sticker sent after them, no earlier answer is still to come.
+    (Instead of sleeping "long enough" before checking that nothing more came.)"""
+    for index, worker in enumerate(balancer.workers):
+        if worker.process.poll() is not None:
+            continue
+        before = sum(MARKER_ANSWER in text for text in texts(api))
+        await balancer.via(index, lambda: api.user_sends_sticker(user_id=USER))
+        await api.wait_for(lambda: sum(MARKER_ANSWER in text for text in texts(api)) > before, timeout=15)  # noqa: B023
+
+
 async def test_conversation_resumes_on_another_worker_after_one_is_killed(cluster):
     api, balancer = cluster
     await balancer.via(0, lambda: api.user_says("/start", user_id=USER))
@@ -89,20 +113,18 @@ async def test_duplicated_and_out_of_order_updates_are_each_answered_exactly_onc
     api, balancer = cluster
     await balancer.via(0, lambda: api.user_says("/start", user_id=USER))
     await api.wait_for(lambda: api.bot_messages(USER))
-    await asyncio.sleep(0.5)
+    await settled(api, balancer)
 
     # Telegram retries an update (no 200 in time): both workers get the same one at once.
-    count = len(texts(api))
+    shown = menus(api)
     update = await balancer.via(0, lambda: api.user_says("/menu", user_id=USER))
     await balancer.via(1, lambda: api.replay(update))
-    await api.wait_for(lambda: len(texts(api)) > count)
-    await asyncio.sleep(1.5)  # time for a second answer, if there were one
-    one_answer = len(texts(api)) - count
+    await settled(api, balancer)  # both workers are done with it
+    assert menus(api) == shown + 1
 
-    count = len(texts(api))
     await balancer.via(1, lambda: api.replay(update))  # a late retry, long after
-    await asyncio.sleep(1.0)
-    assert len(texts(api)) == count
+    await settled(api, balancer)
+    assert menus(api) == shown + 1
 
     # A newer update arrives before an older one (two workers, two retries).
     older = {"update_id": 10_000, "message": {**api._user_message(USER, "vi", "Lan"), "text": "/menu"}}
@@ -110,11 +132,11 @@ async def test_duplicated_and_out_of_order_updates_are_each_answered_exactly_onc
     for message in (older["message"], newer["message"]):
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": 5}]
     await balancer.via(1, lambda: api.replay(newer))
-    await api.wait_for(lambda: len(texts(api)) >= count + one_answer)
+    await api.wait_for(lambda: menus(api) >= shown + 2)
     await balancer.via(0, lambda: api.replay(older))
-    await api.wait_for(lambda: len(texts(api)) >= count + 2 * one_answer)  # the older one is answered too
-    await asyncio.sleep(1.0)
-    assert len(texts(api)) == count + 2 * one_answer
+    await api.wait_for(lambda: menus(api) >= shown + 3)  # the older one is answered too
+    await settled(api, balancer)
+    assert menus(api) == shown + 3
     assert APOLOGY not in texts(api)
 
 
@@ -140,6 +162,23 @@ async def test_an_update_whose_worker_dies_mid_turn_is_redelivered_and_answered_
 
     status = await answered(api, "Tình trạng:", after=count)
     assert CODE in status
-    await asyncio.sleep(1.0)  # time for a second answer, if there were one
+    await settled(api, balancer)  # the live worker is done: a second answer would be here
     assert sum("Tình trạng:" in text for text in texts(api, after=count)) == 1
     assert APOLOGY not in texts(api)
+
+
+@pytest.mark.slow
+async def test_another_worker_takes_the_lead_when_the_leader_is_killed(cluster):
+    """The housekeeping leader holds a PostgreSQL advisory lock on its own
+    connection: SIGKILL ends that session, and the other worker takes over
+    at its next try (every LEADER_RETRY_SECONDS) and runs the job."""
+    api, balancer = cluster
+    leads = "leader job housekeeping: this worker leads"
+    leaders = await api.wait_for(lambda: [w for w in balancer.workers if leads in w.log_text()], timeout=30)
+    assert len(leaders) == 1, "one leader at a time"
+    (leader,) = leaders
+    (other,) = [worker for worker in balancer.workers if worker is not leader]
+    await asyncio.to_thread(leader.kill)
+    await api.wait_for(lambda: leads in other.log_text(), timeout=LEADER_RETRY_SECONDS + 15)
+    ran = await api.wait_for(lambda: re.search(r"housekeeping: \d+ old update ids pruned", other.log_text()), 15)
+    assert ran, other.log_text()[-2000:]

@@ -6,6 +6,11 @@ User A proves ownership of two requests (one completed, with its QR code,
 one awaiting payment, to which A subscribes) and sets a province; user B
 then sends everything hypothesis generates, including payloads that carry
 A's request codes.
+
+Each test runs twice: with the scripted interpreter and fake knowledge base
+of the dialogue tests (fast, every branch reachable by keyword), and with
+the real parts `troly run` uses: the trained NLU and the knowledge base in
+domain/data/knowledge/ (issue 20, finding 11).
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.config import Settings
+from bot.wiring import interpreter_from_settings
 from core.messages import Reply
-from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID
+from domain.knowledge import load_knowledge
+from tests.flows.helpers import AWAITING_PAYMENT_CODE, COMPLETED_CODE, LAN_ID, make_services
 
 FUZZ = settings(
     max_examples=int(os.environ.get("TROLY_FUZZ_EXAMPLES", "200")),
@@ -135,6 +143,31 @@ payloads = st.one_of(
 messages = st.lists(
     st.tuples(st.sampled_from(["say", "press", "start"]), st.one_of(texts, payloads)), min_size=1, max_size=4
 )
+
+
+class Recording:
+    """The real interpreter, noting each text it was asked to parse."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.seen = inner, []
+
+    async def parse(self, text: str) -> dict:
+        self.seen.append(text)
+        return await self.inner.parse(text)
+
+
+@pytest.fixture(scope="module")
+def real_interpreter():
+    return interpreter_from_settings(Settings())  # trained once into the test run's var/
+
+
+@pytest.fixture(params=["scripted", "real"])
+def services(request, storage):
+    """The dialogue's services: scripted NLU and fake knowledge, or the real ones."""
+    if request.param == "scripted":
+        return make_services(storage)
+    real = request.getfixturevalue("real_interpreter")
+    return make_services(storage, knowledge=load_knowledge(), nlu=Recording(real))
 
 
 @pytest.fixture

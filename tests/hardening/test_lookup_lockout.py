@@ -70,6 +70,22 @@ async def test_the_holder_gets_in_once_the_lock_out_is_over_and_not_before(talk,
     assert has_qr(holder)
 
 
+async def test_a_users_own_lock_out_lasts_fifteen_minutes_not_less(talk, clock):
+    """Three wrong proofs lock this user out (the code's own limit, five, is
+    not reached): even the right proof waits 15 minutes, then gets through."""
+    user = talk("mistyper")
+    await guess(user, 3)
+    assert "menu:open:handoff" in user.payloads
+    clock.at += timedelta(minutes=14, seconds=50)
+    await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
+    await user.say(LAN_ID)
+    assert not has_qr(user) and "1 phút" in user.text
+    clock.at += timedelta(seconds=11)
+    await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
+    await user.say(LAN_ID)
+    assert has_qr(user)
+
+
 async def test_wrong_proofs_for_other_codes_do_not_lock_a_holder_out(talk, clock):
     await guess(talk("guesser1"), 3)
     other = talk("holder")

@@ -6,7 +6,6 @@ as on the PNG."""
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from urllib.parse import urlsplit
 
@@ -97,7 +96,7 @@ def test_the_page_has_no_blank_band(count):
     assert longest / PNG_DPI * 25.4 < 12
 
 
-@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
+@pytest.mark.needs_program("pdftoppm", "poppler-utils")
 def test_every_qr_on_the_printed_pdf_opens_the_bot(poster, tmp_path):
     pdf, _ = poster
     (tmp_path / "poster.pdf").write_bytes(pdf)
@@ -105,7 +104,7 @@ def test_every_qr_on_the_printed_pdf_opens_the_bot(poster, tmp_path):
     assert sorted(decode_qr((tmp_path / "page.png").read_bytes())) == sorted(channel.link for channel in CHANNELS)
 
 
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
+@pytest.mark.needs_program("pdftotext", "poppler-utils")
 def test_printed_pdf_has_the_police_unit_and_phone_with_vietnamese_diacritics(poster, tmp_path):
     pdf, _ = poster
     (tmp_path / "poster.pdf").write_bytes(pdf)

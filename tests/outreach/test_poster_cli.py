@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -45,6 +44,7 @@ CONFIG = (
 )
 
 
+@pytest.mark.needs_program("pdftotext", "poppler-utils")
 def test_on_a_fresh_install_the_readme_command_makes_a_web_chat_poster(tmp_path):
     result = troly(tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--out", str(tmp_path), config=None)
     assert result.returncode == 0, result.stderr
@@ -52,11 +52,11 @@ def test_on_a_fresh_install_the_readme_command_makes_a_web_chat_poster(tmp_path)
     assert f"QR Web · Wi-Fi: {link}" in result.stdout and "troly run --lan" in result.stdout
     assert "--province" in result.stdout  # Tân Phú is a commune name in several provinces
     assert decode_qr((tmp_path / "poster-xa-tan-phu_CB07.png").read_bytes()) == [link]
-    if shutil.which("pdftotext"):
-        printed = printed_text(tmp_path / "poster-xa-tan-phu_CB07.pdf")
-        assert "1900 0368" in printed and "Phòng Hồ sơ nghiệp vụ, Công an tỉnh/thành phố" in printed
+    printed = printed_text(tmp_path / "poster-xa-tan-phu_CB07.pdf")
+    assert "1900 0368" in printed and "Phòng Hồ sơ nghiệp vụ, Công an tỉnh/thành phố" in printed
 
 
+@pytest.mark.needs_program("pdftotext", "poppler-utils")
 def test_staff_prints_a_poster_with_every_configured_channel_and_their_province_police(tmp_path):
     place = ["--place", "Làng Kon Sơ Lăl", "--staff", "GL03", "--province", "52"]
     result = troly(tmp_path, "poster", *place, "--out", str(tmp_path), config=CONFIG.replace(" contact_line", " x"))
@@ -72,20 +72,19 @@ def test_staff_prints_a_poster_with_every_configured_channel_and_their_province_
     ]
     assert [line.split(": ", 1)[1] for line in result.stdout.splitlines() if line.startswith("QR ")] == links
     assert sorted(decode_qr((tmp_path / "poster-lang-kon-so-lal_GL03.png").read_bytes())) == sorted(links)
-    if shutil.which("pdftotext"):
-        printed = printed_text(tmp_path / "poster-lang-kon-so-lal_GL03.pdf")
-        steps = load_knowledge().poster_steps("vi")
-        assert len(steps) == 5 and all(step.title.split()[0] in printed for step in steps)
-        assert "Làng Kon Sơ Lăl" in printed and "Công an tỉnh Gia Lai" in printed and "1900 0368" in printed
+    printed = printed_text(tmp_path / "poster-lang-kon-so-lal_GL03.pdf")
+    steps = load_knowledge().poster_steps("vi")
+    assert len(steps) == 5 and all(step.title.split()[0] in printed for step in steps)
+    assert "Làng Kon Sơ Lăl" in printed and "Công an tỉnh Gia Lai" in printed and "1900 0368" in printed
 
 
+@pytest.mark.needs_program("pdftotext", "poppler-utils")
 def test_a_province_contact_line_replaces_the_unit_and_the_province_is_found_from_the_commune(tmp_path):
     result = troly(
         tmp_path, "poster", "--place", "Xã Tân Phú", "--staff", "CB07", "--out", str(tmp_path), config=CONFIG
     )
     assert result.returncode == 0, result.stderr
-    if shutil.which("pdftotext"):
-        assert "Công an tỉnh Gia Lai: 0269 000 000" in printed_text(tmp_path / "poster-xa-tan-phu_CB07.pdf")
+    assert "Công an tỉnh Gia Lai: 0269 000 000" in printed_text(tmp_path / "poster-xa-tan-phu_CB07.pdf")
     from bot.outreach.contact import poster_contact
 
     assert "Công an thành phố Hà Nội" in poster_contact("Phường Ba Đình", None).lines[0]
@@ -113,7 +112,7 @@ def test_poster_input_mistakes_get_a_clear_message(tmp_path):
     assert result.returncode == 2 and "not a province code" in result.stderr
 
 
-@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) not installed")
+@pytest.mark.needs_program("pdftoppm", "poppler-utils")
 def test_the_printed_page_as_the_readme_shows_it(tmp_path):
     """The PDF as printed (rendered by poppler at 100 dpi, the README's
     picture, refreshed with TROLY_UPDATE_SCREENSHOT=1): every QR code decodes."""

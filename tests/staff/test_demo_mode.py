@@ -22,7 +22,7 @@ from bot.wiring import mock_settings_from_config
 @pytest.fixture
 async def mock(tmp_path):
     settings = MockSettings(database=str(tmp_path / "mock.sqlite3"), signing_key=b"k", webhook_secret=b"w",
-                            admin_token="demo-admin", tick_seconds=0.05)  # fmt: skip
+                            admin_token="demo-admin", tick_seconds=0.05, demo_mode=True)  # fmt: skip
     running = await start_server(create_app(settings), "127.0.0.1", 0)
     yield running
     await running.stop()

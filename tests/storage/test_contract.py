@@ -421,31 +421,31 @@ async def test_one_users_messages_are_handled_one_at_a_time_in_order(storage):
 
 
 async def test_different_users_are_not_held_up_by_each_other(storage):
-    a_inside = asyncio.Event()
+    a_inside, b_inside = asyncio.Event(), asyncio.Event()
 
     async def user_a():
         async with storage.user_lock(TELEGRAM, "a"):
             a_inside.set()
-            await asyncio.sleep(0.3)
+            await asyncio.wait_for(b_inside.wait(), 5)  # B gets in while A is still inside
 
     async def user_b():
         await a_inside.wait()
-        async with storage.user_lock(TELEGRAM, "b"):  # would wait 0.3 s if locks were global
-            return asyncio.get_running_loop().time()
+        async with storage.user_lock(TELEGRAM, "b"):  # would wait for A if locks were global
+            b_inside.set()
 
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    _, b_entered = await asyncio.gather(user_a(), user_b())
-    assert b_entered - started < 0.2
+    await asyncio.gather(user_a(), user_b())
 
 
 async def test_a_cancelled_handler_releases_the_user_lock(storage):
+    inside = asyncio.Event()
+
     async def stuck():
         async with storage.user_lock(TELEGRAM, "c"):
-            await asyncio.sleep(10)
+            inside.set()
+            await asyncio.Event().wait()  # until cancelled
 
     task = asyncio.create_task(stuck())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(inside.wait(), 5)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

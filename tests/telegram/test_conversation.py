@@ -6,14 +6,12 @@ in-process mock government backend): start from an outreach link -> guide
 from __future__ import annotations
 
 import asyncio
-import io
 
 import pytest
-import zxingcpp
-from PIL import Image as PilImage
 
 from bot.app import Runtime, create_app
 from bot.config import Settings
+from tests.certificate_pages import HEADINGS, decode_qr, verification_heading
 from tests.fakes.telegram_api import loopback_socket, serve
 
 COMPLETED_CODE = "000.00.01.H01-261103-0012"  # seeded in the mock backend: Nguyễn Thị Lan, COMPLETED
@@ -106,9 +104,9 @@ async def test_citizen_goes_from_outreach_link_through_guide_fee_and_status_to_t
     status, qr, how_to_show = api.bot_messages()[-3:]
     assert COMPLETED_CODE in status.text and "Đã trả kết quả" in status.text
     upload = api.calls_to("sendPhoto")[-1]
-    decoded = zxingcpp.read_barcodes(PilImage.open(io.BytesIO(next(iter(upload.files.values())))))
-    assert "/verify/" in decoded[0].text
-    assert qr.photo_file_id and (decoded[0].text in qr.text or decoded[0].text in str(qr.buttons))
+    verify_url = decode_qr(next(iter(upload.files.values())))
+    assert await verification_heading(verify_url) == HEADINGS["valid"]  # the QR opens a page that accepts it
+    assert qr.photo_file_id and (verify_url in qr.text or verify_url in str(qr.buttons))
     assert how_to_show.text.startswith("Cách xuất trình")
 
     if api.webhook:  # Telegram retries an update it thinks we missed: answered once only
@@ -157,3 +155,29 @@ async def test_the_guide_opened_again_after_other_messages_comes_at_the_bottom(a
 
     await answered(await api.user_presses("Tiếp ▶", message=new_guide))
     assert new_guide.text.startswith("Bước 2/") and new_guide.edits == 1 and old_guide.edits == edits_before
+
+
+async def test_a_telegram_users_language_code_is_used_until_they_choose_a_language(api, troly):
+    """Issue 20, finding 10: Telegram says which language the user's app is
+    in; someone who has not chosen a language yet is answered in it (English
+    or Vietnamese; any other gets Vietnamese), and their own choice wins."""
+    channel, handled = troly
+    english_help, vietnamese_help = "I help you request a criminal-record certificate", "Tôi giúp bạn xin Phiếu"
+
+    async def answered(update: dict, user_id: int) -> str:
+        await api.wait_for(lambda: str(update["update_id"]) in handled and channel.idle, timeout=10)
+        return api.last_bot_message(user_id).text
+
+    async def says(text: str, user_id: int, language_code: str | None) -> str:
+        return await answered(await api.user_says(text, user_id=user_id, language_code=language_code), user_id)
+
+    assert english_help in await says("/help", 77, "en")
+    assert vietnamese_help in await says("/help", 78, "vi")
+    assert vietnamese_help in await says("/help", 79, "fr")
+    assert vietnamese_help in await says("/help", 80, None)
+    # A first message in neither language (a request code): the hint decides.
+    assert "please confirm it is yours" in await says(COMPLETED_CODE, 81, "en-US")
+
+    await says("/start", 77, "en")
+    await answered(await api.user_presses("Tiếng Việt", user_id=77, language_code="en"), 77)
+    assert vietnamese_help in await says("/help", 77, "en")  # chosen: the hint no longer counts

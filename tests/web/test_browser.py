@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.certificate_pages import HEADINGS
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID
+from tests.tools import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-webchat.png"
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")]
+pytestmark = [pytest.mark.browser]  # skipped without chromium, failed on CI (tests/conftest.py)
 
 
 async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bot, tmp_path):
@@ -89,7 +82,7 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
             verify_url = decoded[0].text
             assert "/verify/" in verify_url
 
-            await page.goto(verify_url)
-            assert "Phiếu hợp lệ" in await page.content() or "valid" in await page.content()
+            await page.goto(verify_url)  # the page's heading as shown, not a CSS class (every page has `.valid`)
+            assert await page.locator("h2").inner_text() == HEADINGS["valid"]
         finally:
             await browser.close()

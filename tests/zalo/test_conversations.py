@@ -5,19 +5,17 @@ real dispatcher and flows, the real SQL storage and the mock backend."""
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import zxingcpp
-from PIL import Image as PILImage
 
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import BUTTON_PREFIX
 from bot.config import ZaloBotSettings
 from bot.dispatcher import Dispatcher
+from tests.certificate_pages import HEADINGS, decode_qr, serving, verification_heading
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID, make_services
@@ -57,10 +55,6 @@ async def official_account(storage, dispatcher: Dispatcher, bot_server) -> Async
             yield zalo, channel
         finally:
             await channel.stop()
-
-
-def decoded_qr(png: bytes) -> str:
-    return zxingcpp.read_barcodes(PILImage.open(io.BytesIO(png)))[0].text
 
 
 class BotUser:
@@ -116,7 +110,8 @@ async def test_a_whole_conversation_on_the_zalo_bot_platform(storage, real_dispa
         shown = await user.say(LAN_ID)
         qr = next(message for message in shown if message.method == "sendPhoto")
         assert qr.photo_status == 200
-        assert "/verify/" in decoded_qr(qr.photo_bytes)
+        async with serving(real_dispatcher.services.backend.service) as mock:  # the QR opens a page that accepts it
+            assert await verification_heading(decode_qr(qr.photo_bytes), mock.url) == HEADINGS["valid"]
         assert all(len(message.text) <= 2000 for message in zalo.messages_to("zb-user-1"))
 
 
@@ -191,7 +186,8 @@ async def test_a_whole_conversation_on_the_official_account(storage, real_dispat
         await user.say(f"tra cứu hồ sơ {COMPLETED_CODE}")
         shown = await user.say(LAN_ID)
         qr = next(message for message in shown if message.attachment_id)
-        assert "/verify/" in decoded_qr(zalo.uploads[qr.attachment_id])
+        async with serving(real_dispatcher.services.backend.service) as mock:  # the QR opens a page that accepts it
+            assert await verification_heading(decode_qr(zalo.uploads[qr.attachment_id]), mock.url) == HEADINGS["valid"]
         assert len(zalo.spent_refresh_tokens) == 1
         # The user just wrote: a notification the bot starts itself may go out.
         user_record = await storage.get_user("zalo_oa", "oa-user-1")

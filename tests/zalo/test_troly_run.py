@@ -8,10 +8,11 @@ import pytest
 
 from bot.app import Runtime, create_app
 from bot.config import Settings
+from tests.certificate_pages import HEADINGS, decode_qr, verification_heading
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID
-from tests.zalo.test_conversations import BotUser, OaUser, decoded_qr
+from tests.zalo.test_conversations import BotUser, OaUser
 from tests.zalo.test_zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY
 
 TOKEN = "1459232241454765289:troly-run-token"
@@ -73,7 +74,7 @@ async def test_troly_run_serves_both_zalo_channels_through_the_real_dialogue(fak
     shown = await citizen.say(LAN_ID)
     qr = next(message for message in shown if message.method == "sendPhoto")
     assert qr.photo.startswith(f"{base_url}/media/") and qr.photo_status == 200
-    assert "/verify/" in decoded_qr(qr.photo_bytes)
+    assert await verification_heading(decode_qr(qr.photo_bytes)) == HEADINGS["valid"]
 
     # Zalo OA: signed webhook events, real buttons, uploaded pictures.
     oa_api.webhook_url = f"{base_url}/zalo/oa/webhook"

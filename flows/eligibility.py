@@ -17,6 +17,7 @@ stateDiagram-v2
     AGE --> [*]: under 16 (the age rule)
     PURPOSE --> [*]: job / own record / visa / other -> which Phiếu
     [*] --> DONE: a question naming a purpose -> that purpose's answer
+    PURPOSE --> [*]: typed text is a question: answered, then an offer back to the step (flows/intent.py)
 ```
 """
 
@@ -56,6 +57,10 @@ def conclusion_record(ctx: Context, answer: str):
 
 class Eligibility(Flow):
     name = "eligibility"
+    resumable_states = frozenset({State.ACCOUNT, State.FOR_WHOM, State.AGE, State.PURPOSE})
+
+    def ask_again(self, ctx: Context) -> list[Reply]:
+        return [self.question(ctx, State(ctx.state))]
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
         """`arg` "purpose:<name>": a question named a purpose; its answer at once."""

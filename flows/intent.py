@@ -1,6 +1,10 @@
 """Free text routed by intent, and the fallback when the NLU is unsure.
 
-A confident intent starts its flow or answer. An unsure guess (Rasa's
+A confident intent starts its flow or answer. A question typed while a flow
+waits for an answer (the fee calculator's group, the status lookup's code) is
+answered, then the flow is offered back ("Tiếp tục tính phí?"): its place is
+kept in memory (`paused`) and the button `intent:resume` asks that step's
+question again. An unsure guess (Rasa's
 `nlu_fallback`) is never answered blindly: the user confirms one of the top
 two intents with a button. After two misses in a row the bot offers the menu
 and a human. Every miss keeps the question, masked, for admins to improve the
@@ -16,11 +20,14 @@ stateDiagram-v2
     CONFIRM --> CONFIRM: still unsure (1 miss)
     CONFIRM --> MENU_AND_HUMAN: second miss in a row
     MENU_AND_HUMAN --> [*]
+    ROUTED --> OFFER_RESUME: asked mid-flow, and the answer left that flow
+    OFFER_RESUME --> [*]: resume -> the flow at the same step, its question again
 ```
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from enum import StrEnum
 from typing import Any
@@ -67,6 +74,8 @@ class IntentRouter(Flow):
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
         action = turn.action[1:]
+        if action == ["resume"]:
+            return self.resume(ctx)
         if len(action) == 1 and (action[0] in OFFERABLE or action[0] in SMALL_TALK):
             ctx.event("guess_confirmed", intent=action[0])
             await label_unanswered(ctx, action[0])
@@ -74,6 +83,35 @@ class IntentRouter(Flow):
         return None
 
     async def route(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
+        """The intent's answer; if it took the user out of a flow that was
+        waiting for an answer, followed by the offer to go on there."""
+        waiting = self.waiting_step(ctx)
+        replies = await self.answer(ctx, intent, parse)
+        if waiting is not None and self.waiting_step(ctx) is None and ctx.conversation.flow != waiting["flow"]:
+            ctx.memory["paused"] = waiting
+            resume = ctx.button("button.continue", "intent:resume")
+            replies.append(Reply(ctx.t(f"resume.{waiting['flow']}"), buttons=rows((resume,), ctx.menu_row())))
+        return replies
+
+    def waiting_step(self, ctx: Context) -> dict[str, Any] | None:
+        """The active flow's place when it waits for an answer (a resumable state)."""
+        flow = ctx.flows.get(ctx.conversation.flow)
+        if flow is None or ctx.state not in flow.resumable_states:
+            return None
+        return {"flow": flow.name, "state": ctx.state, "data": copy.deepcopy(ctx.data)}
+
+    def resume(self, ctx: Context) -> list[Reply] | None:
+        """Back to the step a question interrupted, its question asked again;
+        None (a stale button) when there is no such step."""
+        paused = ctx.memory.pop("paused", None)
+        flow = ctx.flows.get(paused["flow"]) if isinstance(paused, dict) else None
+        if flow is None or paused["state"] not in flow.resumable_states:
+            return None
+        ctx.goto(flow.name, paused["state"], **paused["data"])
+        ctx.event("flow_resumed", flow=flow.name)
+        return flow.ask_again(ctx)
+
+    async def answer(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
         if intent in ("nlu_fallback", ""):
             intent = self.confirmed_guess(ctx, parse) or intent
         if intent in ("nlu_fallback", ""):

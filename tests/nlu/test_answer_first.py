@@ -54,6 +54,9 @@ def dispatcher(storage, interpreter):
         ("muốn tự xem lý lịch của mình thì xin phiếu gì", ["Phiếu số 2 cho chính mình"]),
         # Not ours: an honest "not mine" with the official channels.
         ("làm sổ đỏ mất bao lâu", ["dichvucong.gov.vn"]),
+        # A foreigner living in Vietnam: who Phiếu 1 is for, not the answer for Vietnamese abroad.
+        ("người nước ngoài sống ở hà nội có xin được phiếu lý lịch không", ["người nước ngoài đã hoặc đang cư trú"]),
+        ("can a foreign resident of vietnam get the certificate", ["foreigners who live or lived in Vietnam"]),
     ],
 )
 async def test_a_first_question_gets_its_answer_in_the_first_reply(dispatcher, question, facts):
@@ -150,3 +153,18 @@ async def test_an_unsure_guess_without_such_words_is_still_asked_back(storage):
     await chat.say("cái này là sao vậy")
     assert "Có phải bạn muốn hỏi" in chat.text
     assert "intent:guide_step" in chat.payloads and "intent:account_help" in chat.payloads
+
+
+async def test_a_question_in_the_middle_of_the_fee_calculator_is_answered_and_the_calculator_offered_back(
+    dispatcher,
+):
+    chat = Chat(dispatcher)
+    await chat.onboard("vi")
+    await chat.press("menu:open:fees")
+    await chat.press("fees:group:standard")  # now at the copies step
+    await chat.say("làm lltp cần mang giấy tờ gì")
+    assert "Cơ sở dữ liệu quốc gia về dân cư" in chat.text
+    assert "Tiếp tục tính phí?" in chat.text
+    await chat.press("intent:resume")
+    await chat.say("ba bản")  # the copies step again, the group kept
+    assert "205.000 đ" in chat.text

@@ -55,6 +55,7 @@ from domain.fees import PossibleWaiver, fee_rules, format_vnd
 from flows.answers import fact_reply
 from flows.base import Context, Flow, Turn, rows
 from flows.certificate import certificate_replies
+from flows.onboarding import privacy_notice
 from nlu.entities import find_request_code
 from nlu.idnumber import parse_id_number
 
@@ -330,12 +331,7 @@ class StatusLookup(Flow):
         """Notices for `code`'s status changes; None (not handled, as from
         `on_input`) when the button's code is not a request code."""
         if ctx.user.consent_at is None:
-            return [
-                Reply(
-                    ctx.t("status.notify_needs_consent"),
-                    buttons=rows((ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()),
-                )
-            ]
+            return [privacy_notice(ctx, ctx.t("status.notify_needs_consent"))]
         if find_request_code(code) != code:
             return None
         if code not in ctx.memory.get("proven_codes", []):

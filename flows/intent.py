@@ -34,7 +34,7 @@ from typing import Any
 
 from core.messages import Reply
 from domain import fees
-from flows.answers import ANSWER_TOPICS
+from flows.answers import ANSWER_TOPICS, fact_reply
 from flows.base import Context, Flow, Turn, rows
 from nlu.provinces import find_province
 
@@ -132,6 +132,8 @@ class IntentRouter(Flow):
             if purpose:
                 return await ctx.start("eligibility", f"purpose:{purpose}")
             return await ctx.start("answers", "certificate_types")
+        if intent == "who_issues":
+            return await self.who_issues(ctx, parse)
         if intent == "receiving_unit":
             found = find_province(str(parse.get("text") or ""))
             return await ctx.start("handoff", f"where:{found.province.code if found else ''}")
@@ -180,6 +182,17 @@ class IntentRouter(Flow):
         if group or copies:
             return await ctx.start("fees", f"{group}:{copies}")
         return await ctx.start("answers", "fee_info")
+
+    async def who_issues(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
+        """Who issues the certificate; for a province the question names, that
+        province's receiving police unit too (used for this answer only)."""
+        replies = await ctx.start("answers", "who_issues")
+        found = find_province(str(parse.get("text") or ""))
+        if found is not None:
+            contacts = ctx.services.knowledge.contacts(found.province.code, ctx.lang, ctx.today)
+            unit = fact_reply(ctx, contacts.receiving_unit, contacts.sources, contacts.as_of, checked=contacts.checked)
+            replies.append(unit)
+        return replies
 
     async def miss(self, ctx: Context, parse: dict[str, Any], intent: str) -> list[Reply]:
         misses = int(ctx.memory.get("misses", 0)) + 1

@@ -29,6 +29,8 @@ def dispatcher(storage, interpreter):
         # Who issues it now: the police, and the Sở Tư pháp no longer does.
         ("so tu phap con cap phieu ly lich khong", ["Công an", "Sở Tư pháp không còn"]),
         ("giờ cơ quan nào cấp lý lịch tư pháp", ["Công an tỉnh"]),
+        # ... and a province the question names gets its own police unit.
+        ("ở Đắk Lắk giờ cơ quan nào cấp lý lịch tư pháp", ["Sở Tư pháp không còn", "Công an tỉnh Đắk Lắk"]),
         # Answers no intent reached before.
         ("mất điện thoại thì tài khoản vneid sao", ["1900 0368"]),
         ("con tôi 12 tuổi xin phiếu được không", ["dưới 14 tuổi"]),

@@ -128,9 +128,19 @@ class IntentRouter(Flow):
             return await self.fee_question(ctx, parse)
         if intent == "certificate_types":
             # A purpose the question names ("giấy phép lao động") gets that purpose's answer.
-            purpose = ctx.services.knowledge.purpose_named(str(parse.get("text") or ""), ctx.today)
+            text = str(parse.get("text") or "")
+            purpose = ctx.services.knowledge.purpose_named(text, ctx.today)
             if purpose:
                 return await ctx.start("eligibility", f"purpose:{purpose}")
+            # One type named and what about it ("phiếu 1 dùng để làm gì"): that record alone.
+            numbers = {
+                str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "certificate_type"
+            }
+            if len(numbers) == 1:
+                number = numbers.pop()
+                aspect = ctx.services.knowledge.certificate_aspect_named(text, number, ctx.today)
+                if aspect:
+                    return await ctx.start("eligibility", f"certificate:{number}:{aspect}")
             return await ctx.start("answers", "certificate_types")
         if intent == "who_issues":
             return await self.who_issues(ctx, parse)

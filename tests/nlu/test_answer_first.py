@@ -54,6 +54,10 @@ def dispatcher(storage, interpreter):
         ("thi tuyển viên chức nộp loại phiếu gì", ["công chức, viên chức", "Phiếu số 1"]),
         ("muốn mở công ty thì cần lý lịch tư pháp số mấy", ["doanh nghiệp", "Phiếu số 1"]),
         ("muốn tự xem lý lịch của mình thì xin phiếu gì", ["Phiếu số 2 cho chính mình"]),
+        # One aspect of one certificate type: that record alone, not both types.
+        ("phiếu số 1 dùng vào những việc gì vậy", ["Dùng khi cơ quan, tổ chức yêu cầu"]),
+        ("ai thì được cấp phiếu số 2", ["cơ quan tiến hành tố tụng"]),
+        ("does phieu 2 show expunged convictions", ["Phiếu 2 shows all convictions"]),
         # Not ours: an honest "not mine" with the official channels.
         ("làm sổ đỏ mất bao lâu", ["dichvucong.gov.vn"]),
         # A foreigner living in Vietnam: who Phiếu 1 is for, not the answer for Vietnamese abroad.

@@ -15,6 +15,7 @@ a guess the citizen then presses labels that question with its intent.
 stateDiagram-v2
     [*] --> ROUTED: confident intent -> its flow or answer
     [*] --> ROUTED: unsure, but a top-two guess confirmed by the words (a guide step, a purpose)
+    [*] --> ROUTED: out of scope, but the certificate types second and a purpose or type named
     [*] --> CONFIRM: unsure -> buttons for the top two intents
     CONFIRM --> ROUTED: a guess pressed (intent:<name>)
     CONFIRM --> CONFIRM: still unsure (1 miss)
@@ -29,10 +30,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from enum import StrEnum
 from typing import Any
 
 from core.messages import Reply
+from core.textkey import text_key
 from domain import fees
 from flows.answers import ANSWER_TOPICS, fact_reply
 from flows.base import Context, Flow, Turn, rows
@@ -49,6 +52,8 @@ OFFERABLE = (set(INTENT_FLOWS) | set(ANSWER_TOPICS) | {"check_status", "get_cert
     "out_of_scope"
 }
 MISSES_BEFORE_HUMAN = 2
+# The certificate itself, named in a question (compared as `text_key`s).
+_ASKS_FOR_THE_CERTIFICATE = re.compile(r"\b(phieu|lltp|ly lich tu phap|certificate|criminal record)\b")
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +119,10 @@ class IntentRouter(Flow):
     async def answer(self, ctx: Context, intent: str, parse: dict[str, Any]) -> list[Reply]:
         if intent in ("nlu_fallback", ""):
             intent = self.confirmed_guess(ctx, parse) or intent
+        elif intent == "out_of_scope" and _ASKS_FOR_THE_CERTIFICATE.search(text_key(str(parse.get("text") or ""))):
+            # "Not mine" is wrong for a question about the certificate that names a purpose of ours
+            # ("giấy phép lao động ... cần phiếu mấy"); steps are not checked, their words are too common.
+            intent = self.confirmed_guess(ctx, parse, steps=False) or intent
         if intent in ("nlu_fallback", ""):
             return await self.miss(ctx, parse, intent)
         if intent == "out_of_scope":
@@ -168,15 +177,15 @@ class IntentRouter(Flow):
             return [reply, *await ctx.start("menu")] if intent in ("greet", "affirm", "deny") else [reply]
         return await self.miss(ctx, parse, "out_of_scope")
 
-    def confirmed_guess(self, ctx: Context, parse: dict[str, Any]) -> str | None:
-        """An unsure guess among the top two that the question's own words
-        confirm: a guide step or a purpose it names (from the knowledge data),
-        a certificate type ("phiếu 1") for the certificate types."""
+    def confirmed_guess(self, ctx: Context, parse: dict[str, Any], steps: bool = True) -> str | None:
+        """A guess among the top two that the question's own words confirm: a
+        guide step (unless `steps` is False) or a purpose it names (from the
+        knowledge data), a certificate type ("phiếu 1") for the certificate types."""
         text = str(parse.get("text") or "")
         knowledge = ctx.services.knowledge
         ranking = [item.get("name") for item in parse.get("intent_ranking") or []]
         for guess in [name for name in ranking if name and name != "nlu_fallback"][:2]:
-            if INTENT_FLOWS.get(guess) == "guide" and knowledge.guide_step_named(text, ctx.today) is not None:
+            if steps and INTENT_FLOWS.get(guess) == "guide" and knowledge.guide_step_named(text, ctx.today) is not None:
                 return guess
             if guess == "certificate_types" and (
                 entity_value(parse, "certificate_type") or knowledge.purpose_named(text, ctx.today)

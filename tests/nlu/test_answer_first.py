@@ -54,6 +54,10 @@ def dispatcher(storage, interpreter):
         ("thi tuyển viên chức nộp loại phiếu gì", ["công chức, viên chức", "Phiếu số 1"]),
         ("muốn mở công ty thì cần lý lịch tư pháp số mấy", ["doanh nghiệp", "Phiếu số 1"]),
         ("muốn tự xem lý lịch của mình thì xin phiếu gì", ["Phiếu số 2 cho chính mình"]),
+        # A purpose named in a question about the certificate is ours, even where the words look like another procedure.
+        ("xin giấy phép lao động cho chồng người nước ngoài thì nộp phiếu nào", ["giấy phép lao động", "Phiếu số 1"]),
+        # ... but the procedure itself is not: the honest referral.
+        ("thủ tục xin giấy phép lao động", ["dichvucong.gov.vn"]),
         # One aspect of one certificate type: that record alone, not both types.
         ("phiếu số 1 dùng vào những việc gì vậy", ["Dùng khi cơ quan, tổ chức yêu cầu"]),
         ("ai thì được cấp phiếu số 2", ["cơ quan tiến hành tố tụng"]),
@@ -89,6 +93,11 @@ async def test_the_fee_answer_offers_the_calculator_for_ones_own_case(dispatcher
         ("không thấy mục thủ tục hành chính trên vneid", 2, ["tìm kiếm"]),
         ("bấm gửi yêu cầu xong có được báo gì không", 6, ["tin nhắn"]),
         ("where do I pick the receiving agency", 5, ["provincial police"]),
+        # Said other ways: a wrong name in the form, getting it by post, the app refusing a new request.
+        ("họ tên cha mẹ trên tờ khai bị sai thì làm sao", 4, ["Công an xã/phường"]),
+        ("my personal details in the form are not right", 4, ["commune or ward"]),
+        ("lấy phiếu qua bưu điện thì chọn chỗ nào", 5, ["bưu điện"]),
+        ("sao không tạo được yêu cầu cấp phiếu mới vậy", 3, ["chưa thanh toán"]),
     ],
 )
 async def test_a_question_about_one_step_gets_that_step_and_its_picture(dispatcher, question, step, facts):

@@ -3,8 +3,9 @@
 A confident intent starts its flow or answer. A question typed while a flow
 waits for an answer (the fee calculator's group, the status lookup's code) is
 answered, then the flow is offered back ("Tiếp tục tính phí?"): its place is
-kept in memory (`paused`) and the button `intent:resume` asks that step's
-question again. An unsure guess (Rasa's
+kept (`paused`) in the data of the flow the answer left the user in, so it
+goes, with any request code in it, as soon as another flow starts; the button
+`intent:resume` asks that step's question again. An unsure guess (Rasa's
 `nlu_fallback`) is never answered blindly: the user confirms one of the top
 two intents with a button. After two misses in a row the bot offers the menu
 and a human. Every miss keeps the question, masked, for admins to improve the
@@ -93,7 +94,7 @@ class IntentRouter(Flow):
         waiting = self.waiting_step(ctx)
         replies = await self.answer(ctx, intent, parse)
         if waiting is not None and self.waiting_step(ctx) is None and ctx.conversation.flow != waiting["flow"]:
-            ctx.memory["paused"] = waiting
+            ctx.data["paused"] = waiting
             resume = ctx.button("button.continue", "intent:resume")
             replies.append(Reply(ctx.t(f"resume.{waiting['flow']}"), buttons=rows((resume,), ctx.menu_row())))
         return replies
@@ -108,7 +109,7 @@ class IntentRouter(Flow):
     def resume(self, ctx: Context) -> list[Reply] | None:
         """Back to the step a question interrupted, its question asked again;
         None (a stale button) when there is no such step."""
-        paused = ctx.memory.pop("paused", None)
+        paused = ctx.data.pop("paused", None)
         flow = ctx.flows.get(paused["flow"]) if isinstance(paused, dict) else None
         if flow is None or paused["state"] not in flow.resumable_states:
             return None

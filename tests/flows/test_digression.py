@@ -77,3 +77,15 @@ def test_every_resumable_flow_has_its_offer_in_both_languages():
     for flow in resumable:
         for lang in ("vi", "en"):
             assert words.get(f"resume.{flow.name}", lang).endswith("?")
+
+
+async def test_the_interrupted_step_is_forgotten_once_another_flow_starts(chat, storage):
+    await chat.onboard("vi")
+    await chat.say(f"tra cứu {AWAITING_PAYMENT_CODE}")
+    await chat.say("bao lâu thì có kết quả")
+    assert RESUME in chat.payloads
+    await chat.press("menu:open:guide")
+    conversation = await storage.load_conversation("web", chat.user_id)
+    assert AWAITING_PAYMENT_CODE not in str(conversation.data)  # the code went with the paused step
+    await chat.press(RESUME)  # the old offer: nothing to resume any more
+    assert AWAITING_PAYMENT_CODE not in chat.text

@@ -137,21 +137,7 @@ class IntentRouter(Flow):
         if intent == "fee_info":
             return await self.fee_question(ctx, parse)
         if intent == "certificate_types":
-            # A purpose the question names ("giấy phép lao động") gets that purpose's answer.
-            text = str(parse.get("text") or "")
-            purpose = ctx.services.knowledge.purpose_named(text, ctx.today)
-            if purpose:
-                return await ctx.start("eligibility", f"purpose:{purpose}")
-            # One type named and what about it ("phiếu 1 dùng để làm gì"): that record alone.
-            numbers = {
-                str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "certificate_type"
-            }
-            if len(numbers) == 1:
-                number = numbers.pop()
-                aspect = ctx.services.knowledge.certificate_aspect_named(text, number, ctx.today)
-                if aspect:
-                    return await ctx.start("eligibility", f"certificate:{number}:{aspect}")
-            return await ctx.start("answers", "certificate_types")
+            return await self.certificate_question(ctx, parse)
         if intent == "who_issues":
             return await self.who_issues(ctx, parse)
         if intent == "receiving_unit":
@@ -202,6 +188,23 @@ class IntentRouter(Flow):
         if group or copies:
             return await ctx.start("fees", f"{group}:{copies}")
         return await ctx.start("answers", "fee_info")
+
+    async def certificate_question(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
+        """A purpose the question names ("giấy phép lao động") gets that purpose's
+        answer; one type named and what about it ("phiếu 1 dùng để làm gì") that
+        record alone; anything else both types."""
+        text = str(parse.get("text") or "")
+        knowledge = ctx.services.knowledge
+        purpose = knowledge.purpose_named(text, ctx.today)
+        if purpose:
+            return await ctx.start("eligibility", f"purpose:{purpose}")
+        numbers = {str(e.get("value")) for e in parse.get("entities") or [] if e.get("entity") == "certificate_type"}
+        if len(numbers) == 1:
+            number = numbers.pop()
+            aspect = knowledge.certificate_aspect_named(text, number, ctx.today)
+            if aspect:
+                return await ctx.start("eligibility", f"certificate:{number}:{aspect}")
+        return await ctx.start("answers", "certificate_types")
 
     async def who_issues(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
         """Who issues the certificate; for a province the question names, that

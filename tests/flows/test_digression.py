@@ -89,3 +89,14 @@ async def test_the_interrupted_step_is_forgotten_once_another_flow_starts(chat, 
     assert AWAITING_PAYMENT_CODE not in str(conversation.data)  # the code went with the paused step
     await chat.press(RESUME)  # the old offer: nothing to resume any more
     assert AWAITING_PAYMENT_CODE not in chat.text
+
+
+async def test_the_eligibility_check_resumes_at_its_question(chat):
+    await chat.onboard("vi")
+    await chat.press("menu:open:eligibility")
+    await chat.press("eligibility:account:yes")  # now: for whom?
+    await chat.say("bao lâu thì có kết quả")
+    assert "Tiếp tục kiểm tra điều kiện xin phiếu?" in chat.text
+    await chat.press(RESUME)
+    assert "Bạn xin phiếu cho ai?" in chat.text
+    assert "eligibility:for_whom:me" in chat.payloads

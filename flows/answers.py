@@ -47,6 +47,7 @@ ANSWER_TOPICS: dict[str, tuple[tuple[str, str], ...]] = {
     "payment_refund": (("menu.handoff", "menu:open:handoff"),),
     "authorisation": (("menu.eligibility", "menu:open:eligibility"), ("menu.handoff", "menu:open:handoff")),
     "portal": (("menu.guide", "menu:open:guide"),),
+    "foreigner": (("menu.eligibility", "menu:open:eligibility"), ("menu.handoff", "menu:open:handoff")),
 }
 # What can be rated: the answers above, and the fee calculator's result.
 RATED_TOPICS = frozenset(ANSWER_TOPICS) | {"fee_result"}

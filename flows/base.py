@@ -156,6 +156,14 @@ class Flow:
     # States whose question takes a typed number (copies, dates): there "2"
     # is the answer itself, not the second offered button.
     numeric_states: ClassVar[frozenset[str]] = frozenset()
+    # States waiting for an answer that a question typed meanwhile may
+    # interrupt: after its answer the user is offered to go on from there
+    # (`flows.intent`), and `ask_again` asks that state's question once more.
+    resumable_states: ClassVar[frozenset[str]] = frozenset()
+
+    def ask_again(self, ctx: Context) -> list[Reply]:
+        """The question of the current state (one of `resumable_states`), asked again."""
+        raise NotImplementedError
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
         raise NotImplementedError

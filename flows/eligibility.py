@@ -17,6 +17,8 @@ stateDiagram-v2
     AGE --> [*]: under 16 (the age rule)
     PURPOSE --> [*]: job / own record / visa / other -> which Phiếu
     [*] --> DONE: a question naming a purpose -> that purpose's answer
+    [*] --> DONE: a question about one aspect of Phiếu 1 or 2 -> that record
+    PURPOSE --> [*]: typed text is a question: answered, then an offer back to the step (flows/intent.py)
 ```
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from core.messages import Reply
+from domain.knowledge.model import CERTIFICATE_ASPECTS
 from flows.answers import answer_reply
 from flows.base import Context, Flow, Turn, rows
 
@@ -56,13 +59,29 @@ def conclusion_record(ctx: Context, answer: str):
 
 class Eligibility(Flow):
     name = "eligibility"
+    resumable_states = frozenset({State.ACCOUNT, State.FOR_WHOM, State.AGE, State.PURPOSE})
+
+    def ask_again(self, ctx: Context) -> list[Reply]:
+        return [self.question(ctx, State(ctx.state))]
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
-        """`arg` "purpose:<name>": a question named a purpose; its answer at once."""
+        """`arg` "purpose:<name>": a question named a purpose; "certificate:<n>:<aspect>":
+        a question about one aspect of Phiếu n ("phiếu 1 dùng để làm gì"). Their answer at once."""
         kind, _, purpose = arg.partition(":")
-        if kind == "purpose" and purpose in ctx.services.knowledge.eligibility(ctx.today).purposes:
+        rules = ctx.services.knowledge.eligibility(ctx.today)
+        if kind == "purpose" and purpose in rules.purposes:
             ctx.goto(self.name, State.PURPOSE)
             return self.done(ctx, purpose)
+        number, _, aspect = purpose.partition(":")
+        if kind == "certificate" and number in rules.certificate_types and aspect in CERTIFICATE_ASPECTS:
+            ctx.goto(self.name, State.DONE)
+            ctx.event("eligibility_result", result=f"phieu{number}_{aspect}")
+            record = getattr(rules.certificate_types[number], aspect)
+            buttons = (
+                ctx.button("menu.eligibility", "menu:open:eligibility"),
+                ctx.button("menu.guide", "menu:open:guide"),
+            )
+            return [answer_reply(ctx, record.answer(ctx.lang), rows(buttons, ctx.menu_row()))]
         ctx.goto(self.name, State.ACCOUNT)
         ctx.event("eligibility_started")
         return [self.question(ctx, State.ACCOUNT)]

@@ -17,6 +17,8 @@ stateDiagram-v2
     DATE --> DATE: not a date / no rule for it
     RESULT --> GROUP: calculate again
     RESULT --> [*]: how to pay / payment failed / menu
+    GROUP --> [*]: a question: answered, then "Tiếp tục tính phí?" back to this step (flows/intent.py)
+    COPIES --> [*]: a question (no number), answered, then the same offer
 ```
 """
 
@@ -49,6 +51,14 @@ _NUMBER = re.compile(r"^\s*(\d{1,3})\s*(bản|ban|copies|copy)?\s*$", re.IGNOREC
 class FeeCalculator(Flow):
     name = "fees"
     numeric_states = frozenset({State.COPIES, State.DATE})
+    resumable_states = frozenset({State.GROUP, State.COPIES, State.DATE})
+
+    def ask_again(self, ctx: Context) -> list[Reply]:
+        if ctx.state == State.COPIES:
+            return [self.ask_copies(ctx)]
+        if ctx.state == State.DATE:
+            return [self.ask_date(ctx)]
+        return [self.ask_group(ctx)]
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
         """`arg` is what a question already said: "<group>:<copies>", either part may be empty."""
@@ -91,7 +101,7 @@ class FeeCalculator(Flow):
                 return self.result(ctx, copies=int(number))
             case ["date"] if "group" in ctx.data:
                 ctx.set_state(State.DATE)
-                return [Reply(ctx.t("fees.ask_date"), buttons=rows(ctx.menu_row()))]
+                return [self.ask_date(ctx)]
             case ["restart"]:
                 return await self.start(ctx)
             case ["pay"]:
@@ -139,6 +149,9 @@ class FeeCalculator(Flow):
             return self.result(ctx, copies=min(copies, MAX_COPIES))
         ctx.set_state(State.COPIES)
         return [self.ask_copies(ctx)]
+
+    def ask_date(self, ctx: Context) -> Reply:
+        return Reply(ctx.t("fees.ask_date"), buttons=rows(ctx.menu_row()))
 
     def ask_copies(self, ctx: Context) -> Reply:
         # Numbered 1-3 so that on channels without buttons the option number

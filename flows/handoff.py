@@ -28,6 +28,7 @@ from core.messages import Reply
 from core.redaction import mask_numbers
 from flows.answers import answer_reply
 from flows.base import Context, Flow, Turn, rows
+from flows.onboarding import privacy_notice
 
 
 class State(StrEnum):
@@ -72,12 +73,7 @@ class Handoff(Flow):
             ]
         if turn.action[1:] == ["ask"]:
             if ctx.user.consent_at is None:
-                return [
-                    Reply(
-                        ctx.t("handoff.needs_consent"),
-                        buttons=rows((ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()),
-                    )
-                ]
+                return [privacy_notice(ctx, ctx.t("handoff.needs_consent"))]
             ctx.goto(self.name, State.ASK_QUESTION)
             return [Reply(ctx.t("handoff.ask_question"), buttons=rows(ctx.menu_row()))]
         if ctx.conversation.flow != self.name or ctx.state != State.ASK_QUESTION or not turn.text:

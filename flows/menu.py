@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from core.messages import Reply
 from flows.base import Context, Flow, Turn, rows
-from flows.onboarding import LANGUAGE_BUTTONS, privacy_notice
+from flows.onboarding import LANGUAGE_BUTTONS
 
 
 class State(StrEnum):
@@ -86,7 +86,6 @@ def language_choice(ctx: Context) -> list[Reply]:
 
 
 def privacy(ctx: Context) -> list[Reply]:
-    notice = privacy_notice(ctx)
     status_key = "privacy.status_given" if ctx.user.consent_at else "privacy.status_not_given"
     consent_row = (
         ctx.button("privacy.withdraw", "onboarding:consent:no")
@@ -95,7 +94,7 @@ def privacy(ctx: Context) -> list[Reply]:
     )
     return [
         Reply(
-            f"{notice.text}\n\n{ctx.t(status_key)}",
+            f"{ctx.t('privacy.details')}\n\n{ctx.t(status_key)}",
             buttons=rows(consent_row, (ctx.button("privacy.forget", "menu:forget"),), ctx.menu_row()),
         )
     ]

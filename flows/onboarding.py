@@ -1,8 +1,12 @@
 """Onboarding: greeting, language, privacy notice and consent, province.
 
 The privacy notice follows the Personal Data Protection Law 91/2025/QH15 (in
-force 1/1/2026): what we keep, why, for how long, and how to withdraw consent
-or erase it. Without consent the bot still answers, but keeps no province and
+force 1/1/2026). It is short: what it is for, what is never kept, how to
+withdraw or erase; the full notice (what we keep, why, for how long) is behind
+"Xem chi tiết". It comes before the first thing the bot would keep: here the
+province, elsewhere a question for an officer or a request code to watch
+(`privacy_notice` with the reason). A question typed at any step is answered
+at once. Without consent the bot still answers, but keeps no province and
 no status subscriptions. The same states serve the `language` and `privacy`
 commands later on.
 
@@ -132,9 +136,12 @@ class Onboarding(Flow):
         return [*replies, *await ctx.start("menu")]
 
 
-def privacy_notice(ctx: Context) -> Reply:
+def privacy_notice(ctx: Context, reason: str = "") -> Reply:
+    """The short privacy notice, asking for consent, where the bot first needs
+    to keep something personal (`reason` says what); the full notice is one
+    press away ("Xem chi tiết")."""
     return Reply(
-        ctx.t("privacy.notice"),
+        "\n\n".join(part for part in (reason, ctx.t("privacy.notice")) if part),
         buttons=rows(
             (ctx.button("privacy.agree", "onboarding:consent:yes"),),
             (

@@ -23,7 +23,10 @@ _SECRET_WORDS = re.compile(
 )
 _TOKEN_WITH_DIGIT = re.compile(r"(?=\S*\d)\S{4,}")
 _BARE_CODE = re.compile(r"^\s*\d{6}\s*$")  # VNeID passcodes and OTPs are 6 digits
-_FAKE_APP = re.compile(r"\b(apk|tai vneid|cai vneid|link vneid|cai dat vneid|download vneid|install vneid)\b")
+# Installing VNeID, with or without "app" / "ung dung" between ("tai app vneid"), or a link to it.
+_FAKE_APP = re.compile(
+    r"\b(apk|(?:tai|tai ve|cai|cai dat|download|install)(?: the| app| ung dung)? vneid|link(?: tai| cai)? vneid)\b"
+)
 
 
 def looks_like_secret(text: str) -> bool:

@@ -21,6 +21,8 @@ stateDiagram-v2
     ASK_CODE --> ASK_PROOF: code
     ASK_CODE --> SHOWN: code and proof in one message
     ASK_PROOF --> ASK_PROOF: malformed proof / wrong proof (code kept, attempts left) / another code
+    ASK_CODE --> [*]: no digits: a question, answered, then "go on?" (flows/intent.py)
+    ASK_PROOF --> [*]: no digits: a question, answered, then "go on?" (flows/intent.py)
     ASK_PROOF --> LOCKED: too many failed attempts
     ASK_PROOF --> ASK_PROOF: the code locked (too many wrong proofs for it, from anyone)
     ASK_PROOF --> SHOWN: found (COMPLETED: + QR code; expired or revoked: no QR)
@@ -53,6 +55,7 @@ from domain.fees import PossibleWaiver, fee_rules, format_vnd
 from flows.answers import fact_reply
 from flows.base import Context, Flow, Turn, rows
 from flows.certificate import certificate_replies
+from flows.onboarding import privacy_notice
 from nlu.entities import find_request_code
 from nlu.idnumber import parse_id_number
 
@@ -117,6 +120,16 @@ def split_code(text: str) -> tuple[str | None, str]:
 
 class StatusLookup(Flow):
     name = "status"
+    resumable_states = frozenset({State.ASK_CODE, State.ASK_PROOF})
+
+    def ask_again(self, ctx: Context) -> list[Reply]:
+        if ctx.state == State.ASK_PROOF and ctx.data.get("code"):
+            return self.ask_proof(ctx, ctx.data["code"])
+        ctx.set_state(State.ASK_CODE)
+        return [self.ask_code(ctx)]
+
+    def ask_code(self, ctx: Context) -> Reply:
+        return Reply(ctx.t("status.ask_code"), buttons=rows(ctx.menu_row()))
 
     async def start(self, ctx: Context, arg: str = "") -> list[Reply]:
         """`arg`: '<goal>|<code>|<message>', each optional: 'certificate' when
@@ -131,7 +144,7 @@ class StatusLookup(Flow):
             return locked
         if code:
             return await self.code_given(ctx, code, split_code(message)[1])
-        return [Reply(ctx.t("status.ask_code"), buttons=rows(ctx.menu_row()))]
+        return [self.ask_code(ctx)]
 
     async def on_input(self, ctx: Context, turn: Turn) -> list[Reply] | None:
         action = turn.action[1:]
@@ -157,6 +170,8 @@ class StatusLookup(Flow):
                 return locked
             if code is not None:
                 return await self.code_given(ctx, code, rest)
+            if not any(char.isdigit() for char in turn.text):
+                return None  # a proof has digits: this is a question, routed by intent
             proof = parse_proof(turn.text, ctx.today)
             if proof is None:
                 return [Reply(ctx.t("status.proof_invalid"), buttons=rows(ctx.menu_row()))]
@@ -316,12 +331,7 @@ class StatusLookup(Flow):
         """Notices for `code`'s status changes; None (not handled, as from
         `on_input`) when the button's code is not a request code."""
         if ctx.user.consent_at is None:
-            return [
-                Reply(
-                    ctx.t("status.notify_needs_consent"),
-                    buttons=rows((ctx.button("privacy.agree", "onboarding:consent:yes"),), ctx.menu_row()),
-                )
-            ]
+            return [privacy_notice(ctx, ctx.t("status.notify_needs_consent"))]
         if find_request_code(code) != code:
             return None
         if code not in ctx.memory.get("proven_codes", []):

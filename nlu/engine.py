@@ -331,8 +331,10 @@ class EmbeddedInterpreter(Interpreter):
         order = np.argsort(-probabilities)[:RANKING_LENGTH]
         intents = self.trained.model.intents
         ranking = [{"name": intents[i], "confidence": round(float(probabilities[i]), 4)} for i in order]
-        top = ranking[0]["confidence"]
-        second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+        # Compared unrounded: rounded to 4 places, a near-certain top intent
+        # could show a gap of exactly 1.0 and pass any ambiguity threshold.
+        top = float(probabilities[order[0]])
+        second = float(probabilities[order[1]]) if len(order) > 1 else 0.0
         if top < self.threshold or top - second < self.ambiguity_threshold:
             return fallback_result(text, entities, ranking, self.threshold)
         return {"text": text, "intent": dict(ranking[0]), "entities": entities, "intent_ranking": ranking}

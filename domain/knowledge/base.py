@@ -14,6 +14,7 @@ from domain.fees import fee_rules, format_vnd
 from domain.knowledge.loader import KNOWLEDGE_DIR, KnowledgeLoader
 from domain.knowledge.model import (
     ANSWER_TOPICS,
+    CERTIFICATE_ASPECTS,
     CONFIDENCES,
     STATUS_CODES,
     Answer,
@@ -177,6 +178,13 @@ class KnowledgeBase:
         keys = [key for key in self.keys("eligibility") if key.startswith("eligibility.purpose_")]
         index = self._named(keys, text, on)
         return None if index is None else keys[index].removeprefix("eligibility.purpose_")
+
+    def certificate_aspect_named(self, text: str, number: str, on: date | None = None) -> str | None:
+        """What a question asks about Phiếu `number` ("1" or "2"): one of
+        `CERTIFICATE_ASPECTS`, by the `mentions` of the phieu<N>_<aspect> records."""
+        keys = [f"eligibility.phieu{number}_{aspect}" for aspect in CERTIFICATE_ASPECTS]
+        index = self._named(keys, text, on)
+        return None if index is None else CERTIFICATE_ASPECTS[index]
 
     def _named(self, full_keys: list[str], text: str, on: date | None) -> int | None:
         """The index of the record whose `mentions` the text contains; the longest match wins."""

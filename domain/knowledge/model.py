@@ -31,6 +31,8 @@ ANSWER_TOPICS = (
     "scams",
     "out_of_scope",
 )
+# What a question may ask about one certificate type, as its records are named (phieu<N>_<aspect>).
+CERTIFICATE_ASPECTS = ("who", "shows", "used_for", "authorisation")
 STATUS_CODES = (
     "AWAITING_PAYMENT",
     "RECEIVED",
@@ -134,6 +136,8 @@ class StatusExplanation:
 
 @dataclass(frozen=True)
 class CertificateType:
+    """Phiếu 1 or 2: one record per aspect (`CERTIFICATE_ASPECTS`)."""
+
     number: str
     who: Record
     shows: Record

@@ -90,3 +90,12 @@ async def test_restart_in_the_middle_of_a_flow_continues_where_the_user_was(tmp_
         assert COMPLETED_CODE in chat.text and any(reply.image for reply in chat.last)
     finally:
         await reopened.close()
+
+
+@pytest.mark.parametrize(
+    "question", ["tai app vneid o dau vay", "Tải ứng dụng VNeID về máy ở đâu", "link cài vneid có an toàn không"]
+)
+async def test_questions_about_installing_vneid_get_the_fake_app_advice_first(chat, question):
+    await chat.onboard("vi")
+    await chat.say(question)
+    assert "official stores" in chat.last[0].text  # FakeKnowledge's safety advice, before the answer

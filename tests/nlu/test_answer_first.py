@@ -29,6 +29,8 @@ def dispatcher(storage, interpreter):
         # Who issues it now: the police, and the Sở Tư pháp no longer does.
         ("so tu phap con cap phieu ly lich khong", ["Công an", "Sở Tư pháp không còn"]),
         ("giờ cơ quan nào cấp lý lịch tư pháp", ["Công an tỉnh"]),
+        # ... and a province the question names gets its own police unit.
+        ("ở Đắk Lắk giờ cơ quan nào cấp lý lịch tư pháp", ["Sở Tư pháp không còn", "Công an tỉnh Đắk Lắk"]),
         # Answers no intent reached before.
         ("mất điện thoại thì tài khoản vneid sao", ["1900 0368"]),
         ("con tôi 12 tuổi xin phiếu được không", ["dưới 14 tuổi"]),
@@ -52,8 +54,19 @@ def dispatcher(storage, interpreter):
         ("thi tuyển viên chức nộp loại phiếu gì", ["công chức, viên chức", "Phiếu số 1"]),
         ("muốn mở công ty thì cần lý lịch tư pháp số mấy", ["doanh nghiệp", "Phiếu số 1"]),
         ("muốn tự xem lý lịch của mình thì xin phiếu gì", ["Phiếu số 2 cho chính mình"]),
+        # A purpose named in a question about the certificate is ours, even where the words look like another procedure.
+        ("xin giấy phép lao động cho chồng người nước ngoài thì nộp phiếu nào", ["giấy phép lao động", "Phiếu số 1"]),
+        # ... but the procedure itself is not: the honest referral.
+        ("thủ tục xin giấy phép lao động", ["dichvucong.gov.vn"]),
+        # One aspect of one certificate type: that record alone, not both types.
+        ("phiếu số 1 dùng vào những việc gì vậy", ["Dùng khi cơ quan, tổ chức yêu cầu"]),
+        ("ai thì được cấp phiếu số 2", ["cơ quan tiến hành tố tụng"]),
+        ("does phieu 2 show expunged convictions", ["Phiếu 2 shows all convictions"]),
         # Not ours: an honest "not mine" with the official channels.
         ("làm sổ đỏ mất bao lâu", ["dichvucong.gov.vn"]),
+        # A foreigner living in Vietnam: who Phiếu 1 is for, not the answer for Vietnamese abroad.
+        ("người nước ngoài sống ở hà nội có xin được phiếu lý lịch không", ["người nước ngoài đã hoặc đang cư trú"]),
+        ("can a foreign resident of vietnam get the certificate", ["foreigners who live or lived in Vietnam"]),
     ],
 )
 async def test_a_first_question_gets_its_answer_in_the_first_reply(dispatcher, question, facts):
@@ -80,6 +93,11 @@ async def test_the_fee_answer_offers_the_calculator_for_ones_own_case(dispatcher
         ("không thấy mục thủ tục hành chính trên vneid", 2, ["tìm kiếm"]),
         ("bấm gửi yêu cầu xong có được báo gì không", 6, ["tin nhắn"]),
         ("where do I pick the receiving agency", 5, ["provincial police"]),
+        # Said other ways: a wrong name in the form, getting it by post, the app refusing a new request.
+        ("họ tên cha mẹ trên tờ khai bị sai thì làm sao", 4, ["Công an xã/phường"]),
+        ("my personal details in the form are not right", 4, ["commune or ward"]),
+        ("lấy phiếu qua bưu điện thì chọn chỗ nào", 5, ["bưu điện"]),
+        ("sao không tạo được yêu cầu cấp phiếu mới vậy", 3, ["chưa thanh toán"]),
     ],
 )
 async def test_a_question_about_one_step_gets_that_step_and_its_picture(dispatcher, question, step, facts):
@@ -150,3 +168,18 @@ async def test_an_unsure_guess_without_such_words_is_still_asked_back(storage):
     await chat.say("cái này là sao vậy")
     assert "Có phải bạn muốn hỏi" in chat.text
     assert "intent:guide_step" in chat.payloads and "intent:account_help" in chat.payloads
+
+
+async def test_a_question_in_the_middle_of_the_fee_calculator_is_answered_and_the_calculator_offered_back(
+    dispatcher,
+):
+    chat = Chat(dispatcher)
+    await chat.onboard("vi")
+    await chat.press("menu:open:fees")
+    await chat.press("fees:group:standard")  # now at the copies step
+    await chat.say("làm lltp cần mang giấy tờ gì")
+    assert "Cơ sở dữ liệu quốc gia về dân cư" in chat.text
+    assert "Tiếp tục tính phí?" in chat.text
+    await chat.press("intent:resume")
+    await chat.say("ba bản")  # the copies step again, the group kept
+    assert "205.000 đ" in chat.text

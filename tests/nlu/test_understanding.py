@@ -43,6 +43,7 @@ ANSWER_INTENTS = {
     "payment_refund",
     "authorisation",
     "portal",
+    "foreigner",
     "guide_step",
     "receiving_unit",
 }

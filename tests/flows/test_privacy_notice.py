@@ -1,0 +1,55 @@
+"""The privacy notice is short and comes where the bot first needs to keep
+something personal, saying what; nothing personal is kept before consent
+(issue 17, item 3; Personal Data Protection Law 91/2025/QH15)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.texts import texts
+from tests.flows.helpers import AWAITING_PAYMENT_CODE, LAN_ID
+
+CONSENT_BUTTONS = {"onboarding:consent:yes", "onboarding:consent:more", "onboarding:consent:no"}
+SHORT = 450  # characters: a phone screen, not a wall
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_notice_is_short_and_the_full_one_is_one_press_away(lang):
+    words = texts()
+    notice, details = words.get("privacy.notice", lang), words.get("privacy.details", lang)
+    assert len(notice) <= SHORT
+    for must in ("91/2025/QH15", "/privacy", "/forget"):
+        assert must in notice
+    # The full notice: what is kept, why, for how long, how to withdraw or erase.
+    for must in {
+        "vi": ("Tôi lưu", "Mục đích", "Thời hạn", "/privacy", "/forget"),
+        "en": ("I keep", "Why", "How long", "/privacy", "/forget"),
+    }[lang]:
+        assert must in details
+
+
+async def test_a_question_for_an_officer_from_a_first_time_user_gets_the_notice_with_the_reason(chat, storage):
+    await chat.say("cho tôi gặp cán bộ")
+    await chat.press("handoff:ask")
+    assert "tôi cần lưu câu hỏi" in chat.text and "91/2025/QH15" in chat.text
+    assert set(chat.payloads) >= CONSENT_BUTTONS
+    await chat.press("onboarding:consent:more")
+    assert "Tôi lưu" in chat.text and "onboarding:consent:yes" in chat.payloads
+    user = await storage.get_user("web", chat.user_id)
+    assert user is not None and user.consent_at is None and user.province_code is None
+
+
+async def test_watching_a_request_without_consent_gets_the_notice_and_keeps_nothing(chat, storage):
+    await chat.onboard("en", consent=False)
+    await chat.say(f"status {AWAITING_PAYMENT_CODE}")
+    await chat.say(LAN_ID)
+    await chat.press(f"status:notify:{AWAITING_PAYMENT_CODE}")
+    assert "To notify you I need to keep this request code." in chat.text and "91/2025/QH15" in chat.text
+    assert set(chat.payloads) >= CONSENT_BUTTONS
+    assert await storage.subscribers(AWAITING_PAYMENT_CODE) == []
+
+
+async def test_the_privacy_command_shows_the_full_notice_and_the_current_choice(chat):
+    await chat.onboard("vi")
+    await chat.say("/privacy")
+    assert "Tôi lưu" in chat.text and "Hiện tại: bạn đã đồng ý." in chat.text

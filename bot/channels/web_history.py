@@ -1,0 +1,55 @@
+"""What the web chat keeps of a conversation for a reload (issue 19): the
+bot's rendered replies, and the citizen's side as the page showed it.
+
+Privacy: the citizen's typed words are kept only after consent, with every
+digit masked (the privacy notice promises no id numbers or dates of birth
+are kept); a pressed button is kept as its title. Each turn's entries carry
+the page's message id (`key`), so a retried request is answered from here
+instead of being processed twice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from core.messages import Inbound, InboundKind
+
+KEEP = 50
+_DIGIT = re.compile(r"\d")
+
+
+def citizen_entry(inbound: Inbound, consented: bool, history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The citizen's message as the page showed it, or None when it showed nothing."""
+    if inbound.kind is InboundKind.TEXT:
+        return {"from": "me", "text": _DIGIT.sub("•", inbound.text) if consented else None}
+    if inbound.kind is InboundKind.BUTTON:
+        title = _pressed_title(inbound.payload, history)
+        return {"from": "me", "text": title} if title else None
+    return None
+
+
+def _pressed_title(payload: str, history: list[dict[str, Any]]) -> str | None:
+    """The title of the newest offered button with `payload`; None for
+    presses the page does not echo (pages edited in place, the menu)."""
+    for entry in reversed(history):
+        for button in entry.get("buttons") or ():
+            if button["payload"] == payload:
+                return None if entry.get("edit_key") or button.get("opens_menu") else button["title"]
+    return None
+
+
+def answered(history: list[dict[str, Any]], key: str) -> list[dict[str, Any]] | None:
+    """The bot's replies to the message with `key`, if it was processed."""
+    if not any(entry.get("key") == key for entry in history):
+        return None
+    return [
+        {name: value for name, value in entry.items() if name != "key"}
+        for entry in history
+        if entry.get("key") == key and entry.get("from") == "bot"
+    ]
+
+
+def page_view(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries the page shows (a citizen's text kept before consent is not)."""
+    return [entry for entry in history if entry.get("from") == "bot" or entry.get("text")]

@@ -153,7 +153,11 @@ class WebChannel(Channel):
         assert self._handle is not None
         lock = self._turns.setdefault(inbound.user_id, asyncio.Lock())
         async with lock:
-            history = await self.storage.recent_history(self.name, inbound.user_id, web_history.KEEP)
+            # Read only when needed: a key to check, or a pressed button's title to echo.
+            needs_history = key is not None or inbound.kind is InboundKind.BUTTON
+            history = (
+                await self.storage.recent_history(self.name, inbound.user_id, web_history.KEEP) if needs_history else []
+            )
             earlier = web_history.answered(history, key) if key else None
             if earlier is not None:
                 return earlier

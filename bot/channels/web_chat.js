@@ -36,13 +36,16 @@
     thumbDown: "M7 4h10l3 8h-6l1 6a2 2 0 01-4 0l-4-6H4V4z", link: "M10 14a4 4 0 006 0l3-3a4 4 0 00-6-6l-1 1M14 10a4 4 0 00-6 0l-3 3a4 4 0 006 6l1-1",
     speaker: "M4 9h4l5-4v14l-5-4H4zM16 9a4 4 0 010 6M18 6a8 8 0 010 12", download: "M12 4v11M7 10l5 5 5-5M5 20h14",
     share: "M18 4a3 3 0 100 6 3 3 0 000-6zM6 9a3 3 0 100 6 3 3 0 000-6zM18 14a3 3 0 100 6 3 3 0 000-6zM8.6 10.7l6.8-3.4M8.6 13.3l6.8 3.4",
-    megaphone: "M3 10v4h4l8 5V5L7 10zM18 9a4 4 0 010 6", dot: "M12 9a3 3 0 100 6 3 3 0 000-6z"
+    megaphone: "M3 10v4h4l8 5V5L7 10zM18 9a4 4 0 010 6", dot: "M12 9a3 3 0 100 6 3 3 0 000-6z",
+    calendar: "M4 6h16v14H4zM4 10h16M8 3v4M16 3v4", chat: "M4 5h16v11H9l-5 4z", info: "M12 3a9 9 0 100 18 9 9 0 000-18zM12 11v6M12 7.5v.5",
+    image: "M3 5h18v14H3zM3 16l5-5 4 4 3-3 6 6", down: "M12 4v16M6 14l6 6 6-6"
   };
   var EMOJI_ICONS = {
     "✅": "check", "👍": "check", "⚠": "warn", "❗": "warn", "👋": "hand", "🙏": "hand", "🔒": "lock", "💰": "money",
-    "💳": "money", "📄": "doc", "🔁": "repeat", "🔔": "bell", "⏰": "clock", "📅": "clock", "🏠": "home", "🗑": "trash",
+    "💳": "money", "📄": "doc", "🔁": "repeat", "🔔": "bell", "⏰": "clock", "🏠": "home", "🗑": "trash",
     "📱": "phone", "☎": "phone", "🔎": "search", "🌐": "globe", "🤖": "person", "👮": "person", "🧮": "calc",
-    "✍": "pen", "⛔": "no", "👎": "thumbDown", "🔗": "link", "📢": "megaphone"
+    "✍": "pen", "⛔": "no", "👎": "thumbDown", "🔗": "link", "📢": "megaphone", "🗓": "calendar", "📅": "calendar",
+    "🙋": "person", "💬": "chat", "ℹ": "info", "🖼": "image", "👇": "down"
   };
   var EMOJI = /(\p{Extended_Pictographic})\uFE0F?/u;
   var ALL_EMOJI = /\p{Extended_Pictographic}\uFE0F?/gu;
@@ -180,6 +183,7 @@
       line.appendChild(retry);
     }
     box.appendChild(line);
+    scroll();
   }
 
   // --- the bot's messages ----------------------------------------------------

@@ -36,7 +36,7 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(
-                viewport={"width": 400, "height": 780}, device_scale_factor=2, bypass_csp=True
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, bypass_csp=True
             )  # lets the test evaluate its own waits
 
             async def click(payload: str) -> None:

@@ -304,3 +304,23 @@ async def test_read_aloud_uses_a_vi_voice_on_the_device_only(running_bot):
 async def _slow(route) -> None:
     await asyncio.sleep(0.8)
     await route.continue_()
+
+
+async def test_the_page_speaks_the_citizens_language_and_names_the_speaker(running_bot):
+    url, _ = running_bot
+    async with browser() as chromium:
+        page = await chromium.new_page(viewport=PHONE, bypass_csp=True)
+        chat = Chat(page)
+        await page.goto(url)
+        await page.wait_for_selector('button[data-payload="onboarding:lang:en"]')
+        assert await page.locator("label[for=text]").inner_text() == "Tin nhắn của bạn"
+        await chat.press("onboarding:lang:en")
+        assert await page.evaluate("document.documentElement.lang") == "en"
+        assert await page.locator("label[for=text]").inner_text() == "Your message"
+        assert await page.locator("#send").get_attribute("aria-label") == "Send"
+        assert await page.locator("#net").inner_text() == "Online"
+        answer = page.locator(".msg.bot").last
+        assert await answer.get_attribute("lang") == "en"
+        assert (await answer.inner_text()).startswith("Assistant:")
+        assert await page.locator("#log").get_attribute("role") == "log"
+        assert await page.locator("#log").get_attribute("aria-live") == "polite"

@@ -193,6 +193,10 @@ class Storage(ABC):
     async def recent_history(self, channel: str, user_id: str, limit: int) -> list[dict[str, Any]]:
         """The user's newest `limit` history entries, oldest first."""
 
+    @abstractmethod
+    async def clear_history(self, channel: str, user_id: str) -> None:
+        """Drop the user's history (consent withdrawn)."""
+
     # --- analytics and audit ---------------------------------------------
     @abstractmethod
     async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:

@@ -34,3 +34,8 @@ def recent(conn: Connection, channel: str, user_id: str, limit: int) -> list[dic
     """The user's newest `limit` entries, oldest first."""
     newest = select(table.c.entry).where(*of_user(table, channel, user_id)).order_by(table.c.id.desc()).limit(limit)
     return [row.entry for row in reversed(conn.execute(newest).all())]
+
+
+def clear(conn: Connection, channel: str, user_id: str) -> None:
+    """Drop the user's whole history."""
+    conn.execute(delete(table).where(*of_user(table, channel, user_id)))

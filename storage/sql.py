@@ -430,6 +430,9 @@ class SqlStorage(Storage):
     async def recent_history(self, channel: str, user_id: str, limit: int) -> list[dict[str, Any]]:
         return await self.run_sync(chat_history.recent, channel, user_id, limit)
 
+    async def clear_history(self, channel: str, user_id: str) -> None:
+        await self.run_sync(chat_history.clear, channel, user_id, write=True)
+
     # --- ordering ----------------------------------------------------------
     @contextlib.asynccontextmanager
     async def user_lock(self, channel: str, user_id: str) -> AsyncIterator[None]:

@@ -165,7 +165,13 @@ class WebChannel(Channel):
             user = await self.storage.get_user(self.name, inbound.user_id)
             lang = (user.language if user else None) or "vi"
             rendered = [self.render(reply, lang) for reply in replies]
-            mine = web_history.citizen_entry(inbound, bool(user and user.consent_at), history)
+            consented = bool(user and user.consent_at)
+            if not consented and web_history.has_typed_words(
+                history or await self.storage.recent_history(self.name, inbound.user_id, web_history.KEEP)
+            ):
+                # Consent withdrawn: the citizen's words kept under it go (with the rest of the history).
+                await self.storage.clear_history(self.name, inbound.user_id)
+            mine = web_history.citizen_entry(inbound, consented, history)
             entries = ([mine] if mine else []) + rendered
             if key:
                 entries = [{**entry, "key": key} for entry in entries]

@@ -437,7 +437,7 @@
   window.addEventListener("offline", showNetwork);
 
   function poll() {
-    if (!navigator.onLine) return;
+    if (!navigator.onLine || !historyLoaded) return; // the history brings waiting notices first
     fetch("/api/chat/updates", { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : { replies: [] }; })
       .then(function (data) { data.replies.forEach(addReply); })

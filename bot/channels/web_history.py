@@ -22,11 +22,18 @@ _DIGIT = re.compile(r"\d")
 def citizen_entry(inbound: Inbound, consented: bool, history: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The citizen's message as the page showed it, or None when it showed nothing."""
     if inbound.kind is InboundKind.TEXT:
-        return {"from": "me", "text": _DIGIT.sub("•", inbound.text) if consented else None}
+        if not consented:
+            return {"from": "me", "text": None}
+        return {"from": "me", "text": _DIGIT.sub("•", inbound.text), "typed": True}
     if inbound.kind is InboundKind.BUTTON:
         title = _pressed_title(inbound.payload, history)
         return {"from": "me", "text": title} if title else None
     return None
+
+
+def has_typed_words(history: list[dict[str, Any]]) -> bool:
+    """Whether the history holds words the citizen typed (kept under consent)."""
+    return any(entry.get("typed") for entry in history)
 
 
 def _pressed_title(payload: str, history: list[dict[str, Any]]) -> str | None:

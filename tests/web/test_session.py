@@ -91,3 +91,23 @@ def _notice():
     from core.messages import Reply
 
     return Reply("Hồ sơ đã có kết quả.")
+
+
+async def test_words_typed_before_consent_or_kept_under_a_withdrawn_one_are_not_kept(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await client.post("/api/chat", json={"text": "Làm phiếu mất bao lâu vậy?"})  # no consent yet
+        before = (await client.get("/api/chat/history")).json()["replies"]
+        for body in (
+            {"button": "onboarding:lang:vi"},
+            {"button": "onboarding:consent:yes"},
+            {"button": "onboarding:province:skip"},
+            {"text": "Phí bao nhiêu cho 2 bản?"},
+        ):
+            await client.post("/api/chat", json=body)
+        consented = (await client.get("/api/chat/history")).json()["replies"]
+        await client.post("/api/chat", json={"button": "onboarding:consent:no"})
+        withdrawn = (await client.get("/api/chat/history")).json()["replies"]
+    assert "Làm phiếu mất bao lâu" not in str(before) and before  # the answer is kept, not the question
+    assert "Phí bao nhiêu cho • bản?" in [entry["text"] for entry in consented if entry["from"] == "me"]
+    assert "Phí bao nhiêu" not in str(withdrawn) and withdrawn  # the reply to the withdrawal stays

@@ -3,7 +3,8 @@ working offline (no CDN: the page, its style and script are our own files,
 icons inline SVG), and the JSON API it talks to, usable as a widget:
 
     POST /api/chat  {"text": "..."} | {"button": "<payload>"} | {"start": "<deep-link payload>"}
-                    with an optional "message_id" (idempotency key) and "locale"
+                    with an optional "message_id" (idempotency key), "locale", and "echo"
+                    (a pressed button's title as the page showed it, for the history)
     -> {"replies": [{"id", "from", "lang", "kind", "text", "buttons": [{"title", "payload"}],
                      "rows": [[...]], "image_url", "image_alt", "link": {"title", "url"}, "edit_key"}]}
     GET  /api/chat/updates  -> {"replies": [...]}  (notifications)
@@ -144,39 +145,41 @@ class WebChannel(Channel):
             return inbound
         if self._handle is None:
             return _refuse(503, "Trợ lý đang khởi động, bạn thử lại sau giây lát.", "Starting up, try again shortly.")
-        replies = await self._turn(inbound, data.get("message_id"))
+        echo = data.get("echo")
+        if echo is not None and (not isinstance(echo, str) or len(echo) > MAX_PAYLOAD):
+            return _refuse(400, "echo không hợp lệ.", f"echo must be a string of at most {MAX_PAYLOAD} characters.")
+        replies = await self._turn(inbound, data.get("message_id"), echo)
         return self._answer(request, JSONResponse({"replies": replies}), user_id, new)
 
-    async def _turn(self, inbound: Inbound, key: str | None) -> list[dict[str, Any]]:
+    async def _turn(self, inbound: Inbound, key: str | None, echo: str | None) -> list[dict[str, Any]]:
         """The turn's rendered replies, kept in the history; a key seen
         before gets the replies it got then."""
         assert self._handle is not None
         lock = self._turns.setdefault(inbound.user_id, asyncio.Lock())
         async with lock:
-            # Read only when needed: a key to check, or a pressed button's title to echo.
-            needs_history = key is not None or inbound.kind is InboundKind.BUTTON
-            history = (
-                await self.storage.recent_history(self.name, inbound.user_id, web_history.KEEP) if needs_history else []
-            )
-            earlier = web_history.answered(history, key) if key else None
-            if earlier is not None:
-                return earlier
             replies = await self._handle(inbound)
+            if not replies and key:
+                # The dispatcher answers a message id it has seen with nothing:
+                # a retry whose first answer was lost gets that answer again.
+                earlier = web_history.answered(await self._history(inbound.user_id), key)
+                if earlier is not None:
+                    return earlier
             user = await self.storage.get_user(self.name, inbound.user_id)
             lang = (user.language if user else None) or "vi"
             rendered = [self.render(reply, lang) for reply in replies]
             consented = bool(user and user.consent_at)
-            if not consented and web_history.has_typed_words(
-                history or await self.storage.recent_history(self.name, inbound.user_id, web_history.KEEP)
-            ):
+            if not consented and web_history.has_typed_words(await self._history(inbound.user_id)):
                 # Consent withdrawn: the citizen's words kept under it go (with the rest of the history).
                 await self.storage.clear_history(self.name, inbound.user_id)
-            mine = web_history.citizen_entry(inbound, consented, history)
+            mine = web_history.citizen_entry(inbound, consented, echo)
             entries = ([mine] if mine else []) + rendered
             if key:
                 entries = [{**entry, "key": key} for entry in entries]
             await self.storage.append_history(self.name, inbound.user_id, entries, web_history.KEEP)
             return rendered
+
+    async def _history(self, user_id: str) -> list[dict[str, Any]]:
+        return await self.storage.recent_history(self.name, user_id, web_history.KEEP)
 
     def _inbound(self, data: dict, user_id: str) -> Inbound | JSONResponse:
         claimed = data.get("user_id")  # ignored (the cookie says who), but checked as before

@@ -382,6 +382,7 @@
 
   function deliver(item, attempt) {
     var body = Object.assign({ message_id: item.id, locale: navigator.language || "vi" }, item.body);
+    if (item.body.button && item.echo) body.echo = item.echo.slice(0, 200); // for the history
     fetch("/api/chat", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
                          body: JSON.stringify(body) })
       .then(function (response) {

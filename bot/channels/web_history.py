@@ -3,9 +3,9 @@ bot's rendered replies, and the citizen's side as the page showed it.
 
 Privacy: the citizen's typed words are kept only after consent, with every
 digit masked (the privacy notice promises no id numbers or dates of birth
-are kept); a pressed button is kept as its title. Each turn's entries carry
-the page's message id (`key`), so a retried request is answered from here
-instead of being processed twice.
+are kept), and a pressed button as the title the page showed (`echo`).
+Each turn's entries carry the page's message id (`key`), so a retried
+request is answered from here instead of being processed twice.
 """
 
 from __future__ import annotations
@@ -19,31 +19,21 @@ KEEP = 50
 _DIGIT = re.compile(r"\d")
 
 
-def citizen_entry(inbound: Inbound, consented: bool, history: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The citizen's message as the page showed it, or None when it showed nothing."""
+def citizen_entry(inbound: Inbound, consented: bool, echo: str | None) -> dict[str, Any] | None:
+    """The citizen's message as the page showed it (`echo`: a pressed
+    button's title), or None when it showed nothing."""
     if inbound.kind is InboundKind.TEXT:
         if not consented:
             return {"from": "me", "text": None}
         return {"from": "me", "text": _DIGIT.sub("•", inbound.text), "typed": True}
-    if inbound.kind is InboundKind.BUTTON:
-        title = _pressed_title(inbound.payload, history)
-        return {"from": "me", "text": title} if title else None
+    if inbound.kind is InboundKind.BUTTON and echo:
+        return {"from": "me", "text": echo if consented else None}
     return None
 
 
 def has_typed_words(history: list[dict[str, Any]]) -> bool:
     """Whether the history holds words the citizen typed (kept under consent)."""
     return any(entry.get("typed") for entry in history)
-
-
-def _pressed_title(payload: str, history: list[dict[str, Any]]) -> str | None:
-    """The title of the newest offered button with `payload`; None for
-    presses the page does not echo (pages edited in place, the menu)."""
-    for entry in reversed(history):
-        for button in entry.get("buttons") or ():
-            if button["payload"] == payload:
-                return None if entry.get("edit_key") or button.get("opens_menu") else button["title"]
-    return None
 
 
 def answered(history: list[dict[str, Any]], key: str) -> list[dict[str, Any]] | None:

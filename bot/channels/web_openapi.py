@@ -34,6 +34,7 @@ def _chat_body(kind: str, max_length: int) -> dict[str, Any]:
             kind: {"type": "string", "maxLength": max_length},
             "message_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
             "locale": {"type": "string", "maxLength": 16},
+            **({"echo": {"type": "string", "maxLength": max_length}} if kind == "button" else {}),
         },
     }
 

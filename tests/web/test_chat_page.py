@@ -68,6 +68,7 @@ async def test_every_screen_passes_axe_and_a_reload_restores_the_history_with_th
         await page.wait_for_function(f"document.querySelectorAll('.msg.bot').length >= {shown}")
         assert await chat.last_qr_decoded(url) == verify_url
         assert await page.locator(".msg.me", has_text="••••").count() >= 1  # the typed proof, masked
+        assert await page.locator(".msg.me", has_text="Tra cứu hồ sơ").count() == 1  # a pressed button
         assert LAN_ID not in await page.locator("#log").inner_text()
 
         # A failing proxy: the Vietnamese retry message, no raw error text.

@@ -13,7 +13,7 @@ async def _walk_to_the_qr(client: httpx.AsyncClient) -> list[dict]:
         {"button": "onboarding:lang:vi"},
         {"button": "onboarding:consent:yes"},
         {"button": "onboarding:province:skip"},
-        {"button": "menu:open:status"},
+        {"button": "menu:open:status", "echo": "🔎 Tra cứu hồ sơ"},  # the title, as the page echoes it
         {"text": COMPLETED_CODE},
     ):
         assert (await client.post("/api/chat", json=body)).status_code == 200

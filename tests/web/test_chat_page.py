@@ -60,6 +60,9 @@ async def test_every_screen_passes_axe_and_a_reload_restores_the_history_with_th
         await chat.say(LAN_ID)
         verify_url = await chat.last_qr_decoded(url)
         assert "/verify/" in verify_url
+        save = page.locator(".msg.bot .tool.save").last
+        assert await save.get_attribute("download") == "qr-lltp.png"
+        assert await save.get_attribute("href") == await page.locator(".msg.bot img[alt*=QR]").last.get_attribute("src")
         await check("status with QR")
         shown = await chat.bot_count()
 
@@ -270,6 +273,28 @@ async def test_the_chat_controls_menu_links_announcements_presentation_and_read_
         assert await page.locator("#present").get_attribute("aria-pressed") == "true"
         assert await page.locator("#join-qr img").evaluate("img => img.getBoundingClientRect().width") >= 150
         assert await page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") >= 20
+        await context.close()
+
+
+async def test_the_certificate_qr_is_shared_through_the_web_share_api_where_present(running_bot):
+    url, _ = running_bot
+    async with browser() as chromium:
+        context = await chromium.new_context(viewport=PHONE, bypass_csp=True)
+        await context.add_init_script(
+            """navigator.share = async data => { window.__shared = {url: data.url, files: (data.files || []).length}; };
+               navigator.canShare = data => true;"""
+        )
+        page = await context.new_page()
+        chat = Chat(page)
+        await page.goto(url)
+        await chat.onboard()
+        await chat.press("menu:open:status")
+        await chat.say(COMPLETED_CODE)
+        await chat.say(LAN_ID)
+        verify_url = await chat.last_qr_decoded(url)
+        await page.locator(".msg.bot .tool", has_text="Chia sẻ").last.click()
+        await page.wait_for_function("window.__shared !== undefined")
+        assert await page.evaluate("window.__shared") == {"url": verify_url, "files": 1}
         await context.close()
 
 

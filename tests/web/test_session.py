@@ -111,3 +111,15 @@ async def test_words_typed_before_consent_or_kept_under_a_withdrawn_one_are_not_
     assert "Làm phiếu mất bao lâu" not in str(before) and before  # the answer is kept, not the question
     assert "Phí bao nhiêu cho • bản?" in [entry["text"] for entry in consented if entry["from"] == "me"]
     assert "Phí bao nhiêu" not in str(withdrawn) and withdrawn  # the reply to the withdrawal stays
+
+
+async def test_the_page_style_and_script_are_served_by_the_app_with_nothing_external(running_bot):
+    url, _ = running_bot
+    async with httpx.AsyncClient(base_url=url) as client:
+        page = await client.get("/")
+        assets = [await client.get(path) for path in ("/web/chat.css", "/web/chat.js")]
+    assert "script-src 'self'" in page.headers["content-security-policy"] and "<script>" not in page.text
+    assert [asset.headers["content-type"].split(";")[0] for asset in assets] == ["text/css", "text/javascript"]
+    for asset in assets:
+        assert "https://" not in asset.text.replace("https?:", "")
+        assert "http://" not in asset.text.replace("http://www.w3.org/2000/svg", "")

@@ -192,6 +192,8 @@
     if (reply.id) shownIds[reply.id] = true;
     if (reply.from === "me") { addMine(reply.text || "", reply.key); return; }
     if (reply.lang && reply.lang !== lang) applyLanguage(reply.lang);
+    var keyboard = keyboardFor(reply);
+    if (!reply.text && !reply.image_url && !reply.link && !keyboard) return; // only a Menu button: the one by the text box serves
     var box = document.createElement("div");
     box.className = "msg bot" + (reply.kind === "announcement" ? " announce" : "");
     box.lang = reply.lang || lang;
@@ -220,7 +222,6 @@
     box.appendChild(bubble);
     var tools = toolsFor(reply);
     if (tools.childNodes.length) box.appendChild(tools);
-    var keyboard = keyboardFor(reply);
     if (keyboard) {
       log.querySelectorAll(".keyboard:not(.used)").forEach(function (old) { old.remove(); });
       box.appendChild(keyboard);

@@ -211,6 +211,12 @@ async def test_at_200_percent_zoom_buttons_keep_to_two_lines_and_nothing_overflo
         lines = [(title.strip(), count) for title, count in lines if title.strip()]
         assert len(lines) >= 8 and all(1 <= count <= 2 for _, count in lines), lines
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        placeholder_fits = """() => {
+            const input = document.getElementById('text'); const style = getComputedStyle(input);
+            const context = document.createElement('canvas').getContext('2d'); context.font = style.font;
+            const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            return context.measureText(input.placeholder).width <= room; }"""
+        assert await page.evaluate(placeholder_fits)  # the placeholder is not clipped
         sizes = await page.evaluate(
             "[...document.querySelectorAll('.keyboard:not(.used) button, form button')]"
             ".map(b => Math.min(b.getBoundingClientRect().width, b.getBoundingClientRect().height))"
@@ -273,6 +279,7 @@ async def test_the_chat_controls_menu_links_announcements_presentation_and_read_
         assert await page.locator("#present").get_attribute("aria-pressed") == "true"
         assert await page.locator("#join-qr img").evaluate("img => img.getBoundingClientRect().width") >= 150
         assert await page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") >= 20
+        assert await serious_axe_violations(page) == []
         await context.close()
 
 

@@ -43,6 +43,9 @@ class Inbound:
 class Button:
     title: str
     payload: str
+    # Shows the main menu: a channel with a persistent Menu control (the web
+    # chat) leaves it out of the message.
+    opens_menu: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Reply:
     # Replies sharing an `edit_key` replace each other where the channel can
     # edit messages (the guide's Back/Next), instead of flooding the chat.
     edit_key: str | None = None
+    # What the message is, for channels that present kinds differently:
+    # "menu" (the main menu), "announcement" (a broadcast), "" (a reply).
+    kind: Literal["", "menu", "announcement"] = ""
 
     @property
     def all_buttons(self) -> list[Button]:

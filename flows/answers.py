@@ -138,5 +138,5 @@ class Answers(Flow):
         ctx.event("answer_rated", topic=topic, rating=value)
         if value == "up":
             return [Reply(ctx.t("rating.thanks_up"))]
-        buttons = rows((ctx.button("menu.handoff", "menu:open:handoff"), ctx.button("button.menu", "menu:show")))
+        buttons = rows((ctx.button("menu.handoff", "menu:open:handoff"), ctx.menu_button()))
         return [Reply(ctx.t("rating.thanks_down"), buttons=buttons)]

@@ -111,8 +111,11 @@ class Context:
     def button(self, key: str, payload: str, **values: object) -> Button:
         return Button(self.t(key, **values), payload)
 
+    def menu_button(self) -> Button:
+        return Button(self.t("button.menu"), "menu:show", opens_menu=True)
+
     def menu_row(self) -> tuple[Button, ...]:
-        return (self.button("button.menu", "menu:show"),)
+        return (self.menu_button(),)
 
     # --- state ------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from core.messages import Image, Reply
+from domain.knowledge.model import GuideStep
 from flows.base import Context, Flow, Turn, is_plain_number, rows
 
 
@@ -87,7 +88,7 @@ class Guide(Flow):
         return Reply(
             "\n\n".join(parts),
             buttons=rows(navigation, extra, ctx.menu_row()),
-            image=self.picture(ctx, index, step.title),
+            image=self.picture(ctx, index, step),
             edit_key=EDIT_KEY,
         )
 
@@ -104,8 +105,25 @@ class Guide(Flow):
     def problem_list(problems: list[str]) -> str:
         return "\n\n".join(f"• {problem}" for problem in problems)
 
-    def picture(self, ctx: Context, index: int, title: str) -> Image | None:
+    def picture(self, ctx: Context, index: int, step: GuideStep) -> Image | None:
         draw = ctx.services.illustrations
         if draw is None:
             return None
-        return Image(png=draw(index, ctx.lang), alt=title, key=f"guide/{ctx.lang}/step-{index + 1}")
+        return Image(
+            png=draw(index, ctx.lang), alt=self.picture_alt(ctx, index, step), key=f"guide/{ctx.lang}/step-{index + 1}"
+        )
+
+    @staticmethod
+    def picture_alt(ctx: Context, index: int, step: GuideStep) -> str:
+        """What the picture shows, for a screen reader: the screen, its rows, the one to tap."""
+        items = step.screen_items
+        if not items:
+            return step.title
+        return ctx.t(
+            "guide.picture_alt",
+            number=index + 1,
+            title=step.title,
+            screen=step.screen_header or "VNeID",
+            items=", ".join(items),
+            target=items[step.screen_highlight] if 0 <= step.screen_highlight < len(items) else step.title,
+        )

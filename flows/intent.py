@@ -229,7 +229,7 @@ class IntentRouter(Flow):
                 Reply(
                     ctx.t("fallback.menu_and_human"),
                     buttons=rows(
-                        (ctx.button("button.menu", "menu:show"), ctx.button("menu.handoff", "menu:open:handoff")),
+                        (ctx.menu_button(), ctx.button("menu.handoff", "menu:open:handoff")),
                     ),
                 )
             ]

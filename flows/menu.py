@@ -78,6 +78,7 @@ def main_menu(ctx: Context) -> Reply:
             (open_("menu.certificate", "certificate"), open_("menu.handoff", "handoff")),
             (ctx.button("menu.language", "menu:language"), ctx.button("menu.privacy", "menu:privacy")),
         ),
+        kind="menu",
     )
 
 

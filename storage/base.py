@@ -184,6 +184,19 @@ class Storage(ABC):
     async def take_notices(self, channel: str, user_id: str) -> list[dict[str, Any]]:
         """The user's waiting notices, oldest first, removed as they are taken."""
 
+    # --- a polled channel's conversation, restored after a reload ----------
+    @abstractmethod
+    async def append_history(self, channel: str, user_id: str, entries: Sequence[dict[str, Any]], keep: int) -> None:
+        """Add rendered messages to the user's history; only the newest `keep` are kept."""
+
+    @abstractmethod
+    async def recent_history(self, channel: str, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """The user's newest `limit` history entries, oldest first."""
+
+    @abstractmethod
+    async def clear_history(self, channel: str, user_id: str) -> None:
+        """Drop the user's history (consent withdrawn)."""
+
     # --- analytics and audit ---------------------------------------------
     @abstractmethod
     async def record_event(self, channel: str, user_id: str, name: str, props: dict[str, Any] | None = None) -> None:

@@ -285,6 +285,20 @@ pending_notices = Table(
 )
 
 
+# The web chat's conversation as the page shows it (storage/chat_history.py):
+# the newest 50 rendered messages per user, restored after a reload. The
+# citizen's own typed words are kept only after consent, digits masked.
+chat_history = Table(
+    "chat_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", CHANNEL, nullable=False),
+    Column("user_id", USER_ID, nullable=False),
+    Column("entry", Json, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_chat_history_user", "channel", "user_id", "id"),
+)
+
 # --- citizens' feedback (storage/feedback.py) -------------------------------
 # Questions the bot could not answer, kept for admins to improve the NLU
 # data: id, phone and request numbers and e-mails masked, at most 300

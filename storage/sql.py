@@ -37,7 +37,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.redaction import scrub_props
-from storage import lookup_locks
+from storage import chat_history, lookup_locks
 from storage.base import (
     Conversation,
     DuplicateUpdate,
@@ -422,6 +422,16 @@ class SqlStorage(Storage):
             return [row.notice for row in rows]
 
         return await self.run_sync(work, write=True)
+
+    async def append_history(self, channel: str, user_id: str, entries: Sequence[dict[str, Any]], keep: int) -> None:
+        if entries:
+            await self.run_sync(chat_history.append, channel, user_id, entries, keep, write=True)
+
+    async def recent_history(self, channel: str, user_id: str, limit: int) -> list[dict[str, Any]]:
+        return await self.run_sync(chat_history.recent, channel, user_id, limit)
+
+    async def clear_history(self, channel: str, user_id: str) -> None:
+        await self.run_sync(chat_history.clear, channel, user_id, write=True)
 
     # --- ordering ----------------------------------------------------------
     @contextlib.asynccontextmanager

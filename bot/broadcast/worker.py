@@ -42,7 +42,7 @@ def broadcast_replies(broadcast: Broadcast) -> list[Reply]:
         alt = broadcast.text.strip().splitlines()[0][:200]
         image = Image(png=broadcast.image, alt=alt, key=f"broadcast/{broadcast.id}")
     link = Link(broadcast.link_title or broadcast.link_url, broadcast.link_url) if broadcast.link_url else None
-    return [Reply(text=broadcast.text, image=image, link=link)]
+    return [Reply(text=broadcast.text, image=image, link=link, kind="announcement")]
 
 
 class DeliveryWorker:

@@ -17,6 +17,9 @@ _REFUSAL = {
 _REPLIES = {
     "description": "The bot's replies",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Replies"}}},
+    "headers": {
+        "Set-Cookie": {"description": "troly_session: signed, HttpOnly; set when missing", "schema": {"type": "string"}}
+    },
 }
 _USER_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 
@@ -24,12 +27,14 @@ _USER_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
 def _chat_body(kind: str, max_length: int) -> dict[str, Any]:
     return {
         "type": "object",
-        "required": ["user_id", kind],
+        "required": [kind],
         "properties": {
-            "user_id": _USER_ID,
+            # Ignored: the signed session cookie says who is speaking (kept for older widgets).
+            "user_id": {**_USER_ID, "deprecated": True},
             kind: {"type": "string", "maxLength": max_length},
             "message_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
             "locale": {"type": "string", "maxLength": 16},
+            **({"echo": {"type": "string", "maxLength": max_length}} if kind == "button" else {}),
         },
     }
 
@@ -63,8 +68,13 @@ def openapi_description(max_text: int, max_payload: int) -> dict[str, Any]:
             "/api/chat/updates": {
                 "get": {
                     "summary": "Notifications waiting for this user (status changes, broadcasts)",
-                    "parameters": [{"name": "user_id", "in": "query", "required": True, "schema": _USER_ID}],
-                    "responses": {"200": _REPLIES, "400": _REFUSAL},
+                    "responses": {"200": _REPLIES},
+                }
+            },
+            "/api/chat/history": {
+                "get": {
+                    "summary": "The session's last 50 messages, both sides, for a reloaded page",
+                    "responses": {"200": _REPLIES},
                 }
             },
             "/hooks/backend": {

@@ -154,6 +154,7 @@ class KnowledgeBase:
                     image_key=str(record.extra.get("image_key", record.key)),
                     sources=list(record.sources),
                     confidence=record.confidence,
+                    **_screen(record.extra.get("screen") or {}, lang),
                 )
             )
         return steps
@@ -364,3 +365,16 @@ def reload(path: Path | str | None = None) -> KnowledgeBase:
     with _lock:
         _cache[directory] = fresh
     return fresh
+
+
+def _screen(screen: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A guide step's drawn screen in `lang` (Vietnamese where a text has no translation)."""
+
+    def pick(text: dict[str, str] | None) -> str:
+        return (text or {}).get(lang) or (text or {}).get("vi") or ""
+
+    return {
+        "screen_header": pick(screen.get("header")),
+        "screen_items": [pick(item) for item in screen.get("items", [])],
+        "screen_highlight": int(screen.get("highlight", -1)),
+    }

@@ -123,6 +123,11 @@ class GuideStep:
     image_key: str
     sources: list[Source] = field(default_factory=list)
     confidence: str = "medium"
+    # The simplified phone screen its picture draws: the title bar, the rows,
+    # the row to tap (-1: none). Read aloud as the picture's alt text.
+    screen_header: str = ""
+    screen_items: list[str] = field(default_factory=list)
+    screen_highlight: int = -1
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ class FakeStep:
     body: str
     problems: list
     image_key: str
+    screen_header: str = ""
+    screen_items: list = field(default_factory=list)
+    screen_highlight: int = -1
 
 
 @dataclass

@@ -17,6 +17,7 @@ from bot.handoff_relay import describe_time, next_opening
 from storage.schema import handoff_tickets
 from tests.fakes.telegram_api import ChatMessage, FakeTelegramApi
 from tests.staff.conftest import serve_runtime, staff_settings
+from tests.web.conftest import web_session
 
 GROUP = -1001234567
 ALWAYS_OPEN = {"office_days": [1, 2, 3, 4, 5, 6, 7], "opens": "00:00", "closes": "23:59"}
@@ -112,7 +113,7 @@ async def test_web_chat_citizen_receives_the_officers_reply(tmp_path, api, monke
     url, runtime, server = await _bot(tmp_path, api, monkeypatch, **ALWAYS_OPEN)
     try:
         await _consented(runtime, "web", "web-citizen")
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(cookies=web_session(runtime, "web-citizen")) as client:
             chat = f"{url}/api/chat"
             await client.post(chat, json={"user_id": "web-citizen", "button": "handoff:ask"})
             reply = await client.post(chat, json={"user_id": "web-citizen", "text": "Khi nào có phiếu lý lịch?"})
@@ -137,7 +138,7 @@ async def test_citizen_asking_outside_office_hours_is_told_when_to_expect_an_ans
     runtime.officer_desk.clock = lambda: datetime(2026, 11, 28, 13, 0, tzinfo=UTC)  # Saturday 20:00 in Hanoi
     try:
         await _consented(runtime, "web", "late")
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(cookies=web_session(runtime, "late")) as client:
             chat = f"{url}/api/chat"
             await client.post(chat, json={"user_id": "late", "button": "handoff:ask"})
             reply = await client.post(chat, json={"user_id": "late", "text": "Cho tôi hỏi về phiếu số 2"})
@@ -167,7 +168,7 @@ async def test_forget_me_erases_the_citizens_handoff_tickets(tmp_path, api, monk
     url, runtime, server = await _bot(tmp_path, api, monkeypatch, **ALWAYS_OPEN)
     try:
         await _consented(runtime, "web", "forgetful")
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(cookies=web_session(runtime, "forgetful")) as client:
             chat = f"{url}/api/chat"
             await client.post(chat, json={"user_id": "forgetful", "button": "handoff:ask"})
             await client.post(chat, json={"user_id": "forgetful", "text": "Một câu hỏi"})
@@ -178,12 +179,14 @@ async def test_forget_me_erases_the_citizens_handoff_tickets(tmp_path, api, monk
         await server.stop()
 
 
-async def _pending(client, url: str, user_id: str) -> list[str]:
+async def _pending(client, url: str, runtime, user_id: str) -> list[str]:
+    client.cookies.update(web_session(runtime, user_id))
     updates = await client.get(f"{url}/api/chat/updates", params={"user_id": user_id})
     return [item["text"] for item in updates.json()["replies"]]
 
 
-async def _web_asks(client, url: str, user_id: str, question: str) -> None:
+async def _web_asks(client, url: str, runtime, user_id: str, question: str) -> None:
+    client.cookies.update(web_session(runtime, user_id))
     await client.post(f"{url}/api/chat", json={"user_id": user_id, "button": "handoff:ask"})
     reply = await client.post(f"{url}/api/chat", json={"user_id": user_id, "text": question})
     assert "Đã chuyển câu hỏi" in reply.json()["replies"][0]["text"]
@@ -198,10 +201,10 @@ async def test_an_answer_to_a_forgotten_citizens_ticket_never_reaches_the_next_c
         for user_id in ("first", "second"):
             await _consented(runtime, "web", user_id)
         async with httpx.AsyncClient() as client:
-            await _web_asks(client, url, "first", "Hồ sơ của tôi đến đâu rồi?")
+            await _web_asks(client, url, runtime, "first", "Hồ sơ của tôi đến đâu rồi?")
             old = await _group_ticket(api)
             await runtime.storage.forget_user("web", "first")
-            await _web_asks(client, url, "second", "Lệ phí bao nhiêu?")
+            await _web_asks(client, url, runtime, "second", "Lệ phí bao nhiêu?")
             new = await _group_ticket(api, 2)
 
             # An officer answers the forgotten citizen's old message: it goes nowhere.
@@ -215,12 +218,12 @@ async def test_an_answer_to_a_forgotten_citizens_ticket_never_reaches_the_next_c
             await api.member_replies_in_group(GROUP, ChatMessage(9999, from_bot=False, text=typed), "Đã xong rồi.")
             await api.wait_for(lambda: len(_group_messages(api)) > answered)
             assert "không được chuyển" in _group_messages(api)[-1].text
-            assert await _pending(client, url, "second") == []
+            assert await _pending(client, url, runtime, "second") == []
 
             # The answer to the new ticket's own message reaches its citizen.
             await api.member_replies_in_group(GROUP, new, "Lệ phí 200.000 đồng.")
             await api.wait_for(lambda: "Đã chuyển câu trả lời" in _group_messages(api)[-1].text)
-            texts = await _pending(client, url, "second")
+            texts = await _pending(client, url, runtime, "second")
             assert len(texts) == 1 and "200.000" in texts[0] and "000.00.01" not in texts[0]
         assert new.text.split(" · ")[0] != old.text.split(" · ")[0]  # "🙋 Phiếu #N (mã ...)": its own
     finally:

@@ -33,6 +33,12 @@ async def running_bot(tmp_path):
     await server.stop()
 
 
+def web_session(runtime: Runtime, user_id: str) -> dict[str, str]:
+    """The signed session cookie that speaks as `user_id` on the web chat
+    (the server ignores a user id in the body)."""
+    return runtime.channel("web").session_cookie(user_id)
+
+
 async def subscribe_web_user(client: httpx.AsyncClient, user_id: str, code: str, proof: str) -> None:
     """A web user who agrees to the privacy notice, proves they own `code` and asks to be notified."""
     for body in (

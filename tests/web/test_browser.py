@@ -29,11 +29,16 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(
-                viewport={"width": 400, "height": 780}, device_scale_factor=2, bypass_csp=True
+                viewport={"width": 390, "height": 844}, device_scale_factor=2, bypass_csp=True
             )  # lets the test evaluate its own waits
 
             async def click(payload: str) -> None:
-                await page.locator(f'.keyboard button[data-payload="{payload}"]').last.click()
+                await page.locator(f'.keyboard:not(.used) button[data-payload="{payload}"]').last.click()
+
+            async def menu() -> None:
+                # The persistent Menu button by the text box (issue 19), then the menu's own keyboard.
+                await page.click("#menu")
+                await page.locator('.keyboard:not(.used) button[data-payload="menu:open:fees"]').last.wait_for()
 
             async def say(text: str) -> None:
                 before = await page.locator(".msg.bot").count()
@@ -60,7 +65,7 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
             await page.screenshot(path=str(shot))
 
             # Fee calculator.
-            await click("menu:show")
+            await menu()
             await click("menu:open:fees")
             await click("fees:group:standard")
             await click("fees:copies:2")
@@ -68,7 +73,7 @@ async def test_web_chat_from_guide_to_a_valid_certificate_in_chromium(running_bo
             await page.wait_for_selector("text=Theo quy định từ ngày")
 
             # Status of the seeded completed request, then its QR code.
-            await click("menu:show")
+            await menu()
             await click("menu:open:status")
             await say(COMPLETED_CODE)
             await say(LAN_ID)

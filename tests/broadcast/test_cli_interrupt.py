@@ -44,7 +44,8 @@ async def test_ctrl_c_during_broadcast_send_loses_nothing(tmp_path, sqlite_stora
         monkeypatch.setenv("TELEGRAM_BASE_URL", api.base_url)
         env = dict(os.environ)
         operator = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(config), "broadcast", "send", "--yes", "--text-file", str(text),
+            sys.executable, "-m", "bot.cli", "--config", str(config),
+            "broadcast", "send", "--yes", "--text-file", str(text),
             cwd=PROJECT_ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         await api.wait_for(lambda: len(api.calls_to("sendMessage")) >= INTERRUPT_AFTER, timeout=60)

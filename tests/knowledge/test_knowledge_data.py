@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
+from core.paths import PROJECT_ROOT
 from domain.knowledge import ANSWER_TOPICS, CONFIDENCES, LANGUAGES, STATUS_CODES, load_knowledge
 from domain.knowledge.checks import HEDGES, OUTDATED_TERMS, PAST_OR_NOT, REFERRALS
 
 TODAY = date(2026, 11, 23)
-FACTS_MD = Path(__file__).resolve().parents[3] / "shared" / "domain" / "facts.md"
+FACTS_MD = PROJECT_ROOT / "domain" / "data" / "reference" / "facts.md"  # a copy of the shared reference
+SHARED_FACTS_MD = PROJECT_ROOT.parent / "shared" / "domain" / "facts.md"
 MOCK_STATUS_LABELS = (
     "Chờ thanh toán",
     "Đã tiếp nhận",
@@ -50,12 +51,16 @@ def test_every_fact_has_sources_dates_confidence_and_both_languages(kb):
             assert all(text.strip() for text in all_texts(record, lang)), (record.key, lang)
 
 
-@pytest.mark.skipif(not FACTS_MD.exists(), reason="shared domain reference not present")
 def test_every_cited_source_comes_from_the_domain_reference(kb):
     reference = FACTS_MD.read_text(encoding="utf-8")
     for record in kb.all_records():
         for source in record.sources:
             assert source.url in reference, (record.key, source.url)
+
+
+@pytest.mark.skipif(not SHARED_FACTS_MD.exists(), reason="no shared domain reference beside this clone")
+def test_the_reference_copy_is_the_shared_one():
+    assert FACTS_MD.read_bytes() == SHARED_FACTS_MD.read_bytes(), "copy ../shared/domain/facts.md again"
 
 
 def test_no_low_or_unverified_fact_is_stated_as_certain(kb):

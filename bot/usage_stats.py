@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.outreach.stats import FUNNEL
 from domain.provinces import province_by_code
-from nlu.intent_names import intent_name
+from flows.texts import texts
 from storage.feedback import FeedbackStore, UnansweredQuestion
 from storage.sql import SqlStorage
 from storage.statistics import usage_rows
@@ -147,14 +147,14 @@ def stats_text(stats: UsageStats) -> str:
     provinces = (
         ", ".join(f"{province_label(code)} {count}" for code, count in list(stats.by_province.items())[:5]) or "—"
     )
-    intents = ", ".join(f"{intent_name(name)} {count}" for name, count in stats.top_intents[:5]) or "—"
+    intents = ", ".join(f"{texts().intent_name(name)} {count}" for name, count in stats.top_intents[:5]) or "—"
     funnel = " → ".join(str(count) for count in stats.funnel.values())
     last_days = list(stats.active_per_day.values())[-7:]
     if stats.positive_share is None:
         ratings = "—"
     else:
         rated = list(stats.ratings.items())[:4]
-        topics = ", ".join(f"{intent_name(topic)} 👍{c['up']} 👎{c['down']}" for topic, c in rated)
+        topics = ", ".join(f"{texts().intent_name(topic)} 👍{c['up']} 👎{c['down']}" for topic, c in rated)
         share = f"{stats.positive_share:.0%} hài lòng/positive"
         ratings = f"👍 {stats.ratings_up} 👎 {stats.ratings_down}, {share} ({topics})"
     questions = [f"  {q.count}× {q.text[:80]}" for q in stats.unanswered[:5]] or ["  —"]
@@ -194,7 +194,7 @@ def stats_chart(stats: UsageStats, image_format: str = "png") -> bytes:
         channels = [channel_label(name) for name in stats.by_channel]
         axes[0][1].bar(channels, list(stats.by_channel.values()), color="#3d6fb4")
         axes[0][1].set_title("Theo kênh / By channel")
-        names = [intent_name(name) for name, _ in stats.top_intents][::-1]
+        names = [texts().intent_name(name) for name, _ in stats.top_intents][::-1]
         axes[1][0].barh(names, [count for _, count in stats.top_intents][::-1], color="#5b8c5a")
         axes[1][0].set_title(f"Ý định / Top intents · fallback {stats.fallback_rate:.0%}")
         axes[1][0].tick_params(axis="y", labelsize=8)
@@ -243,7 +243,7 @@ def _ratings_panel(axis: Axes, stats: UsageStats) -> None:
     topics = list(stats.ratings)[:8][::-1]
     up = [stats.ratings[topic]["up"] for topic in topics]
     down = [stats.ratings[topic]["down"] for topic in topics]
-    labels = [intent_name(topic) for topic in topics]
+    labels = [texts().intent_name(topic) for topic in topics]
     axis.barh(labels, up, color="#5b8c5a", label="hữu ích / helpful")
     axis.barh(labels, down, left=up, color="#b3261e", label="chưa rõ / not helpful")
     share = "—" if stats.positive_share is None else f"{stats.positive_share:.0%}"

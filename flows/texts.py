@@ -34,6 +34,10 @@ class Texts:
     def keys(self) -> list[str]:
         return list(self.entries)
 
+    def intent_name(self, intent: str, lang: str = DEFAULT_LANGUAGE) -> str:
+        """A person's name for an intent (`intent.<id>`), the id itself when it has none."""
+        return self.get(f"intent.{intent}", lang) if f"intent.{intent}" in self.entries else intent
+
 
 def load_texts(path: Path = TEXTS_FILE) -> Texts:
     return Texts(yaml.safe_load(path.read_text(encoding="utf-8")))

@@ -6,12 +6,12 @@ villagers' phones join by scanning it."""
 from __future__ import annotations
 
 import io
-import ipaddress
 import socket
 from urllib.parse import urlsplit
 
 import qrcode
 
+from core.netaddr import phone_unreachable
 from core.qr import qr_png
 
 LAN_HOST = "0.0.0.0"
@@ -42,19 +42,6 @@ def lan_ip() -> str:
 
 def lan_url(ip: str, port: int) -> str:
     return f"http://{ip}:{port}/"
-
-
-def phone_unreachable(host: str) -> bool:
-    """True for a host no other device can open: loopback (127.x, ::1,
-    localhost) or the "every interface" placeholder (0.0.0.0, ::)."""
-    host = host.strip("[]").lower()
-    if host in ("", "localhost") or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # a name: the network's DNS decides
-    return address.is_loopback or address.is_unspecified
 
 
 def url_for_phones(base_url: str, listen_host: str, ip: str | None = None) -> str | None:

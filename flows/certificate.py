@@ -1,7 +1,9 @@
 """Certificate delivery: for a completed request, a QR code (PNG made with
 `qrcode`) that opens the certificate's verification page, the link itself,
 and how to present it. A revoked certificate, or one whose verification link
-has expired, gets no QR code: what it means and what to do instead.
+has expired, gets no QR code: what it means and what to do instead. A link
+only the demo laptop can open (loopback: the mock without `troly run --lan`)
+gets no QR code either, since no phone could open it; the link stays.
 
 Getting the certificate is a status lookup with the goal "certificate": the
 same code and proof of ownership, so only the holder receives the link.
@@ -11,9 +13,11 @@ stateDiagram-v2
     [*] --> status.ASK_CODE: get certificate
     status.ASK_CODE --> status.ASK_PROOF
     status.ASK_PROOF --> QR: COMPLETED, certificate valid
+    status.ASK_PROOF --> LINK_ONLY: COMPLETED, valid, but its link is loopback (demo laptop, no --lan)
     status.ASK_PROOF --> NOT_VALID: COMPLETED, certificate revoked or its link expired (no QR)
     status.ASK_PROOF --> NOT_READY: any other status
     QR --> [*]
+    LINK_ONLY --> [*]: staff run `troly run --lan` for a QR code
     NOT_VALID --> [*]: new request in VNeID, or ask the issuing unit
     NOT_READY --> [*]
 ```
@@ -21,7 +25,10 @@ stateDiagram-v2
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from core.messages import Image, Link, Reply
+from core.netaddr import phone_unreachable
 from core.qr import qr_png
 from flows.answers import fact_reply
 from flows.base import Context, Flow
@@ -43,12 +50,16 @@ def certificate_replies(ctx: Context, view) -> list[Reply]:
         issued=issued,
         agency=certificate.agency_name or view.agency_name or "",
     )
+    link = Link(ctx.t("certificate.open_link"), certificate.verify_url)
+    if phone_unreachable(urlsplit(certificate.verify_url).hostname or ""):
+        # The mock on the demo laptop's loopback: a QR code would look
+        # scannable but no phone could open it. The link still opens here.
+        first = Reply(f"{text}\n{ctx.t('certificate.local_demo_no_qr')}", link=link)
+    else:
+        qr = Image(png=qr_png(certificate.verify_url), alt=ctx.t("certificate.qr_alt"), key=f"qr/{view.code}")
+        first = Reply(text, image=qr, link=link)
     return [
-        Reply(
-            text,
-            image=Image(png=qr_png(certificate.verify_url), alt=ctx.t("certificate.qr_alt"), key=f"qr/{view.code}"),
-            link=Link(ctx.t("certificate.open_link"), certificate.verify_url),
-        ),
+        first,
         Reply(ctx.t("certificate.how_to_present"), buttons=(ctx.menu_row(),)),
     ]
 

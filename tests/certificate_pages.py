@@ -18,6 +18,7 @@ from PIL import Image
 from backend.runner import RunningServer, start_server
 from backend.server import create_app
 from backend.service import MockGovernment
+from tests.tools import DEMO_HOST, demo_url
 
 HEADINGS = {
     "valid": "Phiếu hợp lệ",
@@ -59,8 +60,14 @@ class _Headings(HTMLParser):
 async def verification_heading(verify_url: str, served_at: str | None = None) -> str:
     """The heading of the page `verify_url` opens. `served_at`: where the
     mock really listens, when the link names another address (the fake
-    backend's links name the default port)."""
-    url = served_at.rstrip("/") + urlsplit(verify_url).path if served_at else verify_url
+    backend's links name the default port). A link to DEMO_HOST is opened on
+    loopback at the link's own port, as the demo laptop's Wi-Fi would."""
+    if served_at:
+        url = served_at.rstrip("/") + urlsplit(verify_url).path
+    else:
+        parts = urlsplit(verify_url)
+        assert parts.hostname == DEMO_HOST, f"{verify_url}: not a link a phone could open"
+        url = parts._replace(netloc=f"127.0.0.1:{parts.port}").geturl()
     async with httpx.AsyncClient(timeout=10) as client:
         response = await client.get(url)
     assert response.status_code == 200, (response.status_code, response.text[:200])
@@ -74,6 +81,14 @@ def forged(verify_url: str) -> str:
     """`verify_url` with one character of its token's signature changed."""
     spot = len(verify_url) - 10  # inside the signature, clear of base64's padding bits
     return verify_url[:spot] + ("A" if verify_url[spot] != "A" else "B") + verify_url[spot + 1 :]
+
+
+def sign_links_for_phones(mock: RunningServer | None) -> None:
+    """Have the running `mock` (a Runtime's) sign its certificate links for
+    DEMO_HOST at its real port, as `troly run --lan` has it sign them for the
+    LAN address (its port is known only once it listens)."""
+    assert mock is not None, "the mock backend is not running in-process"
+    mock.service.settings.public_url = demo_url(mock.port)
 
 
 @contextlib.asynccontextmanager

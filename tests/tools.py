@@ -10,7 +10,14 @@ import shutil
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+# The demo laptop as a phone on its Wi-Fi would reach it: the bot puts no QR
+# code on a loopback link, so the tests' mock signs its links for this name.
+# A .test name never resolves on the internet (RFC 6761); the tests resolve
+# it to loopback themselves (Chromium's host resolver rule below, httpx in
+# tests/certificate_pages.py).
+DEMO_HOST = "troly-demo.test"
 CHROMIUM_ARGS = [
+    f"--host-resolver-rules=MAP {DEMO_HOST} 127.0.0.1",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -39,3 +46,8 @@ def require_chromium() -> None:
 
 def require_program(name: str, package: str) -> None:
     require(shutil.which(name) is not None, f"{name} ({package})")
+
+
+def demo_url(port: int) -> str:
+    """The address of a server on loopback `port`, as a phone would open it."""
+    return f"http://{DEMO_HOST}:{port}"

@@ -11,9 +11,10 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from bot.config import Settings
-from bot.lan import lan_ip, lan_url, phone_unreachable
+from bot.lan import lan_ip, lan_url
 from bot.outreach.deeplink import OutreachError, deep_link
 from bot.outreach.poster import PosterChannel
+from core.netaddr import phone_unreachable
 
 LAN_HINT = (
     "the web chat's QR code needs this laptop's address on the village Wi-Fi: "

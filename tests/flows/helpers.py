@@ -14,10 +14,14 @@ from itertools import count
 from pathlib import Path
 from types import SimpleNamespace
 
+from backend.client import FakeBackendClient
+from backend.service import MockGovernment
+from backend.settings import MockSettings
 from bot.dispatcher import Dispatcher
 from core.messages import Inbound, InboundKind, Reply
 from flows.base import Services
 from flows.texts import texts
+from tests.tools import demo_url
 
 COMPLETED_CODE = "000.00.01.H01-261103-0012"  # Nguyễn Thị Lan, seeded COMPLETED
 AWAITING_PAYMENT_CODE = "000.00.01.H01-261120-0001"
@@ -182,8 +186,14 @@ def tiny_png(index: int, lang: str) -> bytes:
     return b"\x89PNG fake " + f"{index}{lang}".encode()
 
 
+def fake_backend(public_url: str = demo_url(8090)) -> FakeBackendClient:
+    """The mock in memory, its certificate links signed for `public_url`: by
+    default a name phones could open (tests/tools.py DEMO_HOST), so the bot
+    sends the QR code; a loopback address gets the link alone."""
+    return FakeBackendClient(MockGovernment(MockSettings(database=":memory:", public_url=public_url)))
+
+
 def make_services(storage, backend=None, knowledge=None, nlu=None, today=date(2026, 11, 23)) -> Services:
-    from backend.client import FakeBackendClient
     from storage.feedback import FeedbackStore
 
     return Services(
@@ -191,7 +201,7 @@ def make_services(storage, backend=None, knowledge=None, nlu=None, today=date(20
         feedback=FeedbackStore(storage),
         texts=texts(),
         nlu=nlu or ScriptedInterpreter(),
-        backend=backend or FakeBackendClient(),
+        backend=backend or fake_backend(),
         knowledge=knowledge or FakeKnowledge(),
         today=lambda: today,
         illustrations=tiny_png,

@@ -13,10 +13,10 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.lan import phone_unreachable
 from bot.outreach.deeplink import OutreachError, deep_link, parse_payload, start_payload
 from bot.outreach.poster import MIN_TEXT_PT, PosterChannel, PosterContent, PosterStep, layout, make_poster
 from bot.outreach.render import PNG_DPI, Text
+from core.netaddr import phone_unreachable
 
 STEPS = [
     PosterStep("Đăng nhập VNeID", "Log in to VNeID", "VNeID", ("Số định danh cá nhân", "Mật khẩu", "Đăng nhập"), 2),

@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import Runtime, create_app
 from bot.config import Settings
-from tests.certificate_pages import HEADINGS, decode_qr, verification_heading
+from tests.certificate_pages import HEADINGS, decode_qr, sign_links_for_phones, verification_heading
 from tests.fakes.telegram_api import loopback_socket, serve
 
 COMPLETED_CODE = "000.00.01.H01-261103-0012"  # seeded in the mock backend: Nguyễn Thị Lan, COMPLETED
@@ -49,6 +49,7 @@ async def troly(request, api, tmp_path, nlu_model_dir, monkeypatch):
 
     runtime.handle = recording
     async with serve(create_app(settings, runtime), sock):
+        sign_links_for_phones(runtime.mock)
         channel = runtime.channel("telegram")
         await asyncio.wait_for(channel.ready.wait(), 10)
         yield channel, handled

@@ -7,6 +7,7 @@ import pytest
 
 from bot.app import Runtime, create_app
 from bot.config import Settings
+from tests.certificate_pages import sign_links_for_phones
 
 
 def bot_settings(tmp_path) -> Settings:
@@ -29,6 +30,7 @@ async def running_bot(tmp_path):
     runtime = Runtime(settings, mock_port=0)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)
     runtime.bound_to(server.url)
+    sign_links_for_phones(runtime.mock)
     yield server.url, runtime
     await server.stop()
 

@@ -8,7 +8,7 @@ import pytest
 
 from bot.app import Runtime, create_app
 from bot.config import Settings
-from tests.certificate_pages import HEADINGS, decode_qr, verification_heading
+from tests.certificate_pages import HEADINGS, decode_qr, sign_links_for_phones, verification_heading
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID
@@ -55,6 +55,7 @@ async def running_bot(tmp_path, fakes):
     runtime = Runtime(settings, mock_port=0)
     server = await start_server(create_app(settings, runtime), "127.0.0.1", 0)
     runtime.bound_to(server.url)
+    sign_links_for_phones(runtime.mock)
     yield server.url, runtime
     await server.stop()
 

@@ -466,11 +466,22 @@
   }
 
   applyLanguage(lang);
+  hideJoinQrWithoutAddress();
   setPresent(store.getItem("troly_present") === "1");
   findVoice();
   if ("speechSynthesis" in window) speechSynthesis.addEventListener("voiceschanged", findVoice);
   setInterval(poll, POLL_MS);
   loadHistory();
+
+  // The server has no join QR when it listens on loopback only (no phone
+  // could open the address): the header then shows no broken picture.
+  function hideJoinQrWithoutAddress() {
+    var join = document.getElementById("join-qr");
+    var img = join && join.querySelector("img");
+    if (!img) return;
+    if (img.complete && img.naturalWidth === 0) join.remove();
+    else img.addEventListener("error", function () { join.remove(); });
+  }
 
   function loadHistory() {
     fetch("/api/chat/history", { credentials: "same-origin" })

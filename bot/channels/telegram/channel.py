@@ -12,6 +12,7 @@ update is dropped here as well as in the dispatcher.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from telegram import Bot, BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot.broadcast.pacing import ChannelPacer, pacer_for
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.chat_tasks import ChatOrderedTasks
@@ -34,7 +36,7 @@ from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.recent import Recent
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
-from bot.config import TelegramSettings
+from bot.config import ChannelRate, OutboundSettings, TelegramSettings
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
@@ -45,6 +47,7 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
+ACK_WAIT_SECONDS = 1.0  # polling: the longest wait for an update in progress before asking again
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing..." for about 5 s
 MAX_UPDATE_BYTES = 1_000_000  # updates are a few kB; anything bigger is not from Telegram
 APOLOGY = (
@@ -65,6 +68,8 @@ def from_settings(context: ChannelContext) -> TelegramChannel | None:
         storage=context.storage,
         base_url=secret("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
         webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+        rate=context.settings.broadcast.rate_for(NAME),
+        outbound=context.settings.outbound,
     )
 
 
@@ -94,7 +99,8 @@ class TelegramChannel(Channel):
         base_url: str = DEFAULT_BASE_URL,
         webhook_secret: str | None = None,
         retry_delay: float = 0.5,
-        max_rate_limit_wait: float = 60.0,
+        rate: ChannelRate | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -114,11 +120,22 @@ class TelegramChannel(Channel):
         self._handle: Handler | None = None
         self._runner: asyncio.Task | None = None
         self._offset: int | None = None
+        self._unacknowledged: set[int] = set()  # received updates whose replies are not written down yet
+        self._progress = asyncio.Event()
         self._seen_updates = Recent(4096)
         self._work = ChatOrderedTasks()
         self._payloads = ButtonPayloads()
+        # One pacer for every send of this bot account: replies, notices, announcements.
+        self.pacer: ChannelPacer = pacer_for(
+            rate or ChannelRate(per_second=30, per_chat_per_second=1, per_chat_burst=3)
+        )
         self._delivery = Delivery(
-            self.bot, storage, self._payloads, retry_delay=retry_delay, max_rate_limit_wait=max_rate_limit_wait
+            self.bot,
+            storage,
+            self._payloads,
+            retry_delay=retry_delay,
+            pacer=self.pacer,
+            outbound=outbound or OutboundSettings(),
         )
 
     # --- lifecycle -------------------------------------------------------
@@ -139,6 +156,7 @@ class TelegramChannel(Channel):
         """Connect in the background (retrying while Telegram is unreachable),
         then poll, or register the webhook."""
         self._handle = handle
+        self._delivery.queue.start()
         self._runner = asyncio.create_task(self._run(), name="telegram")
 
     async def stop(self) -> None:
@@ -147,9 +165,10 @@ class TelegramChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain(timeout=10)
-        if self._offset is not None:  # confirm the last batch, so a restart does not replay it
+        await self._delivery.queue.stop()
+        if self._acknowledge_up_to() is not None:  # confirm the last batch, so a restart does not replay it
             try:
-                await self.bot.get_updates(offset=self._offset, limit=1, timeout=0)
+                await self.bot.get_updates(offset=self._acknowledge_up_to(), limit=1, timeout=0)
             except TelegramError:
                 log.warning("telegram: could not confirm the last updates")
         await self.bot.shutdown()
@@ -216,11 +235,17 @@ class TelegramChannel(Channel):
         await self.bot.set_my_commands([BotCommand(item.command, item.vi) for item in commands])
 
     async def _poll(self) -> None:
+        """Long polling. The offset asked for acknowledges updates to
+        Telegram, so it moves past an update only once its replies are
+        written down (`_unacknowledged`): a worker killed mid-burst gets
+        the rest again on restart."""
         delay = self.retry_delay
         while True:
             try:
                 updates = await self.bot.get_updates(
-                    offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+                    offset=self._acknowledge_up_to(),
+                    timeout=self.settings.polling_timeout_seconds,
+                    allowed_updates=ALLOWED_UPDATES,
                 )
             except InvalidToken:
                 self._disable("the Bot API rejected TELEGRAM_BOT_TOKEN")
@@ -234,9 +259,32 @@ class TelegramChannel(Channel):
                 delay = min(delay * 2, 30)
                 continue
             delay = self.retry_delay
-            for update in updates:
-                self._offset = update.update_id + 1
-                self.submit(update)
+            fresh = [update for update in updates if update.update_id not in self._unacknowledged]
+            for update in fresh:
+                self._offset = max(self._offset or 0, update.update_id + 1)
+                self.submit(update, stored=self._acknowledgement(update.update_id))
+            if not fresh and self._unacknowledged:
+                # Only updates still being answered came back: wait for progress, not in a busy loop.
+                self._progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), ACK_WAIT_SECONDS)
+
+    def _acknowledge_up_to(self) -> int | None:
+        """The getUpdates offset: the oldest update whose replies are not
+        written down yet, else past the newest received."""
+        return min(self._unacknowledged) if self._unacknowledged else self._offset
+
+    def _acknowledgement(self, update_id: int) -> asyncio.Future:
+        """A future the update's turn settles once its replies are written down."""
+        stored: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._unacknowledged.add(update_id)
+
+        def acknowledged(_: asyncio.Future) -> None:
+            self._unacknowledged.discard(update_id)
+            self._progress.set()
+
+        stored.add_done_callback(acknowledged)
+        return stored
 
     # --- receiving -------------------------------------------------------
     async def _webhook(self, request: Request) -> Response:
@@ -273,28 +321,37 @@ class TelegramChannel(Channel):
     async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:
         await asyncio.wait_for(asyncio.shield(answer), seconds)
 
-    def submit(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    def submit(
+        self, update: Update, answer: asyncio.Future | None = None, *, stored: asyncio.Future | None = None
+    ) -> None:
         """Queue an update for processing: once per update id, in order
         within its chat, concurrently across chats. `answer`, if given,
-        receives the reply to send in the webhook response, or None."""
+        receives the reply to send in the webhook response, or None once
+        the replies are written down; `stored` (polling) is settled then."""
         if update.update_id in self._seen_updates:
             log.info("telegram: dropped a duplicated update")
             _settle(answer, None)
+            _settle(stored, None)
             return
         self._seen_updates[update.update_id] = True
         chat = update.effective_chat
         key = str(chat.id) if chat else f"update:{update.update_id}"
-        self._work.submit(key, self._process_logged(update, answer))
+        self._work.submit(key, self._process_logged(update, answer, stored or answer))
 
-    async def _process_logged(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    async def _process_logged(
+        self, update: Update, answer: asyncio.Future | None = None, stored: asyncio.Future | None = None
+    ) -> None:
         try:
-            await self._process(update, answer)
+            await self._process(update, answer, stored)
         except Exception:
             log.exception("telegram: failed to process an update")
         finally:
             _settle(answer, None)
+            _settle(stored, None)
 
-    async def _process(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    async def _process(
+        self, update: Update, answer: asyncio.Future | None = None, stored: asyncio.Future | None = None
+    ) -> None:
         query = update.callback_query
         inbound = to_inbound(update, self._payloads.from_callback_data)
         if query is not None:  # stop the button's spinner first
@@ -310,7 +367,9 @@ class TelegramChannel(Channel):
             log.exception("telegram: the dispatcher failed")
             replies = [Reply(text=APOLOGY)]
         source = query.message.message_id if query is not None and query.message is not None else None
-        await self._delivery.answer(inbound.chat_id, replies, source_message_id=source, webhook_response=answer)
+        await self._delivery.answer(
+            inbound.chat_id, replies, source_message_id=source, webhook_response=answer, stored=stored
+        )
 
     async def _with_typing(self, chat_id: str, answer: Awaitable[T]) -> T:
         """`answer`, with "typing..." shown once it takes longer than

@@ -64,6 +64,9 @@ class RateLimits:
 
     overall_per_second: int = 30
     per_chat_per_second: int = 1
+    # Telegram tolerates short bursts in a private chat: this many messages
+    # in any `per_chat_burst / per_chat_per_second` seconds.
+    per_chat_burst: int = 1
 
 
 @dataclass
@@ -477,15 +480,17 @@ class FakeTelegramApi:
             return
         now = self.clock()
         chat = str(params.get("chat_id", ""))
-        windows = [(self._sent_at, self.rate_limits.overall_per_second)]
-        windows.append((self._sent_at_chat[chat], self.rate_limits.per_chat_per_second))
-        for window, limit in windows:
-            while window and now - window[0] >= 1.0:
+        limits = self.rate_limits
+        chat_span = limits.per_chat_burst / limits.per_chat_per_second
+        windows = [(self._sent_at, limits.overall_per_second, 1.0)]
+        windows.append((self._sent_at_chat[chat], limits.per_chat_burst, chat_span))
+        for window, _, span in windows:
+            while window and now - window[0] >= span:
                 window.popleft()
-        for window, limit in windows:
+        for window, limit, span in windows:
             if len(window) >= limit:
-                raise ApiError(429, "Too Many Requests", max(1, math.ceil(1.0 - (now - window[0]))))
-        for window, _ in windows:
+                raise ApiError(429, "Too Many Requests", max(1, math.ceil(span - (now - window[0]))))
+        for window, _, _ in windows:
             window.append(now)
 
     # --- internals: Bot API methods --------------------------------------

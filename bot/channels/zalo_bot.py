@@ -13,6 +13,10 @@ by URL, and no buttons.
   route (`bot.media.MediaStore`).
 - Duplicate deliveries are recognised by the dispatcher through `update_id`
   (event name + message id).
+- Sending: every message call asks the bot account's pacer
+  (`broadcast.rates.zalo_bot`), shared with announcements; a turn's replies
+  go through the outbound queue (`bot/outbound/`), written down before the
+  webhook request is answered, so a 429 or a crash loses none.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.broadcast.pacing import URGENT, ChannelPacer, pacer_for
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
@@ -36,10 +41,13 @@ from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_
 from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.text import plain_text, split_text
-from bot.config import ZaloBotSettings
+from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
+from bot.outbound.queue import OutboundQueue, settle
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret
+from storage.outbound import OutboundStore
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +57,8 @@ TEXT_EVENT = "message.text.received"
 NOTHING_NEW = 408
 MAX_UPDATE_BYTES = 256 * 1024  # updates are a few kB; read no more than this
 TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
+MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto"})  # what the platform's flood limits count
+ACK_WAIT_SECONDS = 1.0  # a webhook request waits this long for its replies to be written down
 
 
 class ZaloBotChannel(Channel):
@@ -61,6 +71,10 @@ class ZaloBotChannel(Channel):
         media: MediaStore | None,
         base_url: str | None = None,
         webhook_secret: str | None = None,
+        *,
+        storage: SqlStorage | None = None,
+        rate: ChannelRate | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self._token = token
         hide_in_request_logs(TOKEN_IN_URL, "/bot<ZALO_BOT_TOKEN>/")
@@ -73,6 +87,10 @@ class ZaloBotChannel(Channel):
         self._handle: Handler | None = None
         self._poller: asyncio.Task | None = None
         self._work = ChatOrderedTasks()
+        # One pacer for every send of this bot account: replies, notices, announcements.
+        self.pacer: ChannelPacer = pacer_for(rate or ChannelRate(per_second=10, per_chat_per_second=1))
+        store = OutboundStore(storage) if storage is not None else None
+        self.queue = OutboundQueue(NAME, self._send_reply, self.pacer, outbound or OutboundSettings(), store)
 
     # --- lifecycle ------------------------------------------------------------
     @property
@@ -87,6 +105,7 @@ class ZaloBotChannel(Channel):
 
     async def start(self, handle: Handler) -> None:
         self._handle = handle
+        self.queue.start()
         try:
             if self.uses_webhook:
                 await self._call("setWebhook", url=self._settings.webhook_url, secret_token=self._webhook_secret)
@@ -110,6 +129,7 @@ class ZaloBotChannel(Channel):
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
         await self.drain()
+        await self.queue.stop()
         if self._client:
             await self._client.aclose()
             self._client = None
@@ -147,26 +167,35 @@ class ZaloBotChannel(Channel):
         # Webhook bodies come wrapped like getUpdates replies ({ok, result}) or bare.
         update = body.get("result", body)
         if isinstance(update, dict):
-            self._process_soon(update)
+            stored: asyncio.Future = asyncio.get_running_loop().create_future()
+            self._process_soon(update, stored)
+            # Answered once the replies are written down (a worker dying
+            # before gets the update again), or after a short wait at most.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(stored), ACK_WAIT_SECONDS)
         return JSONResponse({"ok": True})
 
-    def _process_soon(self, update: dict[str, Any]) -> None:
-        """Handle an update in the background, so the webhook answers at once
-        and a slow user never holds up the others."""
-        self._work.submit(_chat_id(update), self._process(update))
+    def _process_soon(self, update: dict[str, Any], stored: asyncio.Future | None = None) -> None:
+        """Handle an update in the background, in order within its chat, so a
+        slow user never holds up the others; `stored` is settled once its
+        replies are written down."""
+        self._work.submit(_chat_id(update), self._process(update, stored))
 
-    async def _process(self, update: dict[str, Any]) -> None:
-        inbound = self.to_inbound(update)
-        if inbound is None:
-            return
-        assert self._handle is not None, "start() was not called"
-        await self._typing(inbound.chat_id)
+    async def _process(self, update: dict[str, Any], stored: asyncio.Future | None = None) -> None:
         try:
-            replies = await self._handle(inbound)
-        except Exception:
-            log.exception("zalo_bot: the dispatcher failed on an update")
-            return
-        await self._deliver_quietly(inbound.chat_id, replies)
+            inbound = self.to_inbound(update)
+            if inbound is None:
+                return
+            assert self._handle is not None, "start() was not called"
+            await self._typing(inbound.chat_id)
+            try:
+                replies = await self._handle(inbound)
+            except Exception:
+                log.exception("zalo_bot: the dispatcher failed on an update")
+                return
+            await self.queue.deliver(inbound.chat_id, replies, stored=stored)
+        finally:
+            settle(stored)
 
     @staticmethod
     def to_inbound(update: dict[str, Any]) -> Inbound | None:
@@ -216,12 +245,9 @@ class ZaloBotChannel(Channel):
                 for chunk in split_text(text, limit):
                     await self._call("sendMessage", chat_id=chat_id, text=chunk)
 
-    async def _deliver_quietly(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        """Answer a user; failures are logged, since nobody waits on them."""
-        try:
-            await self.send(chat_id, replies)
-        except DeliveryError as error:
-            log.warning("zalo_bot: could not answer a user: %s", error)
+    async def _send_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        """One reply of a turn, for the outbound queue."""
+        await self.send(chat_id, [reply])
 
     async def _typing(self, chat_id: str) -> None:
         with contextlib.suppress(DeliveryError):  # a missing "typing…" is not worth failing the answer for
@@ -238,7 +264,14 @@ class ZaloBotChannel(Channel):
         """Call a Bot API method; its `result`, or a `DeliveryError` saying
         what the caller should do. The token never appears in errors."""
         url = f"{self._base_url}/bot{self._token}/{method}"
-        response, body = await post_and_read(self._http(), url, method, json=params)
+        if method in MESSAGE_METHODS:
+            ticket = await self.pacer.acquire(str(params.get("chat_id", "")), urgent=URGENT.get())
+            try:
+                response, body = await post_and_read(self._http(), url, method, json=params)
+            finally:
+                self.pacer.finished(ticket)
+        else:
+            response, body = await post_and_read(self._http(), url, method, json=params)
         if response.is_success and body.get("ok"):
             return body.get("result")
         code = body.get("error_code") or response.status_code
@@ -246,6 +279,7 @@ class ZaloBotChannel(Channel):
         if code == NOTHING_NEW:
             raise _NothingNew()
         if code == 429:
+            self.pacer.pause(retry_after(response))
             raise RateLimited(retry_after(response), f"{method}: {description}")
         if code in (403, 404):
             raise UserUnreachable(f"{method}: {description}")
@@ -288,4 +322,7 @@ def from_settings(context: ChannelContext) -> ZaloBotChannel | None:
         media=context.media,
         base_url=secret("ZALO_BOT_BASE_URL"),
         webhook_secret=secret("ZALO_BOT_WEBHOOK_SECRET"),
+        storage=context.storage,
+        rate=context.settings.broadcast.rate_for(NAME),
+        outbound=context.settings.outbound,
     )

@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import re
 import socket
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.flood_limits import FloodGate, RateLimits
 
 DEFAULT_TOKEN = "123456789:AAtroly-test-token_0123456789abcdefgh"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Trợ lý LLTP", "username": "troly_test_bot"}
@@ -55,18 +56,6 @@ MESSAGE_METHODS = {
     "editMessageReplyMarkup",
 }
 HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "tg-spoiler", "blockquote"}
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """Telegram's documented flood limits; pass to `FakeTelegramApi` to get
-    429s with a `retry_after` when a sender goes faster."""
-
-    overall_per_second: int = 30
-    per_chat_per_second: int = 1
-    # Telegram tolerates short bursts in a private chat: this many messages
-    # in any `per_chat_burst / per_chat_per_second` seconds.
-    per_chat_burst: int = 1
 
 
 @dataclass
@@ -205,8 +194,7 @@ class FakeTelegramApi:
         self._file_ids = itertools.count(1)
         self._new_update = asyncio.Condition()
         self._closing = False
-        self._sent_at: deque[float] = deque()
-        self._sent_at_chat: dict[str, deque[float]] = defaultdict(deque)
+        self._flood_gate = FloodGate(rate_limits or RateLimits())
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task | None = None
         self._client = httpx.AsyncClient(timeout=10)
@@ -480,18 +468,9 @@ class FakeTelegramApi:
             return
         now = self.clock()
         chat = str(params.get("chat_id", ""))
-        limits = self.rate_limits
-        chat_span = limits.per_chat_burst / limits.per_chat_per_second
-        windows = [(self._sent_at, limits.overall_per_second, 1.0)]
-        windows.append((self._sent_at_chat[chat], limits.per_chat_burst, chat_span))
-        for window, _, span in windows:
-            while window and now - window[0] >= span:
-                window.popleft()
-        for window, limit, span in windows:
-            if len(window) >= limit:
-                raise ApiError(429, "Too Many Requests", max(1, math.ceil(span - (now - window[0]))))
-        for window, _, _ in windows:
-            window.append(now)
+        wait = self._flood_gate.admit(chat, now)
+        if wait is not None:
+            raise ApiError(429, "Too Many Requests", wait)
 
     # --- internals: Bot API methods --------------------------------------
     def _chat(self, params: dict[str, Any]) -> str:

@@ -8,6 +8,8 @@ bursts of 3) with 429s.
   `spread` seconds, by long polling or webhook.
 - `announcement_with_questions`: an announcement to `recipients` citizens
   while `citizens` others each ask `questions` questions.
+- `zalo_burst`: the burst on the Zalo Bot channel and its fake, at the
+  bot's configured Zalo limits (10/s, 1/s per chat).
 
 Each returns the figures as a dict (see `_burst_figures`).
 """
@@ -23,15 +25,20 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.applications import Starlette
+
 from bot.broadcast.worker import DeliveryWorker
 from bot.channels.telegram import TelegramChannel
-from bot.config import BroadcastSettings, ChannelRate
+from bot.channels.zalo_bot import ZaloBotChannel
+from bot.config import BroadcastSettings, ChannelRate, ZaloBotSettings
 from core.messages import Button, Inbound, Reply
 from storage.broadcasts.model import Segment
 from storage.broadcasts.store import BroadcastStore
 from storage.sql import SqlStorage
 from tests.broadcast.conftest import add_citizens
-from tests.fakes.telegram_api import MESSAGE_METHODS, ApiCall, FakeTelegramApi, RateLimits
+from tests.fakes.flood_limits import RateLimits
+from tests.fakes.telegram_api import MESSAGE_METHODS, ApiCall, FakeTelegramApi
+from tests.fakes.zalo_bot_api import LoopbackServer, ZaloBotApiFake
 from tests.telegram.conftest import make_channel, webhook_channel
 
 TELEGRAM_LIMITS = RateLimits(overall_per_second=30, per_chat_per_second=1, per_chat_burst=3)
@@ -192,4 +199,71 @@ async def announcement_with_questions(
         "reply_p99_s": round(_percentile(latencies, 0.99), 2),
         "answered_429": sum(call.status == 429 for call in _deliveries(api)),
         "report": {state.value: count for state, count in report.counts.items()} if report else {},
+    }
+
+
+# --- Zalo Bot -----------------------------------------------------------------
+ZALO_TOKEN = "1459232241454765289:bench-token"
+ZALO_LIMITS = RateLimits(overall_per_second=10, per_chat_per_second=1, per_chat_burst=1)  # the bot's defaults
+
+
+async def zalo_burst(users: int, storage_url: str, *, webhook: bool, spread: float = 1.0) -> dict[str, Any]:
+    """`users` new citizens send /start to the Zalo Bot within `spread`
+    seconds, against the fake enforcing the bot's configured limits."""
+    async with (
+        ZaloBotApiFake(ZALO_TOKEN, rate_limits=ZALO_LIMITS) as zalo,
+        _storage(storage_url) as storage,
+    ):
+        app = Starlette()
+        server = LoopbackServer(app)
+        base_url = await server.start()
+        settings = ZaloBotSettings(
+            poll_timeout_seconds=1, webhook_url=f"{base_url}/zalo/bot/webhook" if webhook else ""
+        )
+        channel = ZaloBotChannel(
+            ZALO_TOKEN,
+            settings,
+            None,
+            base_url=zalo.base_url,
+            webhook_secret="webhook-secret-123",
+            storage=storage,
+            rate=ChannelRate(per_second=ZALO_LIMITS.overall_per_second, per_chat_per_second=1),
+        )
+        app.router.routes.extend(channel.routes())
+        await channel.start(answer)
+        try:
+            asked_at: dict[str, float] = {}
+            start = time.monotonic()
+
+            async def new_citizen(number: int) -> None:
+                await asyncio.sleep(number * spread / users)
+                user_id = f"zalo-{number}"
+                asked_at[user_id] = time.monotonic()
+                await zalo.user_says(user_id, "/start")
+
+            await asyncio.gather(*(new_citizen(number) for number in range(users)))
+            limit_minimum = users / ZALO_LIMITS.overall_per_second
+            answered = lambda: {message.chat_id for message in zalo.state.sent} >= asked_at.keys()  # noqa: E731
+            await zalo.wait_until(answered, limit_minimum * 2 + 30)
+            await asyncio.sleep(1.0)  # anything sent twice would show now
+            given_up = dict(channel.queue.given_up)
+        finally:
+            await channel.stop()
+            await server.stop()
+    per_chat = Counter(message.chat_id for message in zalo.state.sent)
+    first_answer: dict[str, float] = {}
+    for message in zalo.state.sent:
+        first_answer.setdefault(message.chat_id, message.at)
+    latencies = [first_answer[chat] - asked_at[chat] for chat in first_answer]
+    return {
+        "users": users,
+        "answered": len(first_answer),
+        "last_answer_s": round(max(first_answer.values(), default=start) - start, 2),
+        "limit_minimum_s": round(limit_minimum, 1),
+        "latency_p50_s": round(_percentile(latencies, 0.5), 2),
+        "latency_p99_s": round(_percentile(latencies, 0.99), 2),
+        "sends": len(zalo.state.sent) + zalo.rate_limited,
+        "answered_429": zalo.rate_limited,
+        "duplicates": sum(count - 1 for count in per_chat.values()),
+        "given_up": given_up,
     }

@@ -346,3 +346,13 @@ outbound_messages = Table(
     Index("ix_outbound_messages_claim", "channel", "state", "next_attempt_at"),
     Index("ix_outbound_messages_chat", "channel", "chat_id", "id"),
 )
+
+# The send budget shared by every worker of one bot account (PostgreSQL):
+# when the account's next message may leave (a token bucket's theoretical
+# arrival time, advanced by each send in one statement).
+outbound_budget = Table(
+    "outbound_budget",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("next_free_at", UtcDateTime(), nullable=False),
+)

@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 
 from bot.broadcast.priority_lock import PriorityLock
 from bot.config import ChannelRate
+from storage.outbound_budget import SharedBudget
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 # Whether the sends made in this context are urgent (replies, notices: the
@@ -109,6 +113,9 @@ class ChannelPacer:
         self._dispatch = PriorityLock()  # sends leave in the order they were admitted, urgent ones first
         self._paused_until = 0.0
         self.pauses = 0
+        # Several workers of one bot account (PostgreSQL): each send also
+        # takes a slot of the budget they share.
+        self.shared: SharedBudget | None = None
 
     @property
     def paused_until(self) -> float:
@@ -140,9 +147,11 @@ class ChannelPacer:
                 if self.clock() >= self._paused_until:
                     break
                 # Paused while we waited: queue again after the pause.
+            for _ in range(cost):
+                await self._sleep_until(self.clock() + await self._shared_delay())
             return self._admit(chat_id, cost)
 
-    def try_acquire(self, chat_id: str) -> Ticket | None:
+    async def try_acquire(self, chat_id: str) -> Ticket | None:
         """A slot for one message now, or None: for a reply that rides in a
         webhook response, which cannot wait. Already counted as finished
         (the platform sends it once it has our answer)."""
@@ -155,11 +164,30 @@ class ChannelPacer:
         # comes within that moment is as good as free.
         if len(self._recent) + 1 > self.limit or not self.bucket.ready(now + RESPONSE_MARGIN_SECONDS):
             return None
+        if self.shared is not None and not await self._shared_slot_now():
+            return None
         self.bucket.reserve(1, not_before=now)
         ticket = self._admit(chat_id, 1)
-        ticket.finished_at = now + RESPONSE_MARGIN_SECONDS
+        ticket.finished_at = self.clock() + RESPONSE_MARGIN_SECONDS
         ticket.done.set()
         return ticket
+
+    async def _shared_delay(self) -> float:
+        if self.shared is None:
+            return 0.0
+        try:
+            return await self.shared.reserve()
+        except Exception:  # the database is away: pace on this worker's own count meanwhile
+            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
+            return 0.0
+
+    async def _shared_slot_now(self) -> bool:
+        assert self.shared is not None
+        try:
+            return await self.shared.try_reserve(RESPONSE_MARGIN_SECONDS)
+        except Exception:
+            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
+            return False
 
     def finished(self, ticket: Ticket) -> None:
         """The platform answered (whatever the answer)."""

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.broadcast.pacing import URGENT, ChannelPacer, pacer_for
+from bot.broadcast.pacing import URGENT, ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
@@ -43,10 +43,10 @@ from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_bo
 from bot.channels.text import plain_text, split_text
 from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
-from bot.outbound.queue import OutboundQueue, settle
+from bot.outbound.account import account_outbound
+from bot.outbound.queue import settle
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret
-from storage.outbound import OutboundStore
 from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,14 @@ class ZaloBotChannel(Channel):
         self._poller: asyncio.Task | None = None
         self._work = ChatOrderedTasks()
         # One pacer for every send of this bot account: replies, notices, announcements.
-        self.pacer: ChannelPacer = pacer_for(rate or ChannelRate(per_second=10, per_chat_per_second=1))
-        store = OutboundStore(storage) if storage is not None else None
-        self.queue = OutboundQueue(NAME, self._send_reply, self.pacer, outbound or OutboundSettings(), store)
+        self.pacer: ChannelPacer
+        self.pacer, self.queue = account_outbound(
+            NAME,
+            self._send_reply,
+            storage,
+            rate or ChannelRate(per_second=10, per_chat_per_second=1),
+            outbound or OutboundSettings(),
+        )
 
     # --- lifecycle ------------------------------------------------------------
     @property

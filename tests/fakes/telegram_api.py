@@ -197,7 +197,9 @@ class FakeTelegramApi:
         self._flood_gate = FloodGate(rate_limits or RateLimits())
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task | None = None
-        self._client = httpx.AsyncClient(timeout=10)
+        # Like Telegram, at most 100 webhook requests at once (setWebhook's
+        # max_connections), the others wait their turn rather than fail.
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10, pool=None), limits=httpx.Limits(max_connections=100))
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------

@@ -243,8 +243,11 @@ async def zalo_burst(users: int, storage_url: str, *, webhook: bool, spread: flo
 
             await asyncio.gather(*(new_citizen(number) for number in range(users)))
             limit_minimum = users / ZALO_LIMITS.overall_per_second
-            answered = lambda: {message.chat_id for message in zalo.state.sent} >= asked_at.keys()  # noqa: E731
-            await zalo.wait_until(answered, limit_minimum * 2 + 30)
+
+            def everyone_answered() -> bool:
+                return {message.chat_id for message in zalo.state.sent} >= asked_at.keys()
+
+            await zalo.wait_until(everyone_answered, limit_minimum * 2 + 30)
             await asyncio.sleep(1.0)  # anything sent twice would show now
             given_up = dict(channel.queue.given_up)
         finally:

@@ -6,11 +6,14 @@ with a reason that is counted."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from storage.outbound import OutboundState, OutboundStore
+from storage.outbound_budget import SharedBudget
 from storage.schema import outbound_messages, utcnow
 
 LEASE = timedelta(seconds=30)
@@ -79,3 +82,14 @@ async def test_workers_claiming_at_once_each_take_different_rows(storage):
     batches = await asyncio.gather(*(store.claim("telegram", f"w{n}", 15, LEASE) for n in range(4)))
     ids = [row.id for batch in batches for row in batch]
     assert len(ids) == len(set(ids)) == 40
+
+
+async def test_workers_share_one_send_budget_spaced_evenly(storage):
+    if not storage.is_postgres:
+        pytest.skip("several workers share a budget only on PostgreSQL")
+    budget = SharedBudget(storage, "telegram", per_second=10)
+    delays = sorted(await asyncio.gather(*(budget.reserve() for _ in range(5))))
+    assert delays[0] < 0.05
+    assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
+    assert not await budget.try_reserve(margin=0.1)  # the next slot is 0.5 s away
+    assert await budget.try_reserve(margin=1.0)

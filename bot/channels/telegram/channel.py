@@ -25,7 +25,7 @@ from telegram import Bot, BotCommand, Update
 from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from bot.broadcast.pacing import ChannelPacer, pacer_for
+from bot.broadcast.pacing import ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.chat_tasks import ChatOrderedTasks
@@ -125,18 +125,16 @@ class TelegramChannel(Channel):
         self._seen_updates = Recent(4096)
         self._work = ChatOrderedTasks()
         self._payloads = ButtonPayloads()
-        # One pacer for every send of this bot account: replies, notices, announcements.
-        self.pacer: ChannelPacer = pacer_for(
-            rate or ChannelRate(per_second=30, per_chat_per_second=1, per_chat_burst=3)
-        )
         self._delivery = Delivery(
             self.bot,
             storage,
             self._payloads,
             retry_delay=retry_delay,
-            pacer=self.pacer,
+            rate=rate or ChannelRate(per_second=30, per_chat_per_second=1, per_chat_burst=3),
             outbound=outbound or OutboundSettings(),
         )
+        # One pacer for every send of this bot account: replies, notices, announcements.
+        self.pacer: ChannelPacer = self._delivery.pacer
 
     # --- lifecycle -------------------------------------------------------
     @property

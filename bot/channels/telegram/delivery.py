@@ -42,18 +42,17 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, InputMediaPhoto, Mess
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.broadcast.pacing import URGENT, ChannelPacer
+from bot.broadcast.pacing import URGENT
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
 from bot.channels.telegram.inbound import NAME
 from bot.channels.telegram.recent import Recent
 from bot.channels.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, ButtonPayloads, folded, text_and_keyboard, to_html
 from bot.channels.text import split_text
-from bot.config import OutboundSettings
-from bot.outbound.queue import OutboundQueue, settle
+from bot.config import ChannelRate, OutboundSettings
+from bot.outbound.account import account_outbound
+from bot.outbound.queue import settle
 from core.messages import Image, Reply
 from storage.base import Storage
-from storage.outbound import OutboundStore
-from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -80,16 +79,14 @@ class Delivery:
         payloads: ButtonPayloads,
         *,
         retry_delay: float,
-        pacer: ChannelPacer,
+        rate: ChannelRate,
         outbound: OutboundSettings,
     ) -> None:
         self.bot = bot
         self.storage = storage
         self.payloads = payloads
         self.retry_delay = retry_delay
-        self.pacer = pacer
-        store = OutboundStore(storage) if isinstance(storage, SqlStorage) else None
-        self.queue = OutboundQueue(NAME, self.deliver_reply, pacer, outbound, store)
+        self.pacer, self.queue = account_outbound(NAME, self.deliver_reply, storage, rate, outbound)
         self._edit_targets = Recent(10_000)  # (chat_id, edit_key) -> (message_id, is_photo)
         self._latest_message = Recent(10_000)  # chat_id -> newest message id seen in the chat
         self._file_ids = Recent(4096)  # Image.key -> Telegram file_id
@@ -129,7 +126,7 @@ class Delivery:
             and webhook_response is not None
             and (len(replies) == 1 or await self.queue.deliver(chat_id, replies[:-1], meta))
         ):
-            if not webhook_response.done() and self.pacer.try_acquire(chat_id) is not None:
+            if not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None:
                 webhook_response.set_result(method)
                 self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it
                 settle(stored)

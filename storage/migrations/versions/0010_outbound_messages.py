@@ -1,5 +1,6 @@
 """The outbound queue (storage/outbound.py, issue 18): replies written down
-before their update is acknowledged, sent paced, surviving a worker's crash.
+before their update is acknowledged, sent paced, surviving a worker's crash;
+and the send budget the workers of one bot account share.
 
 Revision ID: 0010
 Revises: 0009
@@ -40,9 +41,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_outbound_messages_claim", "outbound_messages", ["channel", "state", "next_attempt_at"])
     op.create_index("ix_outbound_messages_chat", "outbound_messages", ["channel", "chat_id", "id"])
+    op.create_table(
+        "outbound_budget",
+        sa.Column("channel", sa.String(32), nullable=False),
+        sa.Column("next_free_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", name=op.f("pk_outbound_budget")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("outbound_budget")
     op.drop_index("ix_outbound_messages_chat", table_name="outbound_messages")
     op.drop_index("ix_outbound_messages_claim", table_name="outbound_messages")
     op.drop_table("outbound_messages")

@@ -25,7 +25,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 
 from storage.schema import outbound_messages, utcnow
 from storage.sql import SqlStorage
@@ -77,10 +79,11 @@ class OutboundStore:
         for `worker_id` to send at once, unless an earlier row of the chat
         is still open (then it waits its turn as pending)."""
         now = now or utcnow()
-        async with self.storage.transaction(write=True) as conn:
-            behind = (await conn.execute(select(exists().where(_same_chat(channel, chat_id))))).scalar()
+
+        def write(conn: Connection) -> tuple[int, bool]:
+            behind = conn.execute(select(exists().where(_same_chat(channel, chat_id)))).scalar()
             state = OutboundState.PENDING if behind else OutboundState.IN_FLIGHT
-            inserted = await conn.execute(
+            inserted = conn.execute(
                 _rows.insert()
                 .values(
                     channel=channel,
@@ -97,6 +100,8 @@ class OutboundStore:
                 .returning(_rows.c.id)
             )
             return inserted.scalar_one(), not behind
+
+        return await self.storage.run_sync(write, write=True)
 
     async def claim(
         self, channel: str, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
@@ -143,52 +148,45 @@ class OutboundStore:
                 _rows.c.created_at,
             )
         )
-        async with self.storage.transaction(write=True) as conn:
-            rows = (await conn.execute(claim)).all()
+        rows = await self.storage.run_sync(lambda conn: conn.execute(claim).all(), write=True)
         return sorted((Outgoing(*row) for row in rows), key=lambda row: row.id)
 
     async def renew(self, worker_id: str, ids: Sequence[int], lease: timedelta) -> None:
         """Extend this worker's leases on rows it is still sending."""
         if not ids:
             return
-        async with self.storage.transaction(write=True) as conn:
-            await conn.execute(
-                update(_rows)
-                .where(_rows.c.id.in_(list(ids)), _rows.c.claimed_by == worker_id)
-                .values(lease_until=utcnow() + lease)
-            )
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id.in_(list(ids)), _rows.c.claimed_by == worker_id)
+            .values(lease_until=utcnow() + lease)
+        )
 
     async def sent(self, worker_id: str, row_id: int) -> None:
         """Delivered: nothing of it is kept."""
-        async with self.storage.transaction(write=True) as conn:
-            await conn.execute(delete(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id))
+        await self._write(delete(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id))
 
     async def retry_later(self, worker_id: str, row_id: int, *, done_parts: int, at: datetime, error: str) -> None:
         """Back to pending, to go at `at`, its first `done_parts` replies not again."""
-        async with self.storage.transaction(write=True) as conn:
-            await conn.execute(
-                update(_rows)
-                .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id)
-                .values(
-                    state=OutboundState.PENDING.value,
-                    done_parts=done_parts,
-                    next_attempt_at=at,
-                    claimed_by=None,
-                    lease_until=None,
-                    last_error=error[:ERROR_LIMIT],
-                )
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id)
+            .values(
+                state=OutboundState.PENDING.value,
+                done_parts=done_parts,
+                next_attempt_at=at,
+                claimed_by=None,
+                lease_until=None,
+                last_error=error[:ERROR_LIMIT],
             )
+        )
 
     async def give_up(self, worker_id: str, row_id: int, state: OutboundState, error: str) -> None:
         """Never to be sent (`state`: unreachable or failed); the content goes."""
-        async with self.storage.transaction(write=True) as conn:
-            await conn.execute(
-                update(_rows)
-                .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id)
-                .values(
-                    state=state.value, payload=None, claimed_by=None, lease_until=None, last_error=error[:ERROR_LIMIT]
-                )
-            )
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id)
+            .values(state=state.value, payload=None, claimed_by=None, lease_until=None, last_error=error[:ERROR_LIMIT])
+        )
 
     async def expire(self, max_age: timedelta, now: datetime | None = None) -> int:
         """Give up rows older than `max_age` that nobody is sending now;
@@ -198,13 +196,11 @@ class OutboundStore:
             _rows.c.state == OutboundState.PENDING.value,
             and_(_rows.c.state == OutboundState.IN_FLIGHT.value, _rows.c.lease_until < now),
         )
-        async with self.storage.transaction(write=True) as conn:
-            expired = await conn.execute(
-                update(_rows)
-                .where(_rows.c.created_at < now - max_age, idle)
-                .values(state=OutboundState.EXPIRED.value, payload=None, claimed_by=None, lease_until=None)
-            )
-            return expired.rowcount or 0
+        return await self._write(
+            update(_rows)
+            .where(_rows.c.created_at < now - max_age, idle)
+            .values(state=OutboundState.EXPIRED.value, payload=None, claimed_by=None, lease_until=None)
+        )
 
     async def counts(self, channel: str) -> dict[str, int]:
         """Rows per state (sent rows are gone): what waits and what was given up."""
@@ -216,15 +212,11 @@ class OutboundStore:
             ).all()
         return {str(state): int(count) for state, count in rows}
 
-    async def has_due(self, channel: str, now: datetime | None = None) -> bool:
-        """Is anything of `channel` pending and due, or stuck with a lapsed lease?"""
-        now = now or utcnow()
-        due = or_(
-            and_(_rows.c.state == OutboundState.PENDING.value, _rows.c.next_attempt_at <= now),
-            and_(_rows.c.state == OutboundState.IN_FLIGHT.value, _rows.c.lease_until < now),
-        )
-        async with self.storage.transaction() as conn:
-            return bool((await conn.execute(select(exists().where(_rows.c.channel == channel, due)))).scalar())
+    async def _write(self, statement: Executable) -> int:
+        """One statement in its own short transaction (on SQLite on the event
+        loop: a reply's bookkeeping never queues behind aiosqlite's thread
+        hand-offs); the rows it changed."""
+        return await self.storage.run_sync(lambda conn: conn.execute(statement).rowcount or 0, write=True)
 
 
 def _same_chat(channel: str, chat_id: str) -> Any:

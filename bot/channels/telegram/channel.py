@@ -257,7 +257,13 @@ class TelegramChannel(Channel):
                 delay = min(delay * 2, 30)
                 continue
             delay = self.retry_delay
-            fresh = [update for update in updates if update.update_id not in self._unacknowledged]
+            # Asking from the oldest unacknowledged update brings back those
+            # after it that are already answered: only new ones are submitted.
+            fresh = [
+                update
+                for update in updates
+                if update.update_id not in self._unacknowledged and update.update_id not in self._seen_updates
+            ]
             for update in fresh:
                 self._offset = max(self._offset or 0, update.update_id + 1)
                 self.submit(update, stored=self._acknowledgement(update.update_id))

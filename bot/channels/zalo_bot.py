@@ -44,7 +44,7 @@ from bot.channels.text import plain_text, split_text
 from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
 from bot.outbound.account import account_outbound
-from bot.outbound.queue import settle
+from bot.outbound.queue import NOTICE, settle
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret
 from storage.sql import SqlStorage
@@ -249,6 +249,9 @@ class ZaloBotChannel(Channel):
             if text:
                 for chunk in split_text(text, limit):
                     await self._call("sendMessage", chat_id=chat_id, text=chunk)
+
+    async def deliver(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        await self.queue.deliver(chat_id, replies, priority=NOTICE)
 
     async def _send_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
         """One reply of a turn, for the outbound queue."""

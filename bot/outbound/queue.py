@@ -39,6 +39,7 @@ from storage.schema import utcnow
 log = logging.getLogger(__name__)
 
 SendReply = Callable[[str, Reply, dict[str, Any]], Awaitable[None]]
+REPLY, NOTICE = 0, 1  # priorities: a reply someone waits for goes first
 INLINE_NETWORK_RETRIES = 3  # then the row waits in the queue, and the loop retries it
 EXPIRE_EVERY_SECONDS = 60.0
 
@@ -111,7 +112,7 @@ class OutboundQueue:
         replies: Sequence[Reply],
         meta: dict[str, Any] | None = None,
         *,
-        priority: int = 0,
+        priority: int = REPLY,
         stored: asyncio.Future | None = None,
     ) -> bool:
         """Write the replies down, settle `stored`, and send them now if it

@@ -411,3 +411,6 @@ class TelegramChannel(Channel):
         """Deliver replies the bot starts itself; a 429 raises `RateLimited`
         so the caller (broadcast) paces itself."""
         await self._delivery.send(chat_id, replies)
+
+    async def deliver(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        await self._delivery.notify(chat_id, replies)

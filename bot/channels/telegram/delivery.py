@@ -50,7 +50,7 @@ from bot.channels.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, ButtonPayloa
 from bot.channels.text import split_text
 from bot.config import ChannelRate, OutboundSettings
 from bot.outbound.account import account_outbound
-from bot.outbound.queue import settle
+from bot.outbound.queue import NOTICE, settle
 from core.messages import Image, Reply
 from storage.base import Storage
 
@@ -133,6 +133,10 @@ class Delivery:
                 return
             replies = replies[-1:]  # too late, or no slot free now: by the Bot API
         await self.queue.deliver(chat_id, replies, meta, stored=stored)
+
+    async def notify(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """A notice the bot starts itself, through the queue (see `Channel.deliver`)."""
+        await self.queue.deliver(chat_id, folded(replies), priority=NOTICE)
 
     async def deliver_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
         """One reply of a turn, for the queue."""

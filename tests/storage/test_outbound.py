@@ -9,12 +9,12 @@ import asyncio
 import itertools
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from storage.outbound import OutboundState, OutboundStore
 from storage.outbound_budget import SharedBudget
 from storage.schema import outbound_messages, utcnow
+from storage.sql import SqlStorage
 
 LEASE = timedelta(seconds=30)
 
@@ -84,12 +84,15 @@ async def test_workers_claiming_at_once_each_take_different_rows(storage):
     assert len(ids) == len(set(ids)) == 40
 
 
-async def test_workers_share_one_send_budget_spaced_evenly(storage):
-    if not storage.is_postgres:
-        pytest.skip("several workers share a budget only on PostgreSQL")
-    budget = SharedBudget(storage, "telegram", per_second=10)
-    delays = sorted(await asyncio.gather(*(budget.reserve() for _ in range(5))))
-    assert delays[0] < 0.05
-    assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
-    assert not await budget.try_reserve(margin=0.1)  # the next slot is 0.5 s away
-    assert await budget.try_reserve(margin=1.0)
+async def test_workers_share_one_send_budget_spaced_evenly(postgres_url):
+    storage = SqlStorage(postgres_url)  # several workers share a budget only on PostgreSQL
+    await storage.init()
+    try:
+        budget = SharedBudget(storage, "telegram", per_second=10)
+        delays = sorted(await asyncio.gather(*(budget.reserve() for _ in range(5))))
+        assert delays[0] < 0.05
+        assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
+        assert not await budget.try_reserve(margin=0.1)  # the next slot is 0.5 s away
+        assert await budget.try_reserve(margin=1.0)
+    finally:
+        await storage.close()

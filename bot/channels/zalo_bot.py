@@ -44,7 +44,7 @@ from bot.channels.text import plain_text, split_text
 from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
 from bot.outbound.account import account_outbound
-from bot.outbound.queue import NOTICE, settle
+from bot.outbound.queue import NOTICE, settle, wait_until_stored
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret
 from storage.sql import SqlStorage
@@ -58,7 +58,6 @@ NOTHING_NEW = 408
 MAX_UPDATE_BYTES = 256 * 1024  # updates are a few kB; read no more than this
 TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
 MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto"})  # what the platform's flood limits count
-ACK_WAIT_SECONDS = 1.0  # a webhook request waits this long for its replies to be written down
 
 
 class ZaloBotChannel(Channel):
@@ -176,8 +175,7 @@ class ZaloBotChannel(Channel):
             self._process_soon(update, stored)
             # Answered once the replies are written down (a worker dying
             # before gets the update again), or after a short wait at most.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(stored), ACK_WAIT_SECONDS)
+            await wait_until_stored(stored)
         return JSONResponse({"ok": True})
 
     def _process_soon(self, update: dict[str, Any], stored: asyncio.Future | None = None) -> None:

@@ -11,6 +11,9 @@
 - Sending: `/v3.0/oa/message/cs` with text, a button template for our buttons,
   or a media template for a picture uploaded to `/v2.0/oa/upload/image`
   (at most 1 MB: bigger pictures are downscaled and compressed first).
+  Every message asks the OA's pacer (`broadcast.rates.zalo_oa`), shared with
+  announcements; a turn's replies go through the outbound queue
+  (`bot/outbound/`), written down before the webhook request is answered.
 - Tokens: the access token is refreshed before it expires or when Zalo says
   it is invalid (-216), by `bot.channels.zalo_oa_oauth.OaTokens`.
 - Reply window: messages the bot starts itself (`send`) follow a configured
@@ -20,6 +23,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -37,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.broadcast.pacing import URGENT, ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.chat_tasks import ChatOrderedTasks
@@ -45,7 +50,9 @@ from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.text import plain_text, split_text
 from bot.channels.zalo_oa_oauth import OaTokens
-from bot.config import ZaloOaSettings
+from bot.config import ChannelRate, OutboundSettings, ZaloOaSettings
+from bot.outbound.account import account_outbound
+from bot.outbound.queue import settle, wait_until_stored
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret
 from storage.base import User
@@ -152,6 +159,9 @@ class ZaloOaChannel(Channel):
         tokens: OaTokens,
         api_base_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        rate: ChannelRate | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self._settings = settings
         self._storage = storage
@@ -170,6 +180,15 @@ class ZaloOaChannel(Channel):
         self._handle: Handler | None = None
         self._work = ChatOrderedTasks()
         self._attachments: dict[bytes, str] = {}  # sha256 of the picture -> Zalo attachment id
+        # One pacer for every send of this OA: replies, notices, announcements.
+        self.pacer: ChannelPacer
+        self.pacer, self.queue = account_outbound(
+            NAME,
+            self._send_reply,
+            storage,
+            rate or ChannelRate(per_second=10, per_chat_per_second=1),
+            outbound or OutboundSettings(),
+        )
 
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -182,6 +201,7 @@ class ZaloOaChannel(Channel):
 
     async def start(self, handle: Handler) -> None:
         self._handle = handle
+        self.queue.start()
         try:
             await self.tokens.access_token()  # adopt the configured tokens; refresh if due
         except DeliveryError as error:
@@ -194,6 +214,7 @@ class ZaloOaChannel(Channel):
 
     async def stop(self) -> None:
         await self.drain()
+        await self.queue.stop()
         if self._client:
             await self._client.aclose()
             self._client = None
@@ -221,7 +242,9 @@ class ZaloOaChannel(Channel):
         if problem:
             log.warning("zalo_oa: webhook request refused: %s", problem)
             return _refuse(401, problem)
-        self._work.submit(_user_id(event), self._process(event))  # answer Zalo at once
+        stored: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._work.submit(_user_id(event), self._process(event, stored))
+        await wait_until_stored(stored)  # Zalo delivers again if we die before
         return JSONResponse({"error": 0, "message": "Success"})
 
     def _signed_timestamp(self, raw: bytes, signature: str) -> str | None:
@@ -244,10 +267,11 @@ class ZaloOaChannel(Channel):
             return "stale event"
         return None
 
-    async def _process(self, event: dict[str, Any]) -> None:
+    async def _process(self, event: dict[str, Any], stored: asyncio.Future | None = None) -> None:
         name = event.get("event_name")
         user_id = _user_id(event)
         if not user_id:
+            settle(stored)
             return
         try:
             if name == "unfollow":
@@ -260,9 +284,11 @@ class ZaloOaChannel(Channel):
                 await self._set_following(user_id, True)
             assert self._handle is not None, "start() was not called"
             replies = await self._handle(inbound)
-            await self._reply(user_id, replies)
+            await self._reply(user_id, replies, stored)
         except Exception:
             log.exception("zalo_oa: failed to handle a %s event", name)
+        finally:
+            settle(stored)
 
     @staticmethod
     def to_inbound(event: dict[str, Any]) -> Inbound | None:
@@ -299,11 +325,13 @@ class ZaloOaChannel(Channel):
             user.unreachable = not following
             await self._storage.save_user(user)
 
-    async def _reply(self, user_id: str, replies: Sequence[Reply]) -> None:
-        try:
-            await self._deliver(user_id, replies, self._api + "/v3.0/oa/message/cs")
-        except DeliveryError as error:
-            log.warning("zalo_oa: could not answer a user: %s", error)
+    async def _reply(self, user_id: str, replies: Sequence[Reply], stored: asyncio.Future | None = None) -> None:
+        """A turn's replies, through the outbound queue (failures are counted there)."""
+        await self.queue.deliver(user_id, replies, stored=stored)
+
+    async def _send_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        """One reply of a turn, for the outbound queue (answers are free in the window)."""
+        await self._deliver(chat_id, [reply], self._api + "/v3.0/oa/message/cs")
 
     # --- sending ----------------------------------------------------------------------
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
@@ -320,7 +348,14 @@ class ZaloOaChannel(Channel):
     async def _deliver(self, user_id: str, replies: Sequence[Reply], url: str) -> None:
         for reply in replies:
             for message in await self._messages(reply):
-                await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+                ticket = await self.pacer.acquire(user_id, urgent=URGENT.get())
+                try:
+                    await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+                except RateLimited as error:
+                    self.pacer.pause(error.retry_after)
+                    raise
+                finally:
+                    self.pacer.finished(ticket)
 
     async def _messages(self, reply: Reply) -> list[dict[str, Any]]:
         """One reply as OA message bodies: the picture, then the text in
@@ -443,5 +478,12 @@ def from_settings(context: ChannelContext) -> ZaloOaChannel | None:
         ),
     )
     return ZaloOaChannel(
-        settings, context.storage, app_id, oa_secret_key, tokens, api_base_url=secret("ZALO_OA_API_BASE_URL")
+        settings,
+        context.storage,
+        app_id,
+        oa_secret_key,
+        tokens,
+        api_base_url=secret("ZALO_OA_API_BASE_URL"),
+        rate=context.settings.broadcast.rate_for(NAME),
+        outbound=context.settings.outbound,
     )

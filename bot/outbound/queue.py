@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 SendReply = Callable[[str, Reply, dict[str, Any]], Awaitable[None]]
 REPLY, NOTICE = 0, 1  # priorities: a reply someone waits for goes first
+# A webhook request waits at most this long for its replies to be written
+# down before answering the platform (which delivers again if we die first).
+ACK_WAIT_SECONDS = 1.0
 INLINE_NETWORK_RETRIES = 3  # then the row waits in the queue, and the loop retries it
 EXPIRE_EVERY_SECONDS = 60.0
 
@@ -47,6 +50,13 @@ EXPIRE_EVERY_SECONDS = 60.0
 def settle(future: asyncio.Future | None, result: Any = None) -> None:
     if future is not None and not future.done():
         future.set_result(result)
+
+
+async def wait_until_stored(stored: asyncio.Future) -> None:
+    """For a webhook handler: until the update's replies are written down,
+    `ACK_WAIT_SECONDS` at most."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(stored), ACK_WAIT_SECONDS)
 
 
 class OutboundQueue:

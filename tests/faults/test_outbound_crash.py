@@ -1,4 +1,5 @@
-"""Issue 18: a worker SIGKILLed during a burst of new citizens' /start.
+"""Issue 18: a worker SIGKILLed during a burst of new citizens' /start, on
+Telegram and on the Zalo Bot channel.
 Two real `troly run --worker` processes share one PostgreSQL database (the
 outbound queue and the send budget) behind one webhook address, against a
 fake Bot API enforcing Telegram's limits. The replies the dead worker had
@@ -15,8 +16,9 @@ import httpx
 import pytest
 
 from tests.fakes.telegram_api import FakeTelegramApi
+from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
-from tests.outbound.scenarios import CITIZEN_IDS_FROM, TELEGRAM_LIMITS
+from tests.outbound.scenarios import CITIZEN_IDS_FROM, TELEGRAM_LIMITS, ZALO_LIMITS
 
 USERS = 40
 LEASE_SECONDS = 2
@@ -80,3 +82,62 @@ async def test_a_worker_killed_mid_burst_leaves_every_citizen_answered_exactly_o
     assert sent_later, "the dead worker had sent everything: the test did not test the crash"
     limited = sum(call.status == 429 for call in api.calls)
     assert limited <= len(api.calls) // 100, limited
+
+
+# --- the same on the Zalo Bot channel, with its fake --------------------------
+ZALO_TOKEN = "1459232241454765289:crash-test-token"
+ZALO_WEBHOOK_PATH = "/zalo/bot/webhook"
+ZALO_CONFIG = f"zalo_bot:\n  webhook_url: https://bot.example.test{ZALO_WEBHOOK_PATH}\n{OUTBOUND}"
+
+
+@pytest.fixture
+async def zalo_cluster(tmp_path, postgres_url, mock_backend):
+    async with ZaloBotApiFake(ZALO_TOKEN, rate_limits=ZALO_LIMITS) as zalo:
+        config = write_worker_config(tmp_path / "deploy", postgres_url, mock_backend.url, extra=ZALO_CONFIG)
+        env = worker_environment("", "")
+        for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "TELEGRAM_WEBHOOK_SECRET"):
+            env.pop(name)
+        env.update(ZALO_BOT_TOKEN=ZALO_TOKEN, ZALO_BOT_BASE_URL=zalo.base_url, ZALO_BOT_WEBHOOK_SECRET=WEBHOOK_SECRET)
+        workers = await asyncio.gather(
+            *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
+        )
+        try:
+            yield zalo, workers
+        finally:
+            for worker in workers:
+                await asyncio.to_thread(worker.stop)
+
+
+async def deliver_to_zalo_worker(zalo: ZaloBotApiFake, workers, index: int, user_id: str) -> None:
+    """As `deliver`, for the Zalo Bot's webhook."""
+    update = zalo.text_update(user_id, "/start")
+    for attempt in range(2 * len(workers)):
+        worker = workers[(index + attempt) % len(workers)]
+        zalo.state.webhook_url = f"http://127.0.0.1:{worker.port}{ZALO_WEBHOOK_PATH}"
+        try:
+            if await zalo.deliver(update) == 200:
+                return
+        except httpx.HTTPError:
+            continue
+    raise AssertionError("no worker took the update")
+
+
+async def test_a_zalo_worker_killed_mid_burst_leaves_every_citizen_answered_exactly_once(zalo_cluster):
+    zalo, workers = zalo_cluster
+    users = [f"zalo-citizen-{number}" for number in range(USERS // 2)]  # Zalo's limit is a third of Telegram's
+    first_half, second_half = users[: len(users) // 2], users[len(users) // 2 :]
+    await asyncio.gather(*(deliver_to_zalo_worker(zalo, workers, 0, user) for user in first_half))
+    workers[0].kill()
+    killed_at = time.monotonic()
+    for user in second_half:
+        await deliver_to_zalo_worker(zalo, workers, 1, user)
+
+    assert await zalo.wait_until(lambda: all(zalo.messages_to(user) for user in users), 60)
+    await asyncio.sleep(LEASE_SECONDS + 2)  # a reply sent twice would show by now
+    answers = {user: [message.text for message in zalo.messages_to(user)] for user in users}
+    expected = answers[second_half[-1]]
+    assert all(texts == expected for texts in answers.values()), Counter(len(texts) for texts in answers.values())
+    assert [message for message in zalo.state.sent if message.chat_id in first_half and message.at > killed_at], (
+        "the dead worker had sent everything: the test did not test the crash"
+    )
+    assert zalo.rate_limited <= len(zalo.state.sent) // 100, zalo.rate_limited

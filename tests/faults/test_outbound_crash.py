@@ -4,7 +4,10 @@ Two real `troly run --worker` processes share one PostgreSQL database (the
 outbound queue and the send budget) behind one webhook address, against a
 fake Bot API enforcing Telegram's limits. The replies the dead worker had
 written down but not sent go out from the other worker once their lease
-lapses: every citizen is answered, and exactly once."""
+lapses: every citizen is answered, each once, but for the one reply the
+platform may have taken in the instant the worker died, before it could
+write down that it had: the platform cannot tell us, so it goes again
+(at least once; never lost)."""
 
 from __future__ import annotations
 
@@ -40,6 +43,15 @@ async def cluster(tmp_path, postgres_url, mock_backend):
                 await asyncio.to_thread(worker.stop)
 
 
+def assert_answered_once(answers: dict, expected: list[str]) -> None:
+    """Everyone got the answer; once, but for at most one citizen, whose
+    reply the platform took as the worker died (sent again: never lost)."""
+    twice = [user for user, texts in answers.items() if texts != expected]
+    assert len(twice) <= 1, Counter(len(texts) for texts in answers.values())
+    for user in twice:  # the same messages, the ones in flight twice
+        assert set(answers[user]) == set(expected) and len(answers[user]) <= 2 * len(expected), answers[user]
+
+
 async def deliver(api: FakeTelegramApi, workers, index: int, user_id: int) -> None:
     """Post the citizen's /start to worker `index`; as Telegram does, deliver
     it again (to the other worker) when the request failed."""
@@ -73,8 +85,7 @@ async def test_a_worker_killed_mid_burst_leaves_every_citizen_answered_exactly_o
     await api.wait_for(lambda: all(api.bot_messages(user) for user in users), timeout=60)
     await asyncio.sleep(LEASE_SECONDS + 2)  # a reply sent twice would show by now
     answers = {user: [message.text for message in api.bot_messages(user)] for user in users}
-    expected = answers[second_half[-1]]  # a citizen the dead worker never saw
-    assert all(texts == expected for texts in answers.values()), Counter(len(texts) for texts in answers.values())
+    assert_answered_once(answers, expected=answers[second_half[-1]])  # a citizen the dead worker never saw
     sent_later = [
         call for call in api.calls if call.status == 200 and call.chat_id in {str(user) for user in first_half}
         and call.at > killed_at
@@ -135,8 +146,7 @@ async def test_a_zalo_worker_killed_mid_burst_leaves_every_citizen_answered_exac
     assert await zalo.wait_until(lambda: all(zalo.messages_to(user) for user in users), 60)
     await asyncio.sleep(LEASE_SECONDS + 2)  # a reply sent twice would show by now
     answers = {user: [message.text for message in zalo.messages_to(user)] for user in users}
-    expected = answers[second_half[-1]]
-    assert all(texts == expected for texts in answers.values()), Counter(len(texts) for texts in answers.values())
+    assert_answered_once(answers, expected=answers[second_half[-1]])
     assert [message for message in zalo.state.sent if message.chat_id in first_half and message.at > killed_at], (
         "the dead worker had sent everything: the test did not test the crash"
     )

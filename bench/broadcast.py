@@ -97,7 +97,7 @@ async def run(recipients: int) -> dict:
             await work
             duration = time.monotonic() - started
             report = await store.report(broadcast.id)
-            pauses = worker.pacers["telegram"].pauses
+            pauses = channel.pacer.pauses  # the bot account's pacer, shared with replies
         finally:
             await channel.stop()
             await storage.close()

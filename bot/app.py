@@ -270,7 +270,7 @@ class Runtime:
                 buttons=((texts_button(texts, lang, "menu.status", "menu:open:status"),),),
             )
             try:
-                await channel.send(subscriber.chat_id, [reply])
+                await channel.deliver(subscriber.chat_id, [reply])  # queued: a 429 does not lose it
                 delivered += 1
             except DeliveryError as error:
                 log.warning("status notice not delivered on %s: %s", subscriber.channel, type(error).__name__)

@@ -146,6 +146,9 @@ class ChannelRate(Section):
     per_second: float = Field(gt=0)
     per_chat_per_second: float = Field(1.0, gt=0)
     burst: float = Field(1.0, ge=1)  # messages that may go back to back after a quiet spell
+    # Messages one chat may get back to back before `per_chat_per_second`
+    # holds (Telegram tolerates short bursts in private chats).
+    per_chat_burst: int = Field(1, ge=1, le=10)
 
 
 class BroadcastSettings(Section):
@@ -164,7 +167,7 @@ class BroadcastSettings(Section):
     headroom: float = Field(0.0, ge=0, lt=0.5)
     poll_seconds: float = Field(1.0, gt=0)
     rates: dict[str, ChannelRate] = {
-        "telegram": ChannelRate(per_second=30, per_chat_per_second=1),
+        "telegram": ChannelRate(per_second=30, per_chat_per_second=1, per_chat_burst=3),
         "zalo_bot": ChannelRate(per_second=10, per_chat_per_second=1),
         "zalo_oa": ChannelRate(per_second=10, per_chat_per_second=1),
         "web": ChannelRate(per_second=100, per_chat_per_second=10),
@@ -173,6 +176,17 @@ class BroadcastSettings(Section):
 
     def rate_for(self, channel: str) -> ChannelRate:
         return self.rates.get(channel, self.default_rate)
+
+
+class OutboundSettings(Section):
+    # The outbound queue (bot/outbound/): replies and notices written down
+    # before their update is acknowledged, paced by `broadcast.rates`.
+    max_age_hours: float = Field(24.0, gt=0)  # then given up (and counted), never dropped silently
+    lease_seconds: float = Field(30.0, ge=1)  # a crashed worker's rows are sent by another after this
+    poll_seconds: float = Field(1.0, gt=0)  # how often rows waiting their turn are looked for
+    concurrency: int = Field(64, ge=1, le=1000)  # queued rows sent at once per bot account
+    retry_base_seconds: float = Field(1.0, gt=0)  # network errors: backoff from this...
+    retry_max_seconds: float = Field(60.0, gt=0)  # ...up to this
 
 
 # A person on a channel, as "<channel>:<user id>", e.g. "telegram:123456789".
@@ -272,6 +286,7 @@ class Settings(Section):
     zalo_bot: ZaloBotSettings = ZaloBotSettings()
     zalo_oa: ZaloOaSettings = ZaloOaSettings()
     broadcast: BroadcastSettings = BroadcastSettings()
+    outbound: OutboundSettings = OutboundSettings()
     roles: RolesSettings = RolesSettings()
     outreach: OutreachSettings = OutreachSettings()
     handoff: HandoffSettings = HandoffSettings()

@@ -47,6 +47,8 @@ async def erase_user(conn: AsyncConnection, channel: str, user_id: str, user_has
     pseudonym = f"erased:{user_hash}"
     for table in tables_keyed_by_user():
         await conn.execute(delete(table).where(*of_user(table, channel, user_id)))
+    for table in _tables_keyed_by_chat():
+        await conn.execute(delete(table).where(table.c.channel == channel, table.c.chat_id == user_id))
     for table in _tables_keyed_by_hash():
         await conn.execute(delete(table).where(table.c.user_hash == user_hash))
     # Audit rows stay (accountability) but lose the identity: the exact
@@ -87,7 +89,14 @@ def tables_keyed_by_user() -> list[Table]:
 
 def erased_tables() -> list[Table]:
     """Every table `erase_user` deletes the user's rows from."""
-    return [*tables_keyed_by_user(), *_tables_keyed_by_hash()]
+    return [*tables_keyed_by_user(), *_tables_keyed_by_chat(), *_tables_keyed_by_hash()]
+
+
+def _tables_keyed_by_chat() -> list[Table]:
+    """Every table that names its user as the chat written to (`channel`,
+    `chat_id`; a citizen's chat with the bot is theirs): replies still
+    waiting in the outbound queue."""
+    return [table for table in metadata.sorted_tables if {"channel", "chat_id"} <= set(table.c.keys())]
 
 
 def _tables_keyed_by_hash() -> list[Table]:

@@ -334,3 +334,39 @@ lookup_lockouts = Table(
     Column("window_start", UtcDateTime(), nullable=False, index=True),
     Column("locked_until", UtcDateTime()),
 )
+
+
+# --- the outbound queue (storage/outbound.py) -------------------------------
+# Replies and notices written down before the update is acknowledged, one
+# row per turn's replies, deleted once sent. A row given up (unreachable,
+# too old) keeps no content, only its state, for counting.
+outbound_messages = Table(
+    "outbound_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", CHANNEL, nullable=False),
+    Column("chat_id", USER_ID, nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),  # 0: a reply someone waits for
+    Column("payload", Json),  # the replies (bot/outbound/codec.py); NULL once given up
+    Column("done_parts", Integer, nullable=False, server_default="0"),  # replies already delivered
+    # pending / in_flight / unreachable / expired / failed
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", String(64)),
+    Column("lease_until", UtcDateTime()),
+    Column("last_error", String(200)),
+    Index("ix_outbound_messages_claim", "channel", "state", "next_attempt_at"),
+    Index("ix_outbound_messages_chat", "channel", "chat_id", "id"),
+)
+
+# The send budget shared by every worker of one bot account (PostgreSQL):
+# when the account's next message may leave (a token bucket's theoretical
+# arrival time, advanced by each send in one statement).
+outbound_budget = Table(
+    "outbound_budget",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("next_free_at", UtcDateTime(), nullable=False),
+)

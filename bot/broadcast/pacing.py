@@ -14,18 +14,38 @@ Two rules together, per channel:
   side's scheduling delays; a bucket alone overruns the limit whenever one
   message is delayed by more than its spare fraction of a second.
 
-`ChannelPacer` also pauses the whole channel after a 429.
+`ChannelPacer` also pauses the whole channel after a 429, lets a chat
+have short bursts (`per_chat_burst` messages back to back, then one per
+`1/per_chat` seconds), and serves urgent sends (a reply someone waits for)
+before bulk ones (an announcement), which wait while any urgent send does.
+One pacer per bot account, shared by replies, notices and broadcasts
+(`bot/outbound/`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 
+from bot.broadcast.priority_lock import PriorityLock
+from bot.config import ChannelRate
+from storage.outbound_budget import SharedBudget
+
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], float]
+# Whether the sends made in this context are urgent (replies, notices: the
+# default) or bulk (an announcement's, set by the broadcast worker): a
+# channel that paces its own calls asks the pacer with it.
+URGENT: contextvars.ContextVar[bool] = contextvars.ContextVar("urgent_send", default=True)
 WINDOW_SECONDS = 1.0
+# A webhook response's message reaches the platform after our answer; count
+# it as sent this long after we hand it over.
+RESPONSE_MARGIN_SECONDS = 0.2
 
 
 class TokenBucket:
@@ -38,6 +58,10 @@ class TokenBucket:
         self.burst = burst
         self.clock = clock
         self._arrival = 0.0  # when the bucket would be exactly empty again
+
+    def ready(self, now: float) -> bool:
+        """Would a token be there at `now`, without waiting?"""
+        return self._arrival - (self.burst - 1) * self.interval <= now
 
     def reserve(self, cost: float = 1.0, not_before: float = 0.0) -> float:
         """Take `cost` tokens, at `not_before` at the earliest; returns the
@@ -59,11 +83,12 @@ class Ticket:
 
 
 class ChannelPacer:
-    """Paces one channel: `per_second` overall (bucket with `burst`, and at
-    most `limit` per second as the platform counts them), and
-    `per_chat_per_second` to any one chat; nothing while paused.
+    """Paces one bot account: `per_second` overall (bucket with `burst`, and
+    at most `limit` per second as the platform counts them), and to any one
+    chat `per_chat_burst` messages then `per_chat_per_second`; nothing while
+    paused. Urgent sends go first.
 
-        ticket = await pacer.acquire(chat_id)
+        ticket = await pacer.acquire(chat_id, urgent=False)
         try: await channel.send(...)
         finally: pacer.finished(ticket)
     """
@@ -75,21 +100,36 @@ class ChannelPacer:
         burst: float = 1.0,
         *,
         limit: int | None = None,
+        per_chat_burst: int = 1,
         clock: Clock = time.monotonic,
     ) -> None:
         self.clock = clock
         self.bucket = TokenBucket(per_second, burst, clock)
         self.limit = limit or max(1, int(per_second))
-        self.chat_interval = 1.0 / per_chat_per_second
+        self.chat_burst = max(1, per_chat_burst)
+        self.chat_window = self.chat_burst / per_chat_per_second
         self._recent: deque[Ticket] = deque()  # the latest sends, oldest first (one entry per message)
-        self._last_to_chat: dict[str, Ticket] = {}
-        self._dispatch = asyncio.Lock()  # sends leave in the order they were admitted
+        self._to_chat: dict[str, deque[Ticket]] = {}  # each chat's latest sends, at most `chat_burst`
+        self._dispatch = PriorityLock()  # sends leave in the order they were admitted, urgent ones first
         self._paused_until = 0.0
         self.pauses = 0
+        # Several workers of one bot account (PostgreSQL): each send also
+        # takes a slot of the budget they share.
+        self.shared: SharedBudget | None = None
 
     @property
     def paused_until(self) -> float:
         return self._paused_until
+
+    @property
+    def urgent_waiting(self) -> int:
+        """Urgent sends waiting for their turn (bulk ones wait behind them)."""
+        return self._dispatch.urgent_waiting
+
+    def has_room(self) -> bool:
+        """True when no reply waits for a slot and the platform has not
+        asked us to pause: only then are best-effort calls ("typing...") made."""
+        return self._dispatch.urgent_waiting == 0 and self.clock() >= self._paused_until
 
     def pause(self, seconds: float) -> None:
         """The platform said "too many requests": nothing goes out on this
@@ -97,14 +137,12 @@ class ChannelPacer:
         self.pauses += 1
         self._paused_until = max(self._paused_until, self.clock() + seconds)
 
-    async def acquire(self, chat_id: str, cost: int = 1) -> Ticket:
-        """Wait until a send of `cost` platform messages to `chat_id` may go."""
-        async with self._dispatch:
+    async def acquire(self, chat_id: str, cost: int = 1, *, urgent: bool = True) -> Ticket:
+        """Wait until a send of `cost` platform messages to `chat_id` may go.
+        One chat's sends are made one after another by their callers."""
+        await self._wait_for_chat(chat_id, cost)
+        async with self._dispatch.held(urgent):
             while True:
-                previous = self._last_to_chat.get(chat_id)
-                if previous is not None:
-                    await previous.done.wait()
-                    await self._sleep_until(previous.finished_at + self.chat_interval)
                 while len(self._recent) + cost > self.limit:
                     oldest = self._recent[0]
                     await oldest.done.wait()
@@ -114,16 +152,79 @@ class ChannelPacer:
                 if self.clock() >= self._paused_until:
                     break
                 # Paused while we waited: queue again after the pause.
-            ticket = Ticket()
-            self._recent.extend([ticket] * cost)
-            self._last_to_chat[chat_id] = ticket
-            self._forget_idle_chats()
-            return ticket
+            for _ in range(cost):
+                await self._sleep_until(self.clock() + await self._shared_delay())
+            return self._admit(chat_id, cost)
+
+    async def try_acquire(self, chat_id: str) -> Ticket | None:
+        """A slot for one message now, or None: for a reply that rides in a
+        webhook response, which cannot wait. Already counted as finished
+        (the platform sends it once it has our answer)."""
+        now = self.clock()
+        if now < self._paused_until or self._dispatch.busy or not self._chat_free(chat_id, 1, now):
+            return None
+        while self._recent and self._recent[0].done.is_set() and self._recent[0].finished_at + WINDOW_SECONDS <= now:
+            self._recent.popleft()
+        # The message leaves with our answer, a moment later: a slot that
+        # comes within that moment is as good as free.
+        if len(self._recent) + 1 > self.limit or not self.bucket.ready(now + RESPONSE_MARGIN_SECONDS):
+            return None
+        if self.shared is not None and not await self._shared_slot_now():
+            return None
+        self.bucket.reserve(1, not_before=now)
+        ticket = self._admit(chat_id, 1)
+        ticket.finished_at = self.clock() + RESPONSE_MARGIN_SECONDS
+        ticket.done.set()
+        return ticket
+
+    async def _shared_delay(self) -> float:
+        if self.shared is None:
+            return 0.0
+        try:
+            return await self.shared.reserve()
+        except Exception:  # the database is away: pace on this worker's own count meanwhile
+            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
+            return 0.0
+
+    async def _shared_slot_now(self) -> bool:
+        assert self.shared is not None
+        try:
+            return await self.shared.try_reserve(RESPONSE_MARGIN_SECONDS)
+        except Exception:
+            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
+            return False
 
     def finished(self, ticket: Ticket) -> None:
         """The platform answered (whatever the answer)."""
         ticket.finished_at = self.clock()
         ticket.done.set()
+
+    def _admit(self, chat_id: str, cost: int) -> Ticket:
+        ticket = Ticket()
+        self._recent.extend([ticket] * cost)
+        sent = self._to_chat.setdefault(chat_id, deque())
+        sent.extend([ticket] * cost)
+        while len(sent) > self.chat_burst:
+            sent.popleft()
+        self._forget_idle_chats()
+        return ticket
+
+    def _chat_free(self, chat_id: str, cost: int, now: float) -> bool:
+        sent = self._to_chat.get(chat_id)
+        if not sent or len(sent) + cost <= self.chat_burst:
+            return True
+        oldest = sent[len(sent) + cost - self.chat_burst - 1]
+        return oldest.done.is_set() and oldest.finished_at + self.chat_window <= now
+
+    async def _wait_for_chat(self, chat_id: str, cost: int) -> None:
+        """At most `chat_burst` messages to a chat in any `chat_window`,
+        counted from when the platform answered them."""
+        sent = self._to_chat.get(chat_id)
+        if not sent or len(sent) + cost <= self.chat_burst:
+            return
+        oldest = sent[max(0, len(sent) + cost - self.chat_burst - 1)]
+        await oldest.done.wait()
+        await self._sleep_until(oldest.finished_at + self.chat_window)
 
     async def _sleep_until(self, moment: float) -> None:
         delay = moment - self.clock()
@@ -133,8 +234,23 @@ class ChannelPacer:
     def _forget_idle_chats(self) -> None:
         """Keep memory flat over a long broadcast: chats whose spacing has
         passed need no entry."""
-        if len(self._last_to_chat) > 1024:
+        if len(self._to_chat) > 1024:
             now = self.clock()
-            for chat, ticket in list(self._last_to_chat.items()):
-                if ticket.done.is_set() and ticket.finished_at + self.chat_interval <= now:
-                    del self._last_to_chat[chat]
+            for chat, sent in list(self._to_chat.items()):
+                last = sent[-1]
+                if last.done.is_set() and last.finished_at + self.chat_window <= now:
+                    del self._to_chat[chat]
+
+
+def pacer_for(rate: ChannelRate, headroom: float = 0.0) -> ChannelPacer:
+    """A bot account's pacer for its configured flood limits, leaving
+    `headroom` (a fraction) of each rate unused."""
+    keep = 1.0 - headroom
+    limit = max(1, int(rate.per_second))  # the platform's own count per second
+    return ChannelPacer(
+        rate.per_second * keep,
+        rate.per_chat_per_second * keep,
+        rate.burst,
+        limit=limit,
+        per_chat_burst=rate.per_chat_burst,
+    )

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
-from bot.broadcast.pacing import ChannelPacer, Ticket
+from bot.broadcast.pacing import URGENT, ChannelPacer, Ticket, pacer_for
 from bot.channels.base import Channel, RateLimited, TransientError, UserUnreachable
 from bot.config import BroadcastSettings
 from core.messages import Image, Link, Reply
@@ -110,7 +110,11 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._stop.wait(), self.settings.poll_seconds)
 
     async def _send_batch(self, name: str, batch: list[Delivery]) -> None:
-        channel, pacer = self.channels[name], self.pacers[name]
+        channel = self.channels[name]
+        # A channel that paces its own calls (one pacer per bot account,
+        # shared with replies) is only told that these sends are bulk.
+        own_pacer: ChannelPacer | None = getattr(channel, "pacer", None)
+        pacer = own_pacer or self.pacers[name]
         in_flight = {delivery.id for delivery in batch}  # claimed, result not yet persisted
         started: set[int] = set()
         settler = _Settler(self.store, self.worker_id, name)
@@ -118,12 +122,14 @@ class DeliveryWorker:
         slots = asyncio.Semaphore(self.settings.concurrency)
         sends: list[asyncio.Task] = []
 
-        async def send(delivery: Delivery, replies: list[Reply], ticket: Ticket) -> None:
+        async def send(delivery: Delivery, replies: list[Reply], ticket: Ticket | None) -> None:
+            URGENT.set(False)  # this task's context only: replies go first
             try:
                 try:
                     outcome = await self._send_one(channel, pacer, delivery, replies)
                 finally:
-                    pacer.finished(ticket)
+                    if ticket is not None:
+                        pacer.finished(ticket)
                 await settler.add(outcome)
                 in_flight.discard(delivery.id)
             finally:
@@ -136,7 +142,7 @@ class DeliveryWorker:
                 if self._stop.is_set():
                     slots.release()
                     break
-                ticket = await pacer.acquire(delivery.chat_id, cost=len(replies))
+                ticket = None if own_pacer else await pacer.acquire(delivery.chat_id, cost=len(replies), urgent=False)
                 started.add(delivery.id)
                 sends.append(asyncio.create_task(send(delivery, replies, ticket)))
             await asyncio.gather(*sends)
@@ -196,10 +202,7 @@ class DeliveryWorker:
 
 
 def _pacer(settings: BroadcastSettings, channel: str) -> ChannelPacer:
-    rate = settings.rate_for(channel)
-    keep = 1.0 - settings.headroom
-    limit = max(1, int(rate.per_second))  # the platform's own count per second
-    return ChannelPacer(rate.per_second * keep, rate.per_chat_per_second * keep, rate.burst, limit=limit)
+    return pacer_for(settings.rate_for(channel), settings.headroom)
 
 
 class _Settler:

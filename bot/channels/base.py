@@ -66,3 +66,10 @@ class Channel(ABC):
     @abstractmethod
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
         """Deliver replies the bot starts itself; raises `DeliveryError`s."""
+
+    async def deliver(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """A notice the user must get (a request's new status): through the
+        bot account's outbound queue, written down first and never lost to
+        a 429 (`bot/outbound/`). A channel without a queue sends it now,
+        raising `DeliveryError`s."""
+        await self.send(chat_id, replies)

@@ -77,6 +77,10 @@ class Receiver:
         self._work.submit(chat_key, self._logged(work))
         return True
 
+    def seen(self, update_key: Hashable) -> bool:
+        """True for an update already received (answered or being answered)."""
+        return update_key in self._seen
+
     async def _logged(self, work: Coroutine[Any, Any, None]) -> None:
         try:
             await work

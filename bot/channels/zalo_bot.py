@@ -13,10 +13,14 @@ by URL, and no buttons.
   route (`bot.media.MediaStore`).
 - Receiving goes through the shared `Receiver`: a redelivered update
   (same event name + message id, also the dispatcher's `update_id`) is
-  dropped, "typing..." shows only for a slow answer, and a dispatcher
-  failure is answered with an apology.
+  dropped, "typing..." shows only for a slow answer when the send budget
+  has room, and a dispatcher failure is answered with an apology.
 - Registering the webhook (or removing it, for polling) and polling run
   under `supervise`, retrying with backoff; `health` says how they stand.
+- Sending: every message call asks the bot account's pacer
+  (`broadcast.rates.zalo_bot`), shared with announcements; a turn's replies
+  go through the outbound queue (`bot/outbound/`), written down before the
+  webhook request is answered, so a 429 or a crash loses none.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.broadcast.pacing import URGENT, ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
@@ -40,10 +45,13 @@ from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
 from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
-from bot.config import ZaloBotSettings
+from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
+from bot.outbound.account import account_outbound
+from bot.outbound.queue import NOTICE, settle, wait_until_stored
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret
+from storage.sql import SqlStorage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,7 @@ NOTHING_NEW = 408
 MAX_UPDATE_BYTES = 256 * 1024  # updates are a few kB; read no more than this
 TOKEN_IN_URL = r"/bot[^/\s]+/"  # Bot API URLs are <base>/bot<TOKEN>/<method>
 MAX_RETRY_SECONDS = 60.0
+MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto"})  # what the platform's flood limits count
 
 
 class ZaloBotChannel(Channel):
@@ -66,6 +75,10 @@ class ZaloBotChannel(Channel):
         media: MediaStore | None,
         base_url: str | None = None,
         webhook_secret: str | None = None,
+        *,
+        storage: SqlStorage | None = None,
+        rate: ChannelRate | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self._token = token
         hide_in_request_logs(TOKEN_IN_URL, "/bot<ZALO_BOT_TOKEN>/")
@@ -79,7 +92,16 @@ class ZaloBotChannel(Channel):
         self._runner: asyncio.Task | None = None
         self._registered = False  # the webhook set (or removed, for polling)
         self.health.starting()
-        self._receiver = Receiver(NAME, show_typing=self._typing)
+        # One pacer for every send of this bot account: replies, notices, announcements.
+        self.pacer: ChannelPacer
+        self.pacer, self.queue = account_outbound(
+            NAME,
+            self._send_reply,
+            storage,
+            rate or ChannelRate(per_second=10, per_chat_per_second=1),
+            outbound or OutboundSettings(),
+        )
+        self._receiver = Receiver(NAME, show_typing=self._typing, typing_allowed=self.pacer.has_room)
 
     # --- lifecycle ------------------------------------------------------------
     @property
@@ -98,6 +120,7 @@ class ZaloBotChannel(Channel):
         are never held up by Zalo being unreachable."""
         self._handle = handle
         self.health.starting()
+        self.queue.start()
         await self._register()
         self._runner = asyncio.create_task(supervise(NAME, self.health, self._run), name="zalo_bot")
 
@@ -137,6 +160,7 @@ class ZaloBotChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain()
+        await self.queue.stop()
         if self._client:
             await self._client.aclose()
             self._client = None
@@ -177,20 +201,30 @@ class ZaloBotChannel(Channel):
         # Webhook bodies come wrapped like getUpdates replies ({ok, result}) or bare.
         update = body.get("result", body)
         if isinstance(update, dict):
-            self._process_soon(update)
+            stored: asyncio.Future = asyncio.get_running_loop().create_future()
+            self._process_soon(update, stored)
+            # Answered once the replies are written down (a worker dying
+            # before gets the update again), or after a short wait at most.
+            await wait_until_stored(stored)
         return JSONResponse({"ok": True})
 
-    def _process_soon(self, update: dict[str, Any]) -> None:
-        """Handle an update in the background (once), so the webhook answers
-        at once and a slow user never holds up the others."""
+    def _process_soon(self, update: dict[str, Any], stored: asyncio.Future | None = None) -> None:
+        """Handle an update in the background (once), in order within its
+        chat, so a slow user never holds up the others; `stored` is settled
+        once its replies are written down."""
         inbound = self.to_inbound(update)
-        if inbound is not None:
-            self._receiver.submit(inbound.chat_id, self._process(inbound), update_key=inbound.update_id)
+        if inbound is None or not self._receiver.submit(
+            inbound.chat_id, self._process(inbound, stored), update_key=inbound.update_id
+        ):
+            settle(stored)
 
-    async def _process(self, inbound: Inbound) -> None:
-        assert self._handle is not None, "start() was not called"
-        replies = await self._receiver.dispatch(self._handle, inbound)
-        await self._deliver_quietly(inbound.chat_id, replies)
+    async def _process(self, inbound: Inbound, stored: asyncio.Future | None = None) -> None:
+        try:
+            assert self._handle is not None, "start() was not called"
+            replies = await self._receiver.dispatch(self._handle, inbound)
+            await self.queue.deliver(inbound.chat_id, replies, stored=stored)
+        finally:
+            settle(stored)
 
     @staticmethod
     def to_inbound(update: dict[str, Any]) -> Inbound | None:
@@ -240,12 +274,12 @@ class ZaloBotChannel(Channel):
                 for chunk in split_text(text, limit):
                     await self._call("sendMessage", chat_id=chat_id, text=chunk)
 
-    async def _deliver_quietly(self, chat_id: str, replies: Sequence[Reply]) -> None:
-        """Answer a user; failures are logged, since nobody waits on them."""
-        try:
-            await self.send(chat_id, replies)
-        except DeliveryError as error:
-            log.warning("zalo_bot: could not answer a user: %s", error)
+    async def deliver(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        await self.queue.deliver(chat_id, replies, priority=NOTICE)
+
+    async def _send_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        """One reply of a turn, for the outbound queue."""
+        await self.send(chat_id, [reply])
 
     async def _typing(self, chat_id: str) -> None:
         await self._call("sendChatAction", chat_id=chat_id, action="typing")
@@ -261,7 +295,14 @@ class ZaloBotChannel(Channel):
         """Call a Bot API method; its `result`, or a `DeliveryError` saying
         what the caller should do. The token never appears in errors."""
         url = f"{self._base_url}/bot{self._token}/{method}"
-        response, body = await post_and_read(self._http(), url, method, json=params)
+        if method in MESSAGE_METHODS:
+            ticket = await self.pacer.acquire(str(params.get("chat_id", "")), urgent=URGENT.get())
+            try:
+                response, body = await post_and_read(self._http(), url, method, json=params)
+            finally:
+                self.pacer.finished(ticket)
+        else:
+            response, body = await post_and_read(self._http(), url, method, json=params)
         if response.is_success and body.get("ok"):
             return body.get("result")
         code = body.get("error_code") or response.status_code
@@ -269,6 +310,7 @@ class ZaloBotChannel(Channel):
         if code == NOTHING_NEW:
             raise _NothingNew()
         if code == 429:
+            self.pacer.pause(retry_after(response))
             raise RateLimited(retry_after(response), f"{method}: {description}")
         if code in (403, 404):
             raise UserUnreachable(f"{method}: {description}")
@@ -311,4 +353,7 @@ def from_settings(context: ChannelContext) -> ZaloBotChannel | None:
         media=context.media,
         base_url=secret("ZALO_BOT_BASE_URL"),
         webhook_secret=secret("ZALO_BOT_WEBHOOK_SECRET"),
+        storage=context.storage,
+        rate=context.settings.broadcast.rate_for(NAME),
+        outbound=context.settings.outbound,
     )

@@ -11,6 +11,9 @@
 - Sending: `/v3.0/oa/message/cs` with text, a button template for our buttons,
   or a media template for a picture uploaded to `/v2.0/oa/upload/image`
   (at most 1 MB: bigger pictures are downscaled and compressed first).
+  Every message asks the OA's pacer (`broadcast.rates.zalo_oa`), shared with
+  announcements; a turn's replies go through the outbound queue
+  (`bot/outbound/`), written down before the webhook request is answered.
 - Tokens: the access token is refreshed before it expires or when Zalo says
   it is invalid (-216), by `bot.channels.zalo_oa_oauth.OaTokens`. Without a
   usable token at start, getting one is retried in the background
@@ -42,6 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.broadcast.pacing import URGENT, ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.credentials import same_secret
@@ -51,7 +55,9 @@ from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_bo
 from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
 from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
-from bot.config import ZaloOaSettings
+from bot.config import ChannelRate, OutboundSettings, ZaloOaSettings
+from bot.outbound.account import account_outbound
+from bot.outbound.queue import settle, wait_until_stored
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret
 from storage.base import User
@@ -159,6 +165,9 @@ class ZaloOaChannel(Channel):
         tokens: OaTokens,
         api_base_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        rate: ChannelRate | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self._settings = settings
         self._storage = storage
@@ -179,6 +188,15 @@ class ZaloOaChannel(Channel):
         self.health.starting()
         self._receiver = Receiver(NAME)  # the OA API has no "typing..."
         self._attachments: dict[bytes, str] = {}  # sha256 of the picture -> Zalo attachment id
+        # One pacer for every send of this OA: replies, notices, announcements.
+        self.pacer: ChannelPacer
+        self.pacer, self.queue = account_outbound(
+            NAME,
+            self._send_reply,
+            storage,
+            rate or ChannelRate(per_second=10, per_chat_per_second=1),
+            outbound or OutboundSettings(),
+        )
 
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -195,6 +213,7 @@ class ZaloOaChannel(Channel):
         the background."""
         self._handle = handle
         self.health.starting()
+        self.queue.start()
         if not await self._check_token():
             self._runner = asyncio.create_task(supervise(NAME, self.health, self._retry_token), name="zalo_oa")
 
@@ -229,6 +248,7 @@ class ZaloOaChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain()
+        await self.queue.stop()
         if self._client:
             await self._client.aclose()
             self._client = None
@@ -258,7 +278,10 @@ class ZaloOaChannel(Channel):
             return _refuse(401, problem)
         inbound = self.to_inbound(event)
         update_key = inbound.update_id if inbound is not None else None
-        self._receiver.submit(_user_id(event), self._process(event, inbound), update_key=update_key)  # answer at once
+        stored: asyncio.Future = asyncio.get_running_loop().create_future()
+        if not self._receiver.submit(_user_id(event), self._process(event, inbound, stored), update_key=update_key):
+            settle(stored)
+        await wait_until_stored(stored)  # Zalo delivers again if we die before
         return JSONResponse({"error": 0, "message": "Success"})
 
     def _signed_timestamp(self, raw: bytes, signature: str) -> str | None:
@@ -281,21 +304,27 @@ class ZaloOaChannel(Channel):
             return "stale event"
         return None
 
-    async def _process(self, event: dict[str, Any], inbound: Inbound | None) -> None:
+    async def _process(
+        self, event: dict[str, Any], inbound: Inbound | None, stored: asyncio.Future | None = None
+    ) -> None:
         name = event.get("event_name")
         user_id = _user_id(event)
         if not user_id:
+            settle(stored)
             return
-        if name == "unfollow":
-            await self._set_following(user_id, False)
-            return
-        if inbound is None:
-            return  # other events (seen, delivered, OA-side messages): nothing to answer
-        if name == "follow":
-            await self._set_following(user_id, True)
-        assert self._handle is not None, "start() was not called"
-        replies = await self._receiver.dispatch(self._handle, inbound)
-        await self._reply(user_id, replies)
+        try:
+            if name == "unfollow":
+                await self._set_following(user_id, False)
+                return
+            if inbound is None:
+                return  # other events (seen, delivered, OA-side messages): nothing to answer
+            if name == "follow":
+                await self._set_following(user_id, True)
+            assert self._handle is not None, "start() was not called"
+            replies = await self._receiver.dispatch(self._handle, inbound)
+            await self._reply(user_id, replies, stored)
+        finally:
+            settle(stored)
 
     @staticmethod
     def to_inbound(event: dict[str, Any]) -> Inbound | None:
@@ -332,13 +361,17 @@ class ZaloOaChannel(Channel):
             user.unreachable = not following
             await self._storage.save_user(user)
 
-    async def _reply(self, user_id: str, replies: Sequence[Reply]) -> None:
+    async def _reply(self, user_id: str, replies: Sequence[Reply], stored: asyncio.Future | None = None) -> None:
+        """A turn's replies, through the outbound queue (failures are counted there)."""
+        await self.queue.deliver(user_id, replies, stored=stored)
+
+    async def _send_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        """One reply of a turn, for the outbound queue (answers are free in the window)."""
         try:
-            await self._deliver(user_id, replies, self._api + "/v3.0/oa/message/cs")
-        except DeliveryError as error:
-            if isinstance(error, ReauthorisationNeeded):
-                self.health.off(describe(error))
-            log.warning("zalo_oa: could not answer a user: %s", error)
+            await self._deliver(chat_id, [reply], self._api + "/v3.0/oa/message/cs")
+        except ReauthorisationNeeded as error:
+            self.health.off(describe(error))
+            raise
 
     # --- sending ----------------------------------------------------------------------
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
@@ -355,7 +388,14 @@ class ZaloOaChannel(Channel):
     async def _deliver(self, user_id: str, replies: Sequence[Reply], url: str) -> None:
         for reply in replies:
             for message in await self._messages(reply):
-                await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+                ticket = await self.pacer.acquire(user_id, urgent=URGENT.get())
+                try:
+                    await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+                except RateLimited as error:
+                    self.pacer.pause(error.retry_after)
+                    raise
+                finally:
+                    self.pacer.finished(ticket)
 
     async def _messages(self, reply: Reply) -> list[dict[str, Any]]:
         """One reply as OA message bodies: the picture, then the text in
@@ -479,5 +519,12 @@ def from_settings(context: ChannelContext) -> ZaloOaChannel | None:
         ),
     )
     return ZaloOaChannel(
-        settings, context.storage, app_id, oa_secret_key, tokens, api_base_url=secret("ZALO_OA_API_BASE_URL")
+        settings,
+        context.storage,
+        app_id,
+        oa_secret_key,
+        tokens,
+        api_base_url=secret("ZALO_OA_API_BASE_URL"),
+        rate=context.settings.broadcast.rate_for(NAME),
+        outbound=context.settings.outbound,
     )

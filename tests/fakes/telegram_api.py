@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import math
 import re
 import socket
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.flood_limits import FloodGate, RateLimits
 
 DEFAULT_TOKEN = "123456789:AAtroly-test-token_0123456789abcdefgh"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Trợ lý LLTP", "username": "troly_test_bot"}
@@ -55,15 +56,6 @@ MESSAGE_METHODS = {
     "editMessageReplyMarkup",
 }
 HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "tg-spoiler", "blockquote"}
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """Telegram's documented flood limits; pass to `FakeTelegramApi` to get
-    429s with a `retry_after` when a sender goes faster."""
-
-    overall_per_second: int = 30
-    per_chat_per_second: int = 1
 
 
 @dataclass
@@ -203,11 +195,12 @@ class FakeTelegramApi:
         self._file_ids = itertools.count(1)
         self._new_update = asyncio.Condition()
         self._closing = False
-        self._sent_at: deque[float] = deque()
-        self._sent_at_chat: dict[str, deque[float]] = defaultdict(deque)
+        self._flood_gate = FloodGate(rate_limits or RateLimits())
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task | None = None
-        self._client = httpx.AsyncClient(timeout=10)
+        # Like Telegram, at most 100 webhook requests at once (setWebhook's
+        # max_connections), the others wait their turn rather than fail.
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10, pool=None), limits=httpx.Limits(max_connections=100))
         self.port = 0
 
     # --- lifecycle -------------------------------------------------------
@@ -484,16 +477,9 @@ class FakeTelegramApi:
             return
         now = self.clock()
         chat = str(params.get("chat_id", ""))
-        windows = [(self._sent_at, self.rate_limits.overall_per_second)]
-        windows.append((self._sent_at_chat[chat], self.rate_limits.per_chat_per_second))
-        for window, limit in windows:
-            while window and now - window[0] >= 1.0:
-                window.popleft()
-        for window, limit in windows:
-            if len(window) >= limit:
-                raise ApiError(429, "Too Many Requests", max(1, math.ceil(1.0 - (now - window[0]))))
-        for window, _ in windows:
-            window.append(now)
+        wait = self._flood_gate.admit(chat, now)
+        if wait is not None:
+            raise ApiError(429, "Too Many Requests", wait)
 
     # --- internals: Bot API methods --------------------------------------
     def _chat(self, params: dict[str, Any]) -> str:

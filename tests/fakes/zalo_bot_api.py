@@ -6,6 +6,10 @@
         channel = ZaloBotChannel(token, settings, media, base_url=zalo.base_url)
         await zalo.user_says("user-1", "xin chào")      # by getUpdates or webhook
         messages = await zalo.wait_for_messages("user-1", 1)
+
+With `rate_limits` it enforces flood limits on sendMessage/sendPhoto:
+HTTP 429 with `Retry-After` (Zalo publishes no numbers; the bot's default,
+`broadcast.rates.zalo_bot`, is 10/s and 1/s per chat).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +28,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.fakes.flood_limits import FloodGate, RateLimits
 
 
 class LoopbackServer:
@@ -59,6 +66,7 @@ class SentMessage:
     photo: str = ""
     photo_status: int | None = None  # what fetching the photo URL answered
     photo_bytes: bytes = b""
+    at: float = field(default_factory=time.monotonic)  # when the fake accepted it
 
 
 @dataclass
@@ -74,8 +82,10 @@ class _State:
 class ZaloBotApiFake:
     MAX_TEXT = 2000
 
-    def __init__(self, token: str, poll_wait_cap: float = 0.2) -> None:
+    def __init__(self, token: str, poll_wait_cap: float = 0.2, rate_limits: RateLimits | None = None) -> None:
         self.token = token
+        self._flood_gate = FloodGate(rate_limits) if rate_limits else None
+        self.rate_limited = 0  # sends answered 429
         self.poll_wait_cap = poll_wait_cap  # long polls end quickly in tests
         self.state = _State()
         self._ids = itertools.count(1)
@@ -134,6 +144,15 @@ class ZaloBotApiFake:
     def messages_to(self, chat_id: str) -> list[SentMessage]:
         return [message for message in self.state.sent if message.chat_id == chat_id]
 
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds after a message arrives; False on timeout."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout=timeout)
+            except TimeoutError:
+                return False
+        return True
+
     async def wait_for_messages(self, chat_id: str, count: int, timeout: float = 5.0) -> list[SentMessage]:
         """Wait until `chat_id` has received at least `count` messages in all."""
         async with self._changed:
@@ -149,6 +168,12 @@ class ZaloBotApiFake:
         method = request.path_params["method"]
         raw = await request.body()
         params = json.loads(raw) if raw else {}
+        if self._flood_gate is not None and method in ("sendMessage", "sendPhoto"):
+            wait = self._flood_gate.admit(str(params.get("chat_id", "")), time.monotonic())
+            if wait is not None:
+                self.rate_limited += 1
+                body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+                return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
         if scripted := self.state.scripted_errors.get(method):
             status, code, description = scripted.pop(0)
             return JSONResponse({"ok": False, "error_code": code, "description": description}, status_code=status)

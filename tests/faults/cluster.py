@@ -27,10 +27,10 @@ _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 def write_worker_config(
-    directory: Path, storage_url: str, backend_url: str, webhook_reply_seconds: float | None = None
+    directory: Path, storage_url: str, backend_url: str, webhook_reply_seconds: float | None = None, extra: str = ""
 ) -> Path:
     """A config.yml every worker of one deployment shares
-    (`webhook_reply_seconds`: config.yml's default when None)."""
+    (`webhook_reply_seconds`: config.yml's default when None; `extra`: more YAML sections)."""
     directory.mkdir(parents=True, exist_ok=True)
     # Telegram would call the public HTTPS address; tests post to each worker directly.
     telegram = f"telegram:\n  webhook_url: https://bot.example.test{WEBHOOK_PATH}\n"
@@ -42,7 +42,8 @@ def write_worker_config(
         f"storage:\n  url: {storage_url}\n"
         f"backend:\n  url: {backend_url}\n  timeout_seconds: 1.0\n"
         f"{telegram}"
-        f"media:\n  directory: {directory / 'media'}\n",
+        f"media:\n  directory: {directory / 'media'}\n"
+        f"{extra}",
         encoding="utf-8",
     )
     return config

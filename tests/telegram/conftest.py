@@ -76,10 +76,10 @@ async def polling(api, dispatcher):
 
 
 @contextlib.asynccontextmanager
-async def webhook_channel(api: FakeTelegramApi, dispatcher, **settings) -> AsyncIterator[TelegramChannel]:
+async def webhook_channel(api: FakeTelegramApi, dispatcher, storage=None, **settings) -> AsyncIterator[TelegramChannel]:
     """A channel in webhook mode, its route served by a loopback app and
     registered with the fake Bot API (which then posts updates to it)."""
-    channel = make_channel(api, webhook_url="https://placeholder.invalid/telegram/webhook", **settings)
+    channel = make_channel(api, storage=storage, webhook_url="https://placeholder.invalid/telegram/webhook", **settings)
     async with serve(Starlette(routes=channel.routes())) as base_url:
         channel.settings = channel.settings.model_copy(update={"webhook_url": f"{base_url}/telegram/webhook"})
         await channel.start(dispatcher)

@@ -14,6 +14,7 @@ update is dropped here as well as in the dispatcher.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import warnings
 from collections.abc import Awaitable, Sequence
@@ -28,6 +29,7 @@ from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot.broadcast.pacing import ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.credentials import same_secret, webhook_secret_from_token
@@ -38,7 +40,7 @@ from bot.channels.telegram.delivery import Delivery, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
-from bot.config import TelegramSettings
+from bot.config import ChannelRate, OutboundSettings, TelegramSettings
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
@@ -52,6 +54,7 @@ warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'", categor
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query"]
+ACK_WAIT_SECONDS = 1.0  # polling: the longest wait for an update in progress before asking again
 TYPING_REFRESH_SECONDS = 4.5  # Telegram shows "typing..." for about 5 s
 MAX_RETRY_SECONDS = 60.0
 MAX_UPDATE_BYTES = 1_000_000  # updates are a few kB; anything bigger is not from Telegram
@@ -69,6 +72,8 @@ def from_settings(context: ChannelContext) -> TelegramChannel | None:
         storage=context.storage,
         base_url=secret("TELEGRAM_BASE_URL") or DEFAULT_BASE_URL,
         webhook_secret=secret("TELEGRAM_WEBHOOK_SECRET"),
+        rate=context.settings.broadcast.rate_for(NAME),
+        outbound=context.settings.outbound,
     )
 
 
@@ -98,7 +103,8 @@ class TelegramChannel(Channel):
         base_url: str = DEFAULT_BASE_URL,
         webhook_secret: str | None = None,
         retry_delay: float = 0.5,
-        max_rate_limit_wait: float = 60.0,
+        rate: ChannelRate | None = None,
+        outbound: OutboundSettings | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -119,14 +125,24 @@ class TelegramChannel(Channel):
         self._runner: asyncio.Task | None = None
         self._offset: int | None = None
         self.health.starting()
+        self._unacknowledged: set[int] = set()  # received updates whose replies are not written down yet
+        self._progress = asyncio.Event()
+        self._payloads = ButtonPayloads()
+        self._delivery = Delivery(
+            self.bot,
+            storage,
+            self._payloads,
+            retry_delay=retry_delay,
+            rate=rate or ChannelRate(per_second=30, per_chat_per_second=1, per_chat_burst=3),
+            outbound=outbound or OutboundSettings(),
+        )
+        # One pacer for every send of this bot account: replies, notices, announcements.
+        self.pacer: ChannelPacer = self._delivery.pacer
         self._receiver = Receiver(
             NAME,
             show_typing=lambda chat_id: self.bot.send_chat_action(chat_id, "typing"),
             typing=TypingPolicy(settings.typing_delay_seconds, settings.typing_max_busy, TYPING_REFRESH_SECONDS),
-        )
-        self._payloads = ButtonPayloads()
-        self._delivery = Delivery(
-            self.bot, storage, self._payloads, retry_delay=retry_delay, max_rate_limit_wait=max_rate_limit_wait
+            typing_allowed=self.pacer.has_room,
         )
 
     # --- lifecycle -------------------------------------------------------
@@ -148,6 +164,7 @@ class TelegramChannel(Channel):
         then poll, or register the webhook."""
         self._handle = handle
         self.health.starting()
+        self._delivery.queue.start()
         work = supervise(NAME, self.health, self._run, first_delay=self.retry_delay, max_delay=MAX_RETRY_SECONDS)
         self._runner = asyncio.create_task(work, name="telegram")
 
@@ -157,9 +174,10 @@ class TelegramChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain(timeout=10)
-        if self._offset is not None:  # confirm the last batch, so a restart does not replay it
+        await self._delivery.queue.stop()
+        if self._acknowledge_up_to() is not None:  # confirm the last batch, so a restart does not replay it
             try:
-                await self.bot.get_updates(offset=self._offset, limit=1, timeout=0)
+                await self.bot.get_updates(offset=self._acknowledge_up_to(), limit=1, timeout=0)
             except TelegramError:
                 log.warning("telegram: could not confirm the last updates")
         await self.bot.shutdown()
@@ -230,6 +248,10 @@ class TelegramChannel(Channel):
         await self.bot.set_my_commands([BotCommand(item.command, item.vi) for item in commands])
 
     async def _poll(self) -> None:
+        """Long polling. The offset asked for acknowledges updates to
+        Telegram, so it moves past an update only once its replies are
+        written down (`_unacknowledged`): a worker killed mid-burst gets
+        the rest again on restart."""
         delay = self.retry_delay
         while True:
             try:
@@ -248,9 +270,38 @@ class TelegramChannel(Channel):
                 continue
             delay = self.retry_delay
             self.health.connected()
-            for update in updates:
-                self._offset = update.update_id + 1
-                self.submit(update)
+            # Asking from the oldest unacknowledged update brings back those
+            # after it that are already answered: only new ones are submitted.
+            fresh = [
+                update
+                for update in updates
+                if update.update_id not in self._unacknowledged and not self._receiver.seen(update.update_id)
+            ]
+            for update in fresh:
+                self._offset = max(self._offset or 0, update.update_id + 1)
+                self.submit(update, stored=self._acknowledgement(update.update_id))
+            if not fresh and self._unacknowledged:
+                # Only updates still being answered came back: wait for progress, not in a busy loop.
+                self._progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), ACK_WAIT_SECONDS)
+
+    def _acknowledge_up_to(self) -> int | None:
+        """The getUpdates offset: the oldest update whose replies are not
+        written down yet, else past the newest received."""
+        return min(self._unacknowledged) if self._unacknowledged else self._offset
+
+    def _acknowledgement(self, update_id: int) -> asyncio.Future:
+        """A future the update's turn settles once its replies are written down."""
+        stored: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._unacknowledged.add(update_id)
+
+        def acknowledged(_: asyncio.Future) -> None:
+            self._unacknowledged.discard(update_id)
+            self._progress.set()
+
+        stored.add_done_callback(acknowledged)
+        return stored
 
     async def _updates(self) -> Sequence[Update]:
         """The next updates by long polling. One python-telegram-bot cannot
@@ -259,14 +310,17 @@ class TelegramChannel(Channel):
         unreadable ones skipped, so the channel never stalls on them."""
         try:
             return await self.bot.get_updates(
-                offset=self._offset, timeout=self.settings.polling_timeout_seconds, allowed_updates=ALLOWED_UPDATES
+                offset=self._acknowledge_up_to(),
+                timeout=self.settings.polling_timeout_seconds,
+                allowed_updates=ALLOWED_UPDATES,
             )
         except TelegramError:
             raise
         except Exception as error:
             log.error("telegram: an update could not be read (%s); reading them one by one", describe(error))
         batch = await self.bot.do_api_request(
-            "getUpdates", api_kwargs={"offset": self._offset, "timeout": 0, "allowed_updates": ALLOWED_UPDATES}
+            "getUpdates",
+            api_kwargs={"offset": self._acknowledge_up_to(), "timeout": 0, "allowed_updates": ALLOWED_UPDATES},
         )
         updates = []
         for data in batch if isinstance(batch, list) else []:
@@ -313,22 +367,32 @@ class TelegramChannel(Channel):
     async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:
         await asyncio.wait_for(asyncio.shield(answer), seconds)
 
-    def submit(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    def submit(
+        self, update: Update, answer: asyncio.Future | None = None, *, stored: asyncio.Future | None = None
+    ) -> None:
         """Queue an update for processing: once per update id, in order
         within its chat, concurrently across chats. `answer`, if given,
-        receives the reply to send in the webhook response, or None."""
+        receives the reply to send in the webhook response, or None once
+        the replies are written down; `stored` (polling) is settled then."""
         chat = update.effective_chat
         key = str(chat.id) if chat else f"update:{update.update_id}"
-        if not self._receiver.submit(key, self._process_settled(update, answer), update_key=update.update_id):
+        work = self._process_settled(update, answer, stored or answer)
+        if not self._receiver.submit(key, work, update_key=update.update_id):
             _settle(answer, None)
+            _settle(stored, None)
 
-    async def _process_settled(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    async def _process_settled(
+        self, update: Update, answer: asyncio.Future | None = None, stored: asyncio.Future | None = None
+    ) -> None:
         try:
-            await self._process(update, answer)
+            await self._process(update, answer, stored)
         finally:
             _settle(answer, None)
+            _settle(stored, None)
 
-    async def _process(self, update: Update, answer: asyncio.Future | None = None) -> None:
+    async def _process(
+        self, update: Update, answer: asyncio.Future | None = None, stored: asyncio.Future | None = None
+    ) -> None:
         query = update.callback_query
         inbound = to_inbound(update, self._payloads.from_callback_data)
         if query is not None:  # stop the button's spinner first
@@ -340,7 +404,9 @@ class TelegramChannel(Channel):
             return
         replies = await self._receiver.dispatch(self._handle, inbound)
         source = query.message.message_id if query is not None and query.message is not None else None
-        await self._delivery.answer(inbound.chat_id, replies, source_message_id=source, webhook_response=answer)
+        await self._delivery.answer(
+            inbound.chat_id, replies, source_message_id=source, webhook_response=answer, stored=stored
+        )
 
     async def _quietly(self, call: Awaitable[Any]) -> None:
         """Best-effort calls (answering a button): never fail a reply."""
@@ -354,3 +420,6 @@ class TelegramChannel(Channel):
         """Deliver replies the bot starts itself; a 429 raises `RateLimited`
         so the caller (broadcast) paces itself."""
         await self._delivery.send(chat_id, replies)
+
+    async def deliver(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        await self._delivery.notify(chat_id, replies)

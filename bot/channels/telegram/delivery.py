@@ -17,9 +17,15 @@ whether it delivered it, so messages whose id we need later (ones that can
 be edited in place) and photos still go by the Bot API, as does any reply
 not ready in time.
 
-Errors: 403 marks the user unreachable (`UserUnreachable`), 429 waits
-`retry_after` (or raises `RateLimited` from `send`), network errors retry
-with backoff (then `TransientError`).
+Every Bot API message call asks the account's pacer first (urgent unless
+a broadcast sends), so replies, notices and announcements share Telegram's
+limits; a reply that rides in a webhook response takes a slot only if one
+is free at once, else it goes by the outbound queue (`bot/outbound/`),
+which writes each turn's replies down before the update is acknowledged.
+
+Errors: 403 marks the user unreachable (`UserUnreachable`), 429 pauses the
+pacer and raises `RateLimited` (the queue tries again in its turn), network
+errors retry with backoff (then `TransientError`).
 """
 
 from __future__ import annotations
@@ -36,11 +42,15 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, InputMediaPhoto, Mess
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.broadcast.pacing import URGENT
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
 from bot.channels.telegram.inbound import NAME
 from bot.channels.telegram.recent import Recent
 from bot.channels.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, ButtonPayloads, folded, text_and_keyboard, to_html
 from bot.channels.text import split_text
+from bot.config import ChannelRate, OutboundSettings
+from bot.outbound.account import account_outbound
+from bot.outbound.queue import NOTICE, settle
 from core.messages import Image, Reply
 from storage.base import Storage
 
@@ -48,7 +58,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NETWORK_RETRIES = 3
-RATE_LIMIT_RETRIES = 3
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -70,13 +79,14 @@ class Delivery:
         payloads: ButtonPayloads,
         *,
         retry_delay: float,
-        max_rate_limit_wait: float,
+        rate: ChannelRate,
+        outbound: OutboundSettings,
     ) -> None:
         self.bot = bot
         self.storage = storage
         self.payloads = payloads
         self.retry_delay = retry_delay
-        self.max_rate_limit_wait = max_rate_limit_wait
+        self.pacer, self.queue = account_outbound(NAME, self.deliver_reply, storage, rate, outbound)
         self._edit_targets = Recent(10_000)  # (chat_id, edit_key) -> (message_id, is_photo)
         self._latest_message = Recent(10_000)  # chat_id -> newest message id seen in the chat
         self._file_ids = Recent(4096)  # Image.key -> Telegram file_id
@@ -88,7 +98,8 @@ class Delivery:
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
         """Deliver replies the bot starts itself; a 429 raises `RateLimited`
         so the caller (broadcast) paces itself."""
-        await self._deliver(chat_id, folded(replies), source_message_id=None, patient=False)
+        for reply in folded(replies):
+            await self._deliver_one(chat_id, reply, None)
 
     async def answer(
         self,
@@ -97,26 +108,39 @@ class Delivery:
         *,
         source_message_id: int | None,
         webhook_response: asyncio.Future | None,
+        stored: asyncio.Future | None = None,
     ) -> None:
         """A turn's replies to the user, whose message (or pressed button's
         message) was `source_message_id`. `webhook_response`, if given, is
-        what the webhook request waits for: the last message goes there
-        when it can (see module doc). Failures are logged: nobody waits on them."""
+        what the webhook request waits for: a reply of one plain message
+        goes there when the pacer has a slot for it now (see module doc).
+        Otherwise the queue writes the replies down, settles `stored` (the
+        update may be acknowledged) and sends them."""
         replies = folded(replies)
-        last = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
-        try:
-            if last is not None and webhook_response is not None:
-                # The other parts first, by the Bot API: Telegram runs the
-                # response's call after them, once it has the response.
-                await self._deliver(chat_id, replies[:-1], source_message_id=source_message_id, patient=True)
-                if not webhook_response.done():
-                    webhook_response.set_result(last)
-                    self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it
-                    return
-                replies = replies[-1:]  # the webhook stopped waiting meanwhile
-            await self._deliver(chat_id, replies, source_message_id=source_message_id, patient=True)
-        except DeliveryError as error:
-            log.warning("telegram: reply not delivered: %s", type(error).__name__)
+        meta = {} if source_message_id is None else {"source": source_message_id}
+        method = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
+        # The other parts first, by the Bot API: Telegram runs the
+        # response's call after them, once it has the response.
+        if (
+            method is not None
+            and webhook_response is not None
+            and (len(replies) == 1 or await self.queue.deliver(chat_id, replies[:-1], meta))
+        ):
+            if not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None:
+                webhook_response.set_result(method)
+                self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it
+                settle(stored)
+                return
+            replies = replies[-1:]  # too late, or no slot free now: by the Bot API
+        await self.queue.deliver(chat_id, replies, meta, stored=stored)
+
+    async def notify(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """A notice the bot starts itself, through the queue (see `Channel.deliver`)."""
+        await self.queue.deliver(chat_id, folded(replies), priority=NOTICE)
+
+    async def deliver_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        """One reply of a turn, for the queue."""
+        await self._deliver_one(chat_id, reply, meta.get("source"))
 
     def _webhook_answer(self, chat_id: str, reply: Reply) -> dict[str, Any] | None:
         """The Bot API call for a webhook response, if the reply is one
@@ -136,13 +160,7 @@ class Delivery:
             method["reply_markup"] = keyboard.to_dict()
         return method
 
-    async def _deliver(
-        self, chat_id: str, replies: Sequence[Reply], *, source_message_id: int | None, patient: bool
-    ) -> None:
-        for reply in replies:
-            await self._deliver_one(chat_id, reply, source_message_id, patient)
-
-    async def _deliver_one(self, chat_id: str, reply: Reply, source_message_id: int | None, patient: bool) -> None:
+    async def _deliver_one(self, chat_id: str, reply: Reply, source_message_id: int | None) -> None:
         text, keyboard = text_and_keyboard(reply, self.payloads)
         if reply.image is None and not text.strip():
             return
@@ -154,12 +172,12 @@ class Delivery:
         edit_target = self._edit_target(chat_id, reply, source_message_id) if one_message else None
         if edit_target is not None:
             new_text = caption if reply.image is not None else chunks[0]
-            if await self._edit(chat_id, edit_target, reply.image, new_text, keyboard, patient):
+            if await self._edit(chat_id, edit_target, reply.image, new_text, keyboard):
                 return
 
         sent: Message | None = None
         if reply.image is not None:
-            sent = await self._send_photo(chat_id, reply.image, caption, None if chunks else keyboard, patient)
+            sent = await self._send_photo(chat_id, reply.image, caption, None if chunks else keyboard)
         for number, chunk in enumerate(chunks, start=1):
             is_last = number == len(chunks)
             send = functools.partial(
@@ -169,7 +187,7 @@ class Delivery:
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard if is_last else None,
             )
-            sent = await self._api(chat_id, send, patient=patient)
+            sent = await self._api(chat_id, send)
         if sent is not None:
             self._latest_message[chat_id] = sent.message_id
             if reply.edit_key:
@@ -199,7 +217,6 @@ class Delivery:
         image: Image | None,
         text: str,
         keyboard: InlineKeyboardMarkup | None,
-        patient: bool,
     ) -> bool:
         """Edit a message in place; False when Telegram refuses (too old,
         deleted), so the caller sends a new one."""
@@ -210,7 +227,6 @@ class Delivery:
                     lambda: self.bot.edit_message_text(
                         to_html(text), chat_id, message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard
                     ),
-                    patient=patient,
                 )
             else:
                 await self._with_photo(
@@ -222,7 +238,6 @@ class Delivery:
                         message_id,
                         reply_markup=keyboard,
                     ),
-                    patient,
                     attach=True,
                 )
         except BadRequest as error:
@@ -233,7 +248,7 @@ class Delivery:
         return True
 
     async def _send_photo(
-        self, chat_id: str, image: Image, caption: str, keyboard: InlineKeyboardMarkup | None, patient: bool
+        self, chat_id: str, image: Image, caption: str, keyboard: InlineKeyboardMarkup | None
     ) -> Message:
         return await self._with_photo(
             chat_id,
@@ -241,7 +256,6 @@ class Delivery:
             lambda photo: self.bot.send_photo(
                 chat_id, photo, caption=to_html(caption) or None, parse_mode=ParseMode.HTML, reply_markup=keyboard
             ),
-            patient,
         )
 
     async def _with_photo(
@@ -249,7 +263,6 @@ class Delivery:
         chat_id: str,
         image: Image,
         call: Callable[[Any], Awaitable[Message | bool]],
-        patient: bool,
         attach: bool = False,
     ) -> Any:
         """Run a photo call with the cached `file_id` for `image.key`, or an
@@ -259,31 +272,31 @@ class Delivery:
         file_id = self._file_ids.get(image.key)
         if file_id is not None:
             try:
-                return await self._api(chat_id, lambda: call(file_id), patient=patient)
+                return await self._api(chat_id, lambda: call(file_id))
             except BadRequest as error:
                 if "file" not in str(error).lower():
                     raise
                 del self._file_ids[image.key]
         filename = re.sub(r"[^A-Za-z0-9_-]+", "-", image.key).strip("-") + ".png"
         upload = InputFile(image.png, filename=filename, attach=attach)
-        result = await self._api(chat_id, lambda: call(upload), patient=patient)
+        result = await self._api(chat_id, lambda: call(upload))
         if isinstance(result, Message) and result.photo:
             self._file_ids[image.key] = result.photo[-1].file_id
         return result
 
-    async def _api(self, chat_id: str, call: Callable[[], Awaitable[T]], *, patient: bool) -> T:
-        """One Bot API call with the platform's error policy (see module doc)."""
-        network_failures = rate_waits = 0
+    async def _api(self, chat_id: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One Bot API message call, paced, with the platform's error policy
+        (see module doc)."""
+        network_failures = 0
         while True:
+            ticket = await self.pacer.acquire(chat_id, urgent=URGENT.get())
             try:
                 return await call()
             except RetryAfter as error:
                 seconds = retry_seconds(error)
-                if not patient or rate_waits >= RATE_LIMIT_RETRIES or seconds > self.max_rate_limit_wait:
-                    raise RateLimited(seconds) from error
-                rate_waits += 1
-                log.info("telegram: rate limited, waiting %.0f s", seconds)
-                await asyncio.sleep(seconds)
+                self.pacer.pause(seconds)
+                log.info("telegram: rate limited, pausing %.0f s", seconds)
+                raise RateLimited(seconds) from error
             except Forbidden as error:
                 await self._mark_unreachable(chat_id)
                 raise UserUnreachable(str(error)) from error
@@ -296,9 +309,11 @@ class Delivery:
                 network_failures += 1
                 if network_failures > NETWORK_RETRIES:
                     raise TransientError(str(error)) from error
-                await asyncio.sleep(self.retry_delay * 2 ** (network_failures - 1))
             except TelegramError as error:
                 raise DeliveryError(str(error)) from error
+            finally:
+                self.pacer.finished(ticket)
+            await asyncio.sleep(self.retry_delay * 2 ** (network_failures - 1))
 
     async def _mark_unreachable(self, user_id: str) -> None:
         """Record that the user blocked the bot (their next /start clears it,

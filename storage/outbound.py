@@ -1,0 +1,223 @@
+"""The outbound queue (`outbound_messages`, revision 0010): every reply and
+notice of a bot account, written down before its update is acknowledged,
+so that a worker's crash loses none (`bot/outbound/queue.py` sends them).
+
+A row holds one turn's replies for one chat. Rows of a chat go out in
+order: a row may be claimed only when no earlier row of its chat is still
+open. On PostgreSQL the candidates are locked with `FOR UPDATE SKIP
+LOCKED`, so workers take different rows without waiting; on SQLite the
+claim runs in the process's single write transaction.
+
+    put (in_flight for the writer, or pending behind an earlier row)
+    pending --claim--> in_flight --sent--> (deleted)
+       ^                   |  \\--403 / chat not found--> unreachable
+       +--429, network ----+   \\--older than max age----> expired
+A row in flight whose lease ran out (its worker died) is claimed again.
+Given-up rows keep no content, only their state, to be counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
+
+from storage.schema import outbound_messages, utcnow
+from storage.sql import SqlStorage
+
+ERROR_LIMIT = 200
+_rows = outbound_messages
+
+
+class OutboundState(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    UNREACHABLE = "unreachable"  # the platform says the user is gone
+    EXPIRED = "expired"  # older than the queue's max age
+    FAILED = "failed"  # the platform refused it for good (a bad request)
+
+
+OPEN_STATES = (OutboundState.PENDING.value, OutboundState.IN_FLIGHT.value)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One queued row, as claimed."""
+
+    id: int
+    channel: str
+    chat_id: str
+    payload: dict[str, Any]
+    done_parts: int
+    attempts: int
+    created_at: datetime
+
+
+class OutboundStore:
+    def __init__(self, storage: SqlStorage) -> None:
+        self.storage = storage
+
+    async def put(
+        self,
+        channel: str,
+        chat_id: str,
+        payload: dict[str, Any],
+        *,
+        worker_id: str,
+        lease: timedelta,
+        priority: int = 0,
+        now: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Write a chat's replies down; returns (row id, claimed): claimed
+        for `worker_id` to send at once, unless an earlier row of the chat
+        is still open (then it waits its turn as pending)."""
+        now = now or utcnow()
+
+        def write(conn: Connection) -> tuple[int, bool]:
+            behind = conn.execute(select(exists().where(_same_chat(channel, chat_id)))).scalar()
+            state = OutboundState.PENDING if behind else OutboundState.IN_FLIGHT
+            inserted = conn.execute(
+                _rows.insert()
+                .values(
+                    channel=channel,
+                    chat_id=chat_id,
+                    priority=priority,
+                    payload=payload,
+                    state=state.value,
+                    attempts=0 if behind else 1,
+                    created_at=now,
+                    next_attempt_at=now,
+                    claimed_by=None if behind else worker_id,
+                    lease_until=None if behind else now + lease,
+                )
+                .returning(_rows.c.id)
+            )
+            return inserted.scalar_one(), not behind
+
+        return await self.storage.run_sync(write, write=True)
+
+    async def claim(
+        self, channel: str, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
+    ) -> list[Outgoing]:
+        """Take up to `limit` due rows of `channel`, each the oldest open row
+        of its chat: pending and due, or in flight with a lapsed lease.
+        Replies (lower priority number) first, then oldest first."""
+        now = now or utcnow()
+        earlier = aliased(_rows)
+        due = or_(
+            and_(_rows.c.state == OutboundState.PENDING.value, _rows.c.next_attempt_at <= now),
+            and_(_rows.c.state == OutboundState.IN_FLIGHT.value, _rows.c.lease_until < now),
+        )
+        head_of_chat = ~exists().where(
+            earlier.c.channel == _rows.c.channel,
+            earlier.c.chat_id == _rows.c.chat_id,
+            earlier.c.id < _rows.c.id,
+            earlier.c.state.in_(OPEN_STATES),
+        )
+        candidates = (
+            select(_rows.c.id)
+            .where(_rows.c.channel == channel, due, head_of_chat)
+            .order_by(_rows.c.priority, _rows.c.id)
+            .limit(limit)
+        )
+        if self.storage.is_postgres:
+            candidates = candidates.with_for_update(skip_locked=True, of=_rows)
+        claim = (
+            update(_rows)
+            .where(_rows.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                state=OutboundState.IN_FLIGHT.value,
+                claimed_by=worker_id,
+                lease_until=now + lease,
+                attempts=_rows.c.attempts + 1,
+            )
+            .returning(
+                _rows.c.id,
+                _rows.c.channel,
+                _rows.c.chat_id,
+                _rows.c.payload,
+                _rows.c.done_parts,
+                _rows.c.attempts,
+                _rows.c.created_at,
+            )
+        )
+        rows = await self.storage.run_sync(lambda conn: conn.execute(claim).all(), write=True)
+        return sorted((Outgoing(*row) for row in rows), key=lambda row: row.id)
+
+    async def renew(self, worker_id: str, ids: Sequence[int], lease: timedelta) -> None:
+        """Extend this worker's leases on rows it is still sending."""
+        if not ids:
+            return
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id.in_(list(ids)), _rows.c.claimed_by == worker_id)
+            .values(lease_until=utcnow() + lease)
+        )
+
+    async def sent(self, worker_id: str, row_id: int) -> None:
+        """Delivered: nothing of it is kept."""
+        await self._write(delete(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id))
+
+    async def retry_later(self, worker_id: str, row_id: int, *, done_parts: int, at: datetime, error: str) -> None:
+        """Back to pending, to go at `at`, its first `done_parts` replies not again."""
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id)
+            .values(
+                state=OutboundState.PENDING.value,
+                done_parts=done_parts,
+                next_attempt_at=at,
+                claimed_by=None,
+                lease_until=None,
+                last_error=error[:ERROR_LIMIT],
+            )
+        )
+
+    async def give_up(self, worker_id: str, row_id: int, state: OutboundState, error: str) -> None:
+        """Never to be sent (`state`: unreachable or failed); the content goes."""
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id)
+            .values(state=state.value, payload=None, claimed_by=None, lease_until=None, last_error=error[:ERROR_LIMIT])
+        )
+
+    async def expire(self, max_age: timedelta, now: datetime | None = None) -> int:
+        """Give up rows older than `max_age` that nobody is sending now;
+        returns how many."""
+        now = now or utcnow()
+        idle = or_(
+            _rows.c.state == OutboundState.PENDING.value,
+            and_(_rows.c.state == OutboundState.IN_FLIGHT.value, _rows.c.lease_until < now),
+        )
+        return await self._write(
+            update(_rows)
+            .where(_rows.c.created_at < now - max_age, idle)
+            .values(state=OutboundState.EXPIRED.value, payload=None, claimed_by=None, lease_until=None)
+        )
+
+    async def counts(self, channel: str) -> dict[str, int]:
+        """Rows per state (sent rows are gone): what waits and what was given up."""
+        async with self.storage.transaction() as conn:
+            rows = (
+                await conn.execute(
+                    select(_rows.c.state, func.count()).where(_rows.c.channel == channel).group_by(_rows.c.state)
+                )
+            ).all()
+        return {str(state): int(count) for state, count in rows}
+
+    async def _write(self, statement: Executable) -> int:
+        """One statement in its own short transaction (on SQLite on the event
+        loop: a reply's bookkeeping never queues behind aiosqlite's thread
+        hand-offs); the rows it changed."""
+        return await self.storage.run_sync(lambda conn: conn.execute(statement).rowcount or 0, write=True)
+
+
+def _same_chat(channel: str, chat_id: str) -> Any:
+    return and_(_rows.c.channel == channel, _rows.c.chat_id == chat_id, _rows.c.state.in_(OPEN_STATES))

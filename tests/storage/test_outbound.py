@@ -1,0 +1,98 @@
+"""The outbound queue's storage (`storage/outbound.py`), on SQLite and
+PostgreSQL: a reply written down is sent once, in order within its chat,
+by one worker at a time, survives a worker's crash, and is given up only
+with a reason that is counted."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from storage.outbound import OutboundState, OutboundStore
+from storage.outbound_budget import SharedBudget
+from storage.schema import outbound_messages, utcnow
+from storage.sql import SqlStorage
+
+LEASE = timedelta(seconds=30)
+
+
+def payload(text: str) -> dict:
+    return {"replies": [{"text": text}], "meta": {}}
+
+
+async def test_a_reply_written_down_is_claimed_by_its_writer_and_gone_once_sent(storage):
+    store = OutboundStore(storage)
+    row, mine = await store.put("telegram", "42", payload("Chào bạn"), worker_id="w1", lease=LEASE)
+    assert mine
+    assert await store.claim("telegram", "w2", 10, LEASE) == []  # in flight for w1
+    await store.sent("w1", row)
+    assert await store.counts("telegram") == {}
+
+
+async def test_a_chat_s_later_reply_waits_behind_the_earlier_one(storage):
+    store = OutboundStore(storage)
+    first, _ = await store.put("telegram", "42", payload("một"), worker_id="w1", lease=LEASE)
+    second, mine = await store.put("telegram", "42", payload("hai"), worker_id="w1", lease=LEASE)
+    other, other_mine = await store.put("telegram", "43", payload("ba"), worker_id="w1", lease=LEASE)
+    assert not mine and other_mine  # another chat is not held up
+    assert await store.claim("telegram", "w2", 10, LEASE) == []
+    await store.sent("w1", first)
+    [claimed] = await store.claim("telegram", "w2", 10, LEASE)
+    assert (claimed.id, claimed.payload["replies"][0]["text"]) == (second, "hai")
+
+
+async def test_a_crashed_worker_s_reply_is_claimed_again_once_its_lease_lapses(storage):
+    store = OutboundStore(storage)
+    row, _ = await store.put("telegram", "42", payload("Chào"), worker_id="dead", lease=timedelta(seconds=-1))
+    [claimed] = await store.claim("telegram", "alive", 10, LEASE)
+    assert claimed.id == row and claimed.attempts == 2
+    await store.sent("dead", row)  # the dead worker's late write changes nothing
+    assert await store.counts("telegram") == {"in_flight": 1}
+
+
+async def test_a_retry_keeps_the_parts_already_sent(storage):
+    store = OutboundStore(storage)
+    row, _ = await store.put("zalo_bot", "u1", payload("x"), worker_id="w1", lease=LEASE)
+    await store.retry_later("w1", row, done_parts=1, at=utcnow() + timedelta(seconds=60), error="TransientError")
+    assert await store.claim("zalo_bot", "w1", 10, LEASE) == []  # not due yet
+    await store.retry_later("w1", row, done_parts=1, at=utcnow(), error="TransientError")  # not w1's any more
+    later = utcnow() + timedelta(seconds=61)
+    [claimed] = await store.claim("zalo_bot", "w2", 10, LEASE, now=later)
+    assert claimed.done_parts == 1
+
+
+async def test_given_up_replies_keep_no_content_and_are_counted(storage):
+    store = OutboundStore(storage)
+    gone, _ = await store.put("telegram", "42", payload("Số CCCD của bạn"), worker_id="w1", lease=LEASE)
+    await store.give_up("w1", gone, OutboundState.UNREACHABLE, "unreachable")
+    await store.put("telegram", "43", payload("cũ"), worker_id="w1", lease=timedelta(seconds=-1))
+    assert await store.expire(timedelta(hours=24), now=utcnow() + timedelta(hours=25)) == 1
+    assert await store.counts("telegram") == {"unreachable": 1, "expired": 1}
+    async with storage.transaction() as conn:
+        assert (await conn.execute(select(outbound_messages.c.payload))).scalars().all() == [None, None]
+
+
+async def test_workers_claiming_at_once_each_take_different_rows(storage):
+    store = OutboundStore(storage)
+    for chat in range(40):
+        await store.put("telegram", str(chat), payload("x"), worker_id="dead", lease=timedelta(seconds=-1))
+    batches = await asyncio.gather(*(store.claim("telegram", f"w{n}", 15, LEASE) for n in range(4)))
+    ids = [row.id for batch in batches for row in batch]
+    assert len(ids) == len(set(ids)) == 40
+
+
+async def test_workers_share_one_send_budget_spaced_evenly(postgres_url):
+    storage = SqlStorage(postgres_url)  # several workers share a budget only on PostgreSQL
+    await storage.init()
+    try:
+        budget = SharedBudget(storage, "telegram", per_second=10)
+        delays = sorted(await asyncio.gather(*(budget.reserve() for _ in range(5))))
+        assert delays[0] < 0.05
+        assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
+        assert not await budget.try_reserve(margin=0.1)  # the next slot is 0.5 s away
+        assert await budget.try_reserve(margin=1.0)
+    finally:
+        await storage.close()

@@ -41,6 +41,7 @@ from domain import fees
 from flows.answers import ANSWER_TOPICS, fact_reply
 from flows.base import Context, Flow, Turn, rows
 from nlu.provinces import find_province
+from nlu.topic_words import names_topic
 
 INTENT_FLOWS = {
     "request_guide": "guide",
@@ -121,9 +122,13 @@ class IntentRouter(Flow):
         if intent in ("nlu_fallback", ""):
             intent = self.confirmed_guess(ctx, parse) or intent
         elif intent == "out_of_scope" and _ASKS_FOR_THE_CERTIFICATE.search(text_key(str(parse.get("text") or ""))):
-            # "Not mine" is wrong for a question about the certificate that names a purpose of ours
-            # ("giấy phép lao động ... cần phiếu mấy"); steps are not checked, their words are too common.
-            intent = self.confirmed_guess(ctx, parse, steps=False) or intent
+            # "Not mine" is wrong for a question about the certificate that names a purpose in our data
+            # ("nhận con nuôi ... cần phiếu mấy"): that purpose's answer says which type; steps are
+            # not checked, their words are too common.
+            if ctx.services.knowledge.purpose_named(str(parse.get("text") or ""), ctx.today):
+                intent = "certificate_types"
+            else:
+                intent = self.confirmed_guess(ctx, parse, steps=False) or intent
         if intent in ("nlu_fallback", ""):
             return await self.miss(ctx, parse, intent)
         if intent == "out_of_scope":
@@ -167,7 +172,8 @@ class IntentRouter(Flow):
     def confirmed_guess(self, ctx: Context, parse: dict[str, Any], steps: bool = True) -> str | None:
         """A guess among the top two that the question's own words confirm: a
         guide step (unless `steps` is False) or a purpose it names (from the
-        knowledge data), a certificate type ("phiếu 1") for the certificate types."""
+        knowledge data), a certificate type ("phiếu 1") for the certificate types,
+        or the words of the guess's topic ("tốn bao nhiêu" for the fee, nlu/data/topic_words.yml)."""
         text = str(parse.get("text") or "")
         knowledge = ctx.services.knowledge
         ranking = [item.get("name") for item in parse.get("intent_ranking") or []]
@@ -177,6 +183,8 @@ class IntentRouter(Flow):
             if guess == "certificate_types" and (
                 entity_value(parse, "certificate_type") or knowledge.purpose_named(text, ctx.today)
             ):
+                return guess
+            if names_topic(guess, text):
                 return guess
         return None
 

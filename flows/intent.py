@@ -15,8 +15,8 @@ a guess the citizen then presses labels that question with its intent.
 ```mermaid
 stateDiagram-v2
     [*] --> ROUTED: confident intent -> its flow or answer
-    [*] --> ROUTED: unsure, but a top-two guess confirmed by the words (a guide step, a purpose)
-    [*] --> ROUTED: out of scope, but the certificate types second and a purpose or type named
+    [*] --> ROUTED: unsure, but a top-two guess confirmed by the words (a guide step, a purpose, its topic's words)
+    [*] --> ROUTED: out of scope, but the certificate and a purpose named (or a type, certificate types second)
     [*] --> CONFIRM: unsure -> buttons for the top two intents
     CONFIRM --> ROUTED: a guess pressed (intent:<name>)
     CONFIRM --> CONFIRM: still unsure (1 miss)

@@ -155,12 +155,49 @@ def unsure(storage, *guesses: str) -> Dispatcher:
         (("account_help", "guide_step"), "tờ khai điền sẵn tên cha mẹ sai", "Bước 4/8"),
         (("abroad", "certificate_types"), "làm giấy phép lao động thì sao", "giấy phép lao động"),
         (("certificate_types", "abroad"), "phiếu 2 ai xin được", "Phiếu số 2"),
+        # ... or the words of the guess's topic (nlu/data/topic_words.yml), the second guess too.
+        (("validity", "abroad"), "phiếu xin hồi năm ngoái giờ còn dùng được không", "không quy định thời hạn"),
+        (("request_guide", "fee_info"), "làm cái phiếu ni tốn nhiêu tiền", "200.000 đ"),
+        (("payment_help", "fee_info"), "do disabled people have to pay", "0 đ"),
     ],
 )
 async def test_an_unsure_guess_the_words_confirm_is_answered(storage, guesses, question, answer):
     chat = Chat(unsure(storage, *guesses))
     await chat.say(question)
     assert answer in chat.text and "Có phải bạn muốn hỏi" not in chat.text, chat.text
+
+
+async def test_an_unsure_guess_of_another_topic_is_not_confirmed_by_the_fee_words(storage):
+    chat = Chat(unsure(storage, "payment_help", "guide_step"))
+    await chat.say("tốn bao nhiêu tiền vậy")
+    assert "Có phải bạn muốn hỏi" in chat.text
+
+
+class OutOfScopeInterpreter(UnsureInterpreter):
+    """The NLU sure that a question is not about the certificate."""
+
+    async def parse(self, text: str) -> dict:
+        parse = await super().parse(text)
+        ranking = [{"name": "out_of_scope", "confidence": 0.8}, *parse["intent_ranking"][1:]]
+        return {**parse, "intent": ranking[0], "intent_ranking": ranking}
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        # A purpose of the knowledge data, with the certificate named: which type it needs.
+        ("làm thủ tục nhận con nuôi cần phiếu lý lịch số mấy", "Phiếu số 1 hay số 2"),
+        ("hồ sơ nhập quốc tịch cần lý lịch tư pháp không", "Phiếu số 1 hay số 2"),
+        # No certificate named, or no purpose of ours: honestly not ours.
+        ("thủ tục nhận con nuôi ở đâu", "dichvucong.gov.vn"),
+        ("làm hộ chiếu có cần phiếu lý lịch không", "dichvucong.gov.vn"),
+    ],
+)
+async def test_out_of_scope_naming_the_certificate_and_a_purpose_gets_that_purpose(storage, question, answer):
+    services = make_services(storage, knowledge=load_knowledge(), nlu=OutOfScopeInterpreter("abroad", "validity"))
+    chat = Chat(Dispatcher(services))
+    await chat.say(question)
+    assert answer in chat.text, chat.text
 
 
 async def test_an_unsure_guess_without_such_words_is_still_asked_back(storage):

@@ -190,9 +190,11 @@ class IntentRouter(Flow):
 
     async def fee_question(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
         """The fee for the asker's own case when the question says it ("sinh viên",
-        "4 bản"); otherwise the general answer, with the calculator offered."""
+        "4 bản", "bản thứ 3"); otherwise the general answer, with the calculator offered."""
         group = fees.fee_rules().group_mentioned(str(parse.get("text") or "")) or ""
-        copies = entity_value(parse, "copies")
+        # Several counts ("ngoài 2 bản, bản thứ 3 ..."): the largest is the total asked about.
+        counts = [int(e["value"]) for e in parse.get("entities") or [] if e.get("entity") == "copies"]
+        copies = str(max(counts)) if counts else ""
         if group or copies:
             return await ctx.start("fees", f"{group}:{copies}")
         return await ctx.start("answers", "fee_info")

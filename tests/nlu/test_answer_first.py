@@ -26,6 +26,8 @@ def dispatcher(storage, interpreter):
         ("sinh viên thì phí làm lý lịch tư pháp bao nhiêu", ["100.000 đ", "sinh viên"]),
         ("bố tôi 65 tuổi làm phiếu có mất phí không", ["0 đ", "người cao tuổi"]),
         ("phí làm phiếu lấy 4 bản giấy hết bao nhiêu", ["210.000 đ", "2 bản giấy thêm"]),
+        # Several counts: the largest is the total asked about.
+        ("ngoài 2 bản có sẵn thì bản thứ 3 tính phí bao nhiêu", ["205.000 đ"]),
         # Who issues it now: the police, and the Sở Tư pháp no longer does.
         ("so tu phap con cap phieu ly lich khong", ["Công an", "Sở Tư pháp không còn"]),
         ("giờ cơ quan nào cấp lý lịch tư pháp", ["Công an tỉnh"]),

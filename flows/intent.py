@@ -173,7 +173,8 @@ class IntentRouter(Flow):
         """A guess among the top two that the question's own words confirm: a
         guide step (unless `steps` is False) or a purpose it names (from the
         knowledge data), a certificate type ("phiếu 1") for the certificate types,
-        or the words of the guess's topic ("tốn bao nhiêu" for the fee, nlu/data/topic_words.yml)."""
+        or the words of the guess's topic ("tốn bao nhiêu" for the fee, nlu/data/topic_words.yml),
+        a fee group named ("người khuyết tật") for the fee."""
         text = str(parse.get("text") or "")
         knowledge = ctx.services.knowledge
         ranking = [item.get("name") for item in parse.get("intent_ranking") or []]
@@ -184,7 +185,7 @@ class IntentRouter(Flow):
                 entity_value(parse, "certificate_type") or knowledge.purpose_named(text, ctx.today)
             ):
                 return guess
-            if names_topic(guess, text):
+            if names_topic(guess, text) or (guess == "fee_info" and fees.fee_rules().group_mentioned(text)):
                 return guess
         return None
 

@@ -161,6 +161,8 @@ def unsure(storage, *guesses: str) -> Dispatcher:
         (("validity", "abroad"), "phiếu xin hồi năm ngoái giờ còn dùng được không", "không quy định thời hạn"),
         (("request_guide", "fee_info"), "làm cái phiếu ni tốn nhiêu tiền", "200.000 đ"),
         (("payment_help", "fee_info"), "do disabled people have to pay", "0 đ"),
+        # ... or a fee group the fee rules name.
+        (("payment_help", "fee_info"), "people with disabilities and the fee?", "0 đ"),
     ],
 )
 async def test_an_unsure_guess_the_words_confirm_is_answered(storage, guesses, question, answer):

@@ -26,6 +26,7 @@ def test_teencode_and_abbreviations_are_expanded():
     # Regional and chat words.
     assert normalize("mần phiếu ni lm sao") == "làm phiếu này làm sao"
     assert normalize("tốn nhiêu xiền") == "tốn nhiêu tiền"
+    assert normalize("phiếu có hsd ko") == "phiếu có hạn sử dụng không"
 
 
 def test_an_age_typed_short_is_an_age():

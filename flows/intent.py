@@ -174,7 +174,7 @@ class IntentRouter(Flow):
         guide step (unless `steps` is False) or a purpose it names (from the
         knowledge data), a certificate type ("phiếu 1") for the certificate types,
         or the words of the guess's topic ("tốn bao nhiêu" for the fee, nlu/data/topic_words.yml),
-        a fee group named ("người khuyết tật") for the fee."""
+        a fee group or a number of copies named ("người khuyết tật", "5 copies") for the fee."""
         text = str(parse.get("text") or "")
         knowledge = ctx.services.knowledge
         ranking = [item.get("name") for item in parse.get("intent_ranking") or []]
@@ -185,9 +185,14 @@ class IntentRouter(Flow):
                 entity_value(parse, "certificate_type") or knowledge.purpose_named(text, ctx.today)
             ):
                 return guess
-            if names_topic(guess, text) or (guess == "fee_info" and fees.fee_rules().group_mentioned(text)):
+            if names_topic(guess, text) or (guess == "fee_info" and self.names_fee_case(parse)):
                 return guess
         return None
+
+    @staticmethod
+    def names_fee_case(parse: dict[str, Any]) -> bool:
+        """Whether the question names what the fee depends on: a fee group or a number of copies."""
+        return bool(entity_value(parse, "copies") or fees.fee_rules().group_mentioned(str(parse.get("text") or "")))
 
     async def fee_question(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
         """The fee for the asker's own case when the question says it ("sinh viên",

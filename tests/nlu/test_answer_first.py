@@ -8,6 +8,7 @@ import pytest
 
 from bot.dispatcher import Dispatcher
 from domain.knowledge import load_knowledge
+from nlu.entities import extract
 from tests.flows.helpers import Chat, make_services
 
 
@@ -137,7 +138,7 @@ class UnsureInterpreter:
 
     async def parse(self, text: str) -> dict:
         ranking = [{"name": name, "confidence": 0.4 - 0.1 * n} for n, name in enumerate(self.guesses)]
-        entities = [{"entity": "certificate_type", "value": "2"}] if "phiếu 2" in text else []
+        entities = extract(text)  # the real entities: a certificate type, a number of copies
         return {
             "text": text,
             "intent": {"name": "nlu_fallback", "confidence": 0.45},
@@ -161,8 +162,9 @@ def unsure(storage, *guesses: str) -> Dispatcher:
         (("validity", "abroad"), "phiếu xin hồi năm ngoái giờ còn dùng được không", "không quy định thời hạn"),
         (("request_guide", "fee_info"), "làm cái phiếu ni tốn nhiêu tiền", "200.000 đ"),
         (("payment_help", "fee_info"), "do disabled people have to pay", "0 đ"),
-        # ... or a fee group the fee rules name.
+        # ... or what the fee depends on: a fee group the fee rules name, a number of copies.
         (("payment_help", "fee_info"), "people with disabilities and the fee?", "0 đ"),
+        (("guide_step", "fee_info"), "what if i want 5 copies", "215.000 đ"),
     ],
 )
 async def test_an_unsure_guess_the_words_confirm_is_answered(storage, guesses, question, answer):

@@ -15,8 +15,8 @@ a guess the citizen then presses labels that question with its intent.
 ```mermaid
 stateDiagram-v2
     [*] --> ROUTED: confident intent -> its flow or answer
-    [*] --> ROUTED: unsure, but a top-two guess confirmed by the words (a guide step, a purpose)
-    [*] --> ROUTED: out of scope, but the certificate types second and a purpose or type named
+    [*] --> ROUTED: unsure, but a top-two guess confirmed by the words (a guide step, a purpose, its topic's words)
+    [*] --> ROUTED: out of scope, but the certificate and a purpose named (or a type, certificate types second)
     [*] --> CONFIRM: unsure -> buttons for the top two intents
     CONFIRM --> ROUTED: a guess pressed (intent:<name>)
     CONFIRM --> CONFIRM: still unsure (1 miss)
@@ -41,6 +41,7 @@ from domain import fees
 from flows.answers import ANSWER_TOPICS, fact_reply
 from flows.base import Context, Flow, Turn, rows
 from nlu.provinces import find_province
+from nlu.topic_words import names_topic
 
 INTENT_FLOWS = {
     "request_guide": "guide",
@@ -121,9 +122,13 @@ class IntentRouter(Flow):
         if intent in ("nlu_fallback", ""):
             intent = self.confirmed_guess(ctx, parse) or intent
         elif intent == "out_of_scope" and _ASKS_FOR_THE_CERTIFICATE.search(text_key(str(parse.get("text") or ""))):
-            # "Not mine" is wrong for a question about the certificate that names a purpose of ours
-            # ("giấy phép lao động ... cần phiếu mấy"); steps are not checked, their words are too common.
-            intent = self.confirmed_guess(ctx, parse, steps=False) or intent
+            # "Not mine" is wrong for a question about the certificate that names a purpose in our data
+            # ("nhận con nuôi ... cần phiếu mấy"): that purpose's answer says which type; steps are
+            # not checked, their words are too common.
+            if ctx.services.knowledge.purpose_named(str(parse.get("text") or ""), ctx.today):
+                intent = "certificate_types"
+            else:
+                intent = self.confirmed_guess(ctx, parse, steps=False) or intent
         if intent in ("nlu_fallback", ""):
             return await self.miss(ctx, parse, intent)
         if intent == "out_of_scope":
@@ -167,7 +172,9 @@ class IntentRouter(Flow):
     def confirmed_guess(self, ctx: Context, parse: dict[str, Any], steps: bool = True) -> str | None:
         """A guess among the top two that the question's own words confirm: a
         guide step (unless `steps` is False) or a purpose it names (from the
-        knowledge data), a certificate type ("phiếu 1") for the certificate types."""
+        knowledge data), a certificate type ("phiếu 1") for the certificate types,
+        or the words of the guess's topic ("tốn bao nhiêu" for the fee, nlu/data/topic_words.yml),
+        a fee group or a number of copies named ("người khuyết tật", "5 copies") for the fee."""
         text = str(parse.get("text") or "")
         knowledge = ctx.services.knowledge
         ranking = [item.get("name") for item in parse.get("intent_ranking") or []]
@@ -178,13 +185,22 @@ class IntentRouter(Flow):
                 entity_value(parse, "certificate_type") or knowledge.purpose_named(text, ctx.today)
             ):
                 return guess
+            if names_topic(guess, text) or (guess == "fee_info" and self.names_fee_case(parse)):
+                return guess
         return None
+
+    @staticmethod
+    def names_fee_case(parse: dict[str, Any]) -> bool:
+        """Whether the question names what the fee depends on: a fee group or a number of copies."""
+        return bool(entity_value(parse, "copies") or fees.fee_rules().group_mentioned(str(parse.get("text") or "")))
 
     async def fee_question(self, ctx: Context, parse: dict[str, Any]) -> list[Reply]:
         """The fee for the asker's own case when the question says it ("sinh viên",
-        "4 bản"); otherwise the general answer, with the calculator offered."""
+        "4 bản", "bản thứ 3"); otherwise the general answer, with the calculator offered."""
         group = fees.fee_rules().group_mentioned(str(parse.get("text") or "")) or ""
-        copies = entity_value(parse, "copies")
+        # Several counts ("ngoài 2 bản, bản thứ 3 ..."): the largest is the total asked about.
+        counts = [int(e["value"]) for e in parse.get("entities") or [] if e.get("entity") == "copies"]
+        copies = str(max(counts)) if counts else ""
         if group or copies:
             return await ctx.start("fees", f"{group}:{copies}")
         return await ctx.start("answers", "fee_info")

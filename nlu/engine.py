@@ -41,7 +41,7 @@ from nlu.training_data import TrainingData, load_training_data
 log = logging.getLogger(__name__)
 
 # Bump when features or model change: saved models then retrain by themselves.
-FEATURE_VERSION = "5"
+FEATURE_VERSION = "6"
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 MAX_CHARS = 2000  # longer messages are classified on their beginning

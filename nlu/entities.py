@@ -51,6 +51,8 @@ _CERTIFICATE_TYPE = re.compile(
 )
 _COPIES = re.compile(r"\b" + _NUMBER + r"\s*(ban|copy|copies)\b")
 _NOT_COPIES = {"bạn", "bàn", "bán"}  # "hai bạn" is two friends, not two copies
+# "bản thứ 3", "the 3rd copy": asking about the Nth copy means N copies.
+_NTH_COPY = re.compile(r"\b(?:(ban)\s*thu\s*" + _NUMBER + r"|(\d{1,2})(?:st|nd|rd|th)\s*cop(?:y|ies))\b")
 
 
 def _search_text(text: str) -> str:
@@ -148,6 +150,11 @@ def extract(text: str) -> list[dict]:
     for match in _COPIES.finditer(search):
         count = _number(match.group(1))
         unit = text[match.start(2) : match.end(2)].lower()
+        if 1 <= count <= 99 and unit not in _NOT_COPIES and free(*match.span()):
+            add(_entity("copies", count, *match.span()))
+    for match in _NTH_COPY.finditer(search):
+        count = _number(match.group(2) or match.group(3))
+        unit = text[match.start(1) : match.end(1)].lower() if match.group(1) else ""
         if 1 <= count <= 99 and unit not in _NOT_COPIES and free(*match.span()):
             add(_entity("copies", count, *match.span()))
     for found in find_provinces(text):

@@ -22,6 +22,9 @@ TEENCODE_FILE = DATA_DIR / "teencode.yml"
 
 _TONE_MARKS = {"\u0300", "\u0301", "\u0309", "\u0303", "\u0323"}  # huyền, sắc, hỏi, ngã, nặng
 _WORD = re.compile(r"\w+", re.UNICODE)
+# An age typed short: "15t", "8t". In questions about this certificate a number
+# with "t" is an age (a child's, a parent's); amounts are written "200k" or "200 nghìn".
+_SHORT_AGE = re.compile(r"^(\d{1,3})t$")
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}", re.UNICODE)  # letters only: keep "000.00.79"
 # Syllables where old and new orthography put the tone on different vowels:
 # oa, oe, uy closing the syllable (hoà/hòa, khoẻ/khỏe, thuỷ/thủy). "qu" + y is
@@ -58,6 +61,8 @@ def normalize(text: str) -> str:
 
     def expand(match: re.Match) -> str:
         word = match.group(0)
+        if age := _SHORT_AGE.match(word):
+            return f"{age.group(1)} tuổi"
         return words.get(word) or words.get(fold_diacritics(word)) or _place_tone(word)
 
     return _WORD.sub(expand, text)

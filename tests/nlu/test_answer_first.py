@@ -8,6 +8,7 @@ import pytest
 
 from bot.dispatcher import Dispatcher
 from domain.knowledge import load_knowledge
+from nlu.entities import extract
 from tests.flows.helpers import Chat, make_services
 
 
@@ -26,6 +27,8 @@ def dispatcher(storage, interpreter):
         ("sinh viên thì phí làm lý lịch tư pháp bao nhiêu", ["100.000 đ", "sinh viên"]),
         ("bố tôi 65 tuổi làm phiếu có mất phí không", ["0 đ", "người cao tuổi"]),
         ("phí làm phiếu lấy 4 bản giấy hết bao nhiêu", ["210.000 đ", "2 bản giấy thêm"]),
+        # Several counts: the largest is the total asked about.
+        ("ngoài 2 bản có sẵn thì bản thứ 3 tính phí bao nhiêu", ["205.000 đ"]),
         # Who issues it now: the police, and the Sở Tư pháp no longer does.
         ("so tu phap con cap phieu ly lich khong", ["Công an", "Sở Tư pháp không còn"]),
         ("giờ cơ quan nào cấp lý lịch tư pháp", ["Công an tỉnh"]),
@@ -135,7 +138,7 @@ class UnsureInterpreter:
 
     async def parse(self, text: str) -> dict:
         ranking = [{"name": name, "confidence": 0.4 - 0.1 * n} for n, name in enumerate(self.guesses)]
-        entities = [{"entity": "certificate_type", "value": "2"}] if "phiếu 2" in text else []
+        entities = extract(text)  # the real entities: a certificate type, a number of copies
         return {
             "text": text,
             "intent": {"name": "nlu_fallback", "confidence": 0.45},
@@ -155,12 +158,52 @@ def unsure(storage, *guesses: str) -> Dispatcher:
         (("account_help", "guide_step"), "tờ khai điền sẵn tên cha mẹ sai", "Bước 4/8"),
         (("abroad", "certificate_types"), "làm giấy phép lao động thì sao", "giấy phép lao động"),
         (("certificate_types", "abroad"), "phiếu 2 ai xin được", "Phiếu số 2"),
+        # ... or the words of the guess's topic (nlu/data/topic_words.yml), the second guess too.
+        (("validity", "abroad"), "phiếu xin hồi năm ngoái giờ còn dùng được không", "không quy định thời hạn"),
+        (("request_guide", "fee_info"), "làm cái phiếu ni tốn nhiêu tiền", "200.000 đ"),
+        (("payment_help", "fee_info"), "do disabled people have to pay", "0 đ"),
+        # ... or what the fee depends on: a fee group the fee rules name, a number of copies.
+        (("payment_help", "fee_info"), "people with disabilities and the fee?", "0 đ"),
+        (("guide_step", "fee_info"), "what if i want 5 copies", "215.000 đ"),
     ],
 )
 async def test_an_unsure_guess_the_words_confirm_is_answered(storage, guesses, question, answer):
     chat = Chat(unsure(storage, *guesses))
     await chat.say(question)
     assert answer in chat.text and "Có phải bạn muốn hỏi" not in chat.text, chat.text
+
+
+async def test_an_unsure_guess_of_another_topic_is_not_confirmed_by_the_fee_words(storage):
+    chat = Chat(unsure(storage, "payment_help", "guide_step"))
+    await chat.say("tốn bao nhiêu tiền vậy")
+    assert "Có phải bạn muốn hỏi" in chat.text
+
+
+class OutOfScopeInterpreter(UnsureInterpreter):
+    """The NLU sure that a question is not about the certificate."""
+
+    async def parse(self, text: str) -> dict:
+        parse = await super().parse(text)
+        ranking = [{"name": "out_of_scope", "confidence": 0.8}, *parse["intent_ranking"][1:]]
+        return {**parse, "intent": ranking[0], "intent_ranking": ranking}
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        # A purpose of the knowledge data, with the certificate named: which type it needs.
+        ("làm thủ tục nhận con nuôi cần phiếu lý lịch số mấy", "Phiếu số 1 hay số 2"),
+        ("hồ sơ nhập quốc tịch cần lý lịch tư pháp không", "Phiếu số 1 hay số 2"),
+        # No certificate named, or no purpose of ours: honestly not ours.
+        ("thủ tục nhận con nuôi ở đâu", "dichvucong.gov.vn"),
+        ("làm hộ chiếu có cần phiếu lý lịch không", "dichvucong.gov.vn"),
+    ],
+)
+async def test_out_of_scope_naming_the_certificate_and_a_purpose_gets_that_purpose(storage, question, answer):
+    services = make_services(storage, knowledge=load_knowledge(), nlu=OutOfScopeInterpreter("abroad", "validity"))
+    chat = Chat(Dispatcher(services))
+    await chat.say(question)
+    assert answer in chat.text, chat.text
 
 
 async def test_an_unsure_guess_without_such_words_is_still_asked_back(storage):

@@ -155,13 +155,24 @@ def test_other_numbers_are_not_certificate_types(text):
 
 
 @pytest.mark.parametrize(
-    "text,value", [("3 bản", 3), ("ba bản", 3), ("cho tôi 2 ban", 2), ("năm bản", 5), ("10 copies", 10)]
+    "text,value",
+    [
+        ("3 bản", 3),
+        ("ba bản", 3),
+        ("cho tôi 2 ban", 2),
+        ("năm bản", 5),
+        ("10 copies", 10),
+        # The Nth copy asked about: N copies.
+        ("bản thứ 3 tính sao", 3),
+        ("ban thu 4 gia bao nhieu", 4),
+        ("the 3rd copy", 3),
+    ],
 )
 def test_copies_are_integers(text, value):
     assert _values(text, "copies") == [value]
 
 
-@pytest.mark.parametrize("text", ["hai bạn", "0 bản", "bản giấy"])
+@pytest.mark.parametrize("text", ["hai bạn", "0 bản", "bản giấy", "bạn thứ 3"])
 def test_friends_and_zero_are_not_copies(text):
     assert _values(text, "copies") == []
 

@@ -23,6 +23,16 @@ def test_teencode_and_abbreviations_are_expanded():
     assert normalize("ko dc") == "không được"
     assert normalize("lltp bn vậy") == "lý lịch tư pháp bao nhiêu vậy"
     assert normalize("đc k") == "được không"
+    # Regional and chat words.
+    assert normalize("mần phiếu ni lm sao") == "làm phiếu này làm sao"
+    assert normalize("tốn nhiêu xiền") == "tốn nhiêu tiền"
+    assert normalize("phiếu có hsd ko") == "phiếu có hạn sử dụng không"
+
+
+def test_an_age_typed_short_is_an_age():
+    assert normalize("con 15t tự xin dc ko") == "con 15 tuổi tự xin được không"
+    assert normalize("t 8t") == "tôi 8 tuổi"
+    assert normalize("000.00.79 15 t") == "000.00.79 15 tôi"  # a code, and a "t" on its own, stay as they were
 
 
 def test_repeated_letters_are_squeezed_but_digits_are_kept():

@@ -34,9 +34,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -55,6 +53,7 @@ from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_bo
 from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
 from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
+from bot.channels.zalo_oa_window import ReplyWindowClosed, ReplyWindowPolicy, Window
 from bot.config import ChannelRate, OutboundSettings, ZaloOaSettings
 from bot.outbound.account import account_outbound
 from bot.outbound.queue import settle, wait_until_stored
@@ -89,41 +88,6 @@ UNREADABLE_EVENTS = {
     "user_send_link",
     "user_send_business_card",
 }
-
-
-# --- the reply window ------------------------------------------------------------
-class Window(StrEnum):
-    FREE = "free"
-    PAID = "paid"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class ReplyWindowPolicy:
-    """How long after a user's last interaction the OA may write first."""
-
-    free: timedelta = timedelta(hours=48)
-    paid: timedelta = timedelta(days=7)
-    send_paid: bool = False  # the agency pays for messages in the paid window
-
-    def classify(self, last_interaction: datetime | None, now: datetime) -> Window:
-        if last_interaction is None:
-            return Window.CLOSED
-        age = now - last_interaction
-        if age <= self.free:
-            return Window.FREE
-        if age <= self.paid:
-            return Window.PAID
-        return Window.CLOSED
-
-
-class ReplyWindowClosed(DeliveryError):
-    """The user has not written for too long (or the agency does not pay for
-    messages in the paid window): do not send until they write again."""
-
-    def __init__(self, window: Window) -> None:
-        super().__init__(f"outside the reply window ({window})")
-        self.window = window
 
 
 # --- webhook signature -------------------------------------------------------------

@@ -15,16 +15,9 @@ from PIL import Image as PILImage
 from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
 from bot.channels.receive import APOLOGY
-from bot.channels.zalo_oa import (
-    MAX_EVENT_BYTES,
-    ReplyWindowClosed,
-    ReplyWindowPolicy,
-    Window,
-    ZaloOaChannel,
-    event_signature,
-    from_settings,
-)
+from bot.channels.zalo_oa import MAX_EVENT_BYTES, ZaloOaChannel, event_signature, from_settings
 from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
+from bot.channels.zalo_oa_window import ReplyWindowClosed, ReplyWindowPolicy, Window
 from bot.config import Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
 from storage.oa_tokens import OaTokenStore, TokenPair

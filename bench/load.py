@@ -18,6 +18,11 @@ update to the webhook until the fake Bot API receives the bot's first reply
 to that chat. An error is a webhook answer other than 200, no reply within
 `--reply-timeout` seconds, or the bot's apology.
 
+This measures the bot's own capacity, so the bot account's send rate is
+`--bot-rate` (1,000/s: Telegram's paid-broadcast ceiling), not the free
+tier's 30/s, under which one bot account answers at most 30 messages a
+second however fast the bot is (bench/burst.py measures that case).
+
     .venv/bin/python bench/load.py [--users 1000] [--messages 20] [--think 1.9]
 
 Prints one JSON object.
@@ -305,7 +310,8 @@ async def run(args) -> dict:
             0,
         )
         async with TimedTelegramApi() as api:
-            config = write_worker_config(work, storage_url, mock.url, args.webhook_reply_seconds)
+            rate = f"broadcast:\n  rates:\n    telegram: {{per_second: {args.bot_rate}, per_chat_burst: 3}}\n"
+            config = write_worker_config(work, storage_url, mock.url, args.webhook_reply_seconds, extra=rate)
             env = worker_environment(api.token, api.base_url)
             workers = await asyncio.gather(
                 *(asyncio.to_thread(start_worker, config, env, work / f"worker-{n}.log") for n in range(args.workers))
@@ -364,6 +370,7 @@ async def run(args) -> dict:
         # 2,000 ms of CPU per second is all there is (4 ms/message at 500/s).
         "cpu_ms_per_message": cpu_ms,
         "cpus": os.cpu_count(),
+        "bot_rate_per_s": args.bot_rate,
         "bot_api_calls": bot_api_calls,
         "calls_in_webhook_responses": in_webhook_responses,
         "postgres_fsync": not args.no_fsync,
@@ -383,6 +390,9 @@ def main() -> None:
         type=int,
         default=100,
         help="webhook connections in all (Telegram opens up to telegram.webhook_max_connections, 100)",
+    )
+    parser.add_argument(
+        "--bot-rate", type=float, default=1000.0, help="the bot account's messages per second (broadcast.rates)"
     )
     parser.add_argument("--reply-timeout", type=float, default=10.0)
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the benchmark after this long")

@@ -125,6 +125,8 @@ class Onboarding(Flow):
         return await self.set_province(ctx, match.province, match.former_name)
 
     async def set_province(self, ctx: Context, province, former_name: str | None) -> list[Reply]:
+        if ctx.user.consent_at is None:  # an old or forged button: nothing personal kept before consent
+            return [privacy_notice(ctx, ctx.t("onboarding.province_needs_consent"))]
         ctx.user.province_code = province.code
         ctx.event("province_set", province=province.code)
         name = province.full_name if ctx.lang == "vi" else province.name_en

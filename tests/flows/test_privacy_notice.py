@@ -49,6 +49,18 @@ async def test_watching_a_request_without_consent_gets_the_notice_and_keeps_noth
     assert await storage.subscribers(AWAITING_PAYMENT_CODE) == []
 
 
+async def test_a_province_button_without_consent_gets_the_notice_and_keeps_nothing(chat, storage):
+    """An old button, or one forged, cannot store a province before consent."""
+    await chat.onboard("vi", consent=False)
+    await chat.press("onboarding:province:set:79")
+    assert "tôi cần lưu thông tin này" in chat.text and set(chat.payloads) >= CONSENT_BUTTONS
+    user = await storage.get_user("web", chat.user_id)
+    assert user is not None and user.consent_at is None and user.province_code is None
+    await chat.press("onboarding:consent:yes")
+    await chat.press("onboarding:province:set:79")
+    assert (await storage.get_user("web", chat.user_id)).province_code == "79"
+
+
 async def test_the_privacy_command_shows_the_full_notice_and_the_current_choice(chat):
     await chat.onboard("vi")
     await chat.say("/privacy")

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
+from storage import leases
 from storage.schema import outbound_messages, utcnow
 from storage.sql import SqlStorage
 
@@ -111,10 +112,6 @@ class OutboundStore:
         Replies (lower priority number) first, then oldest first."""
         now = now or utcnow()
         earlier = aliased(_rows)
-        due = or_(
-            and_(_rows.c.state == OutboundState.PENDING.value, _rows.c.next_attempt_at <= now),
-            and_(_rows.c.state == OutboundState.IN_FLIGHT.value, _rows.c.lease_until < now),
-        )
         head_of_chat = ~exists().where(
             earlier.c.channel == _rows.c.channel,
             earlier.c.chat_id == _rows.c.chat_id,
@@ -123,30 +120,19 @@ class OutboundStore:
         )
         candidates = (
             select(_rows.c.id)
-            .where(_rows.c.channel == channel, due, head_of_chat)
+            .where(_rows.c.channel == channel, leases.due(_rows, now), head_of_chat)
             .order_by(_rows.c.priority, _rows.c.id)
             .limit(limit)
         )
-        if self.storage.is_postgres:
-            candidates = candidates.with_for_update(skip_locked=True, of=_rows)
-        claim = (
-            update(_rows)
-            .where(_rows.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                state=OutboundState.IN_FLIGHT.value,
-                claimed_by=worker_id,
-                lease_until=now + lease,
-                attempts=_rows.c.attempts + 1,
-            )
-            .returning(
-                _rows.c.id,
-                _rows.c.channel,
-                _rows.c.chat_id,
-                _rows.c.payload,
-                _rows.c.done_parts,
-                _rows.c.attempts,
-                _rows.c.created_at,
-            )
+        columns = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at")
+        claim = leases.claim_statement(
+            _rows,
+            candidates,
+            is_postgres=self.storage.is_postgres,
+            worker_id=worker_id,
+            lease=lease,
+            now=now,
+            returning=[_rows.c[name] for name in columns],
         )
         rows = await self.storage.run_sync(lambda conn: conn.execute(claim).all(), write=True)
         return sorted((Outgoing(*row) for row in rows), key=lambda row: row.id)

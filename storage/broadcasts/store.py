@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, false, func, literal, or_, select, true, update
+from sqlalchemy import exists, false, func, literal, select, true, update
 
+from storage import leases
 from storage.broadcasts.model import (
     Broadcast,
     BroadcastStatus,
@@ -259,35 +260,25 @@ class BroadcastStore:
         unreachable or was forgotten since are settled as skipped instead."""
         now = now or utcnow()
         sending = select(broadcasts.c.id).where(broadcasts.c.status == BroadcastStatus.SENDING.value)
-        due = or_(
-            and_(_deliveries.c.state == DeliveryState.PENDING.value, _deliveries.c.next_attempt_at <= now),
-            and_(_deliveries.c.state == DeliveryState.IN_FLIGHT.value, _deliveries.c.lease_until < now),
-        )
         candidates = (
             select(_deliveries.c.id)
-            .where(_deliveries.c.channel == channel, due, _deliveries.c.broadcast_id.in_(sending))
+            .where(
+                _deliveries.c.channel == channel,
+                leases.due(_deliveries, now),
+                _deliveries.c.broadcast_id.in_(sending),
+            )
             .order_by(_deliveries.c.id)
             .limit(limit)
         )
-        if self.storage.is_postgres:
-            candidates = candidates.with_for_update(skip_locked=True, of=_deliveries)
-        claim = (
-            update(_deliveries)
-            .where(_deliveries.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                state=DeliveryState.IN_FLIGHT.value,
-                claimed_by=worker_id,
-                lease_until=now + lease,
-                attempts=_deliveries.c.attempts + 1,
-            )
-            .returning(
-                _deliveries.c.id,
-                _deliveries.c.broadcast_id,
-                _deliveries.c.channel,
-                _deliveries.c.user_id,
-                _deliveries.c.chat_id,
-                _deliveries.c.attempts,
-            )
+        columns = ("id", "broadcast_id", "channel", "user_id", "chat_id", "attempts")
+        claim = leases.claim_statement(
+            _deliveries,
+            candidates,
+            is_postgres=self.storage.is_postgres,
+            worker_id=worker_id,
+            lease=lease,
+            now=now,
+            returning=[_deliveries.c[name] for name in columns],
         )
         async with self.storage.transaction(write=True) as conn:
             claimed = [Delivery(*row) for row in (await conn.execute(claim)).all()]

@@ -98,8 +98,8 @@ class ZaloBotChannel(Channel):
             NAME,
             self._send_reply,
             storage,
-            rate or ChannelRate(per_second=10, per_chat_per_second=1),
-            outbound or OutboundSettings(),
+            rate,
+            outbound,
         )
         self._receiver = Receiver(NAME, show_typing=self._typing, typing_allowed=self.pacer.has_room)
 

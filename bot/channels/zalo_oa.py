@@ -158,8 +158,8 @@ class ZaloOaChannel(Channel):
             NAME,
             self._send_reply,
             storage,
-            rate or ChannelRate(per_second=10, per_chat_per_second=1),
-            outbound or OutboundSettings(),
+            rate,
+            outbound,
         )
 
     def http(self) -> httpx.AsyncClient:

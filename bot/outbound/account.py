@@ -5,7 +5,7 @@ and one queue for its replies."""
 from __future__ import annotations
 
 from bot.broadcast.pacing import ChannelPacer, pacer_for
-from bot.config import ChannelRate, OutboundSettings
+from bot.config import BroadcastSettings, ChannelRate, OutboundSettings
 from bot.outbound.queue import OutboundQueue, SendReply
 from storage.outbound import OutboundStore
 from storage.outbound_budget import SharedBudget
@@ -20,11 +20,14 @@ def account_outbound(
     channel: str,
     send_reply: SendReply,
     storage: object | None,
-    rate: ChannelRate,
-    settings: OutboundSettings,
+    rate: ChannelRate | None = None,
+    settings: OutboundSettings | None = None,
 ) -> tuple[ChannelPacer, OutboundQueue]:
-    """The pacer and queue of the bot account on `channel`. Without a
-    `SqlStorage` (unit tests, `troly chat`) the queue keeps nothing."""
+    """The pacer and queue of the bot account on `channel` (without `rate`
+    or `settings`: the configuration's defaults). Without a `SqlStorage`
+    (unit tests, `troly chat`) the queue keeps nothing."""
+    rate = rate or BroadcastSettings().rate_for(channel)
+    settings = settings or OutboundSettings()
     pacer = pacer_for(rate)
     sql = storage if isinstance(storage, SqlStorage) else None
     if sql is not None and sql.is_postgres:  # several workers may send for this account

@@ -133,8 +133,8 @@ class TelegramChannel(Channel):
             storage,
             self._payloads,
             retry_delay=retry_delay,
-            rate=rate or ChannelRate(per_second=30, per_chat_per_second=1, per_chat_burst=3),
-            outbound=outbound or OutboundSettings(),
+            rate=rate,
+            outbound=outbound,
         )
         # One pacer for every send of this bot account: replies, notices, announcements.
         self.pacer: ChannelPacer = self._delivery.pacer

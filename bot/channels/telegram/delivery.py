@@ -79,8 +79,8 @@ class Delivery:
         payloads: ButtonPayloads,
         *,
         retry_delay: float,
-        rate: ChannelRate,
-        outbound: OutboundSettings,
+        rate: ChannelRate | None,
+        outbound: OutboundSettings | None,
     ) -> None:
         self.bot = bot
         self.storage = storage

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from backend.runner import start_server  # noqa: E402
 from backend.server import create_app  # noqa: E402
 from backend.settings import MockSettings  # noqa: E402
-from bot.channels.telegram.channel import APOLOGY  # noqa: E402
+from bot.channels.receive import APOLOGY  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramApi  # noqa: E402
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config  # noqa: E402
 from tests.postgres import ThrowawayPostgres, postgres_bindir  # noqa: E402

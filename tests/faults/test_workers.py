@@ -13,7 +13,7 @@ import re
 import httpx
 import pytest
 
-from bot.channels.telegram.channel import APOLOGY
+from bot.channels.receive import APOLOGY
 from bot.workers import LEADER_RETRY_SECONDS
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image as PillowImage
 
 from bot.channels import ChannelContext
-from bot.channels.telegram.channel import APOLOGY, SECRET_HEADER, derived_webhook_secret, from_settings
+from bot.channels.receive import APOLOGY
+from bot.channels.telegram.channel import SECRET_HEADER, derived_webhook_secret, from_settings
 from bot.config import Settings
 from core.messages import Button, Image, InboundKind, Reply
 from tests.telegram.conftest import ScriptedDispatcher, webhook_channel

@@ -35,7 +35,7 @@ from bot.channels.base import Channel, Handler
 from bot.channels.credentials import same_secret, webhook_secret_from_token
 from bot.channels.health import describe, supervise
 from bot.channels.http_body import BodyTooLarge, loads_limited, read_body
-from bot.channels.receive import APOLOGY, Receiver, TypingPolicy
+from bot.channels.receive import Receiver, TypingPolicy
 from bot.channels.telegram.delivery import Delivery, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
@@ -44,8 +44,6 @@ from bot.config import ChannelRate, OutboundSettings, TelegramSettings
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
-
-__all__ = ["APOLOGY", "TelegramChannel", "derived_webhook_secret", "from_settings"]  # APOLOGY: older imports
 
 log = logging.getLogger(__name__)
 # Reading updates one by one needs getUpdates' raw answer, which only `do_api_request` gives.

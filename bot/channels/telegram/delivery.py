@@ -44,8 +44,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.broadcast.pacing import URGENT
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
+from bot.channels.recent import Recent
 from bot.channels.telegram.inbound import NAME
-from bot.channels.telegram.recent import Recent
 from bot.channels.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, ButtonPayloads, folded, text_and_keyboard, to_html
 from bot.channels.text import split_text
 from bot.config import ChannelRate, OutboundSettings

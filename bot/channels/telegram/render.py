@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit
 
-from bot.channels.telegram.recent import Recent
+from bot.channels.recent import Recent
 from core.messages import Reply
 
 TEXT_LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096

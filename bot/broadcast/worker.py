@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 
-from bot.broadcast.pacing import URGENT, ChannelPacer, Ticket, pacer_for
 from bot.channels.base import Channel, RateLimited, TransientError, UserUnreachable
 from bot.config import BroadcastSettings
+from bot.outbound.pacing import URGENT, ChannelPacer, Ticket, pacer_for
 from core.messages import Image, Link, Reply
 from storage.broadcasts.model import Broadcast, Delivery, DeliveryState
 from storage.broadcasts.store import BroadcastStore, Outcome

@@ -36,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.broadcast.pacing import URGENT, ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_secret_from_token
@@ -48,6 +47,7 @@ from bot.channels.text import plain_text, split_text
 from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
 from bot.outbound.account import account_outbound
+from bot.outbound.pacing import URGENT, ChannelPacer
 from bot.outbound.queue import NOTICE, settle, wait_until_stored
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret

@@ -43,7 +43,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.broadcast.pacing import URGENT, ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, DeliveryError, Handler, RateLimited, TransientError, UserUnreachable
 from bot.channels.credentials import same_secret
@@ -56,6 +55,7 @@ from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
 from bot.channels.zalo_oa_window import ReplyWindowClosed, ReplyWindowPolicy, Window
 from bot.config import ChannelRate, OutboundSettings, ZaloOaSettings
 from bot.outbound.account import account_outbound
+from bot.outbound.pacing import URGENT, ChannelPacer
 from bot.outbound.queue import settle, wait_until_stored
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret

@@ -4,8 +4,8 @@ and one queue for its replies."""
 
 from __future__ import annotations
 
-from bot.broadcast.pacing import ChannelPacer, pacer_for
 from bot.config import BroadcastSettings, ChannelRate, OutboundSettings
+from bot.outbound.pacing import ChannelPacer, pacer_for
 from bot.outbound.queue import OutboundQueue, SendReply
 from storage.outbound import OutboundStore
 from storage.outbound_budget import SharedBudget

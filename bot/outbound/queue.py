@@ -8,7 +8,7 @@ background loop (`run`) sends it. The loop also sends what a crashed
 worker left in flight (its lease lapsed) and what waits for a retry, and
 gives up rows older than `max_age_hours`.
 
-Every send goes through the channel's pacer (`bot/broadcast/pacing.py`),
+Every send goes through the channel's pacer (`bot/outbound/pacing.py`),
 which the channel's own API calls ask, urgent first. A 429 pauses the
 pacer and the reply waits its turn again, however long `retry_after` is;
 a reply is given up only when the platform says the user is unreachable,
@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.broadcast.pacing import ChannelPacer
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.config import OutboundSettings
 from bot.outbound.codec import decode, encode
+from bot.outbound.pacing import ChannelPacer
 from core.messages import Reply
 from storage.outbound import OutboundState, OutboundStore
 from storage.schema import utcnow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.broadcast.pacing import ChannelPacer, TokenBucket
+from bot.outbound.pacing import ChannelPacer, TokenBucket
 from storage.broadcasts.model import BroadcastStatus, DeliveryState, Segment
 from storage.broadcasts.store import BroadcastStore
 from storage.sql import SqlStorage

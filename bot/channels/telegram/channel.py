@@ -29,7 +29,6 @@ from telegram.error import BadRequest, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
-from bot.broadcast.pacing import ChannelPacer
 from bot.channels import ChannelContext
 from bot.channels.base import Channel, Handler
 from bot.channels.credentials import same_secret, webhook_secret_from_token
@@ -41,6 +40,7 @@ from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
 from bot.config import ChannelRate, OutboundSettings, TelegramSettings
+from bot.outbound.pacing import ChannelPacer
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage

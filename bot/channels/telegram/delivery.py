@@ -42,7 +42,6 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, InputMediaPhoto, Mess
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.broadcast.pacing import URGENT
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
 from bot.channels.recent import Recent
 from bot.channels.telegram.inbound import NAME
@@ -50,6 +49,7 @@ from bot.channels.telegram.render import CAPTION_LIMIT, TEXT_LIMIT, ButtonPayloa
 from bot.channels.text import split_text
 from bot.config import ChannelRate, OutboundSettings
 from bot.outbound.account import account_outbound
+from bot.outbound.pacing import URGENT
 from bot.outbound.queue import NOTICE, settle
 from core.messages import Image, Reply
 from storage.base import Storage

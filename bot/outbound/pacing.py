@@ -31,8 +31,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from bot.broadcast.priority_lock import PriorityLock
 from bot.config import ChannelRate
+from bot.outbound.priority_lock import PriorityLock
 from storage.outbound_budget import SharedBudget
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,10 @@ For each message the dispatcher
 6. gives the message to the flow its button names, or to the active flow;
    if that flow says it is not an answer, routes the text by intent (NLU);
 7. saves, in one transaction, the update id, the conversation, the user
-   (when new or changed, or `last_seen_at` when stale) and the analytics events
+   (when new or changed, or `last_seen_at` when stale), the analytics events
    (names and small labels only: never message text, codes, id or phone
-   numbers).
+   numbers) and the replies, in the channel's outbound queue when the
+   channel waits for them there (`bot/outbound/turn_replies.py`).
 
 Message text is never logged here.
 """
@@ -32,6 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.outbound import turn_replies
 from core.messages import Inbound, InboundKind, Reply
 from core.textkey import text_key
 from flows import menu
@@ -167,20 +169,29 @@ class Dispatcher:
             log.exception("flow %s/%s failed", conversation.flow, conversation.state)
             ctx.events.append(("error", {"flow": conversation.flow, "state": conversation.state}))
             replies = [Reply(ctx.t("error.generic")), *await ctx.start("menu")]
+        # The channel's queue, if it waits for them, gets the replies in the
+        # same transaction (`bot/outbound/turn_replies.py`).
+        written = turn_replies.current()
+        to_send = written.to_write(storage, inbound.channel, inbound.chat_id, replies) if written else None
         if ctx.forgotten:
             self._conversations.pop(key, None)
-            await storage.save_turn(*key, update_id=inbound.update_id)
+            queued = await storage.save_turn(*key, update_id=inbound.update_id, replies=to_send)
+        else:
+            self._remember_offered(ctx, replies)
+            # One transaction for the whole message; on a conflict nothing of it is saved.
+            queued = await storage.save_turn(
+                *key,
+                update_id=inbound.update_id,
+                user=user if user != user_before else None,
+                touch_chat_id=inbound.chat_id if touched else None,
+                conversation=conversation,
+                events=ctx.events,
+                replies=to_send,
+            )
+        if written is not None:
+            written.written(queued)
+        if ctx.forgotten:
             return replies
-        self._remember_offered(ctx, replies)
-        # One transaction for the whole message; on a conflict nothing of it is saved.
-        await storage.save_turn(
-            *key,
-            update_id=inbound.update_id,
-            user=user if user != user_before else None,
-            touch_chat_id=inbound.chat_id if touched else None,
-            conversation=conversation,
-            events=ctx.events,
-        )
         self._conversations[key] = copy.deepcopy(conversation)
         self._conversations.move_to_end(key)
         if len(self._conversations) > CONVERSATION_CACHE:

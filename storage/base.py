@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from storage.outbound_rows import NewOutgoing, Queued
+
 
 @dataclass
 class User:
@@ -144,13 +146,15 @@ class Storage(ABC):
         touch_chat_id: str | None = None,
         conversation: Conversation | None = None,
         events: Sequence[Event] = (),
-    ) -> None:
+        replies: NewOutgoing | None = None,
+    ) -> Queued | None:
         """Commit everything one message changed, all or nothing: the update
         id (`DuplicateUpdate` if already recorded), the user (`user`: the
         whole profile, as `save_user`; or only `touch_chat_id`: the user
         wrote now from this chat, refreshing `chat_id` and `last_seen_at`),
         the conversation (as `save_conversation`, `ConversationConflict` if
-        its version moved on) and the analytics events."""
+        its version moved on), the analytics events, and the turn's
+        `replies` in the outbound queue (where they went comes back)."""
 
     # --- status subscriptions --------------------------------------------
     @abstractmethod

@@ -8,7 +8,8 @@ open. On PostgreSQL the candidates are locked with `FOR UPDATE SKIP
 LOCKED`, so workers take different rows without waiting; on SQLite the
 claim runs in the process's single write transaction.
 
-    put (in_flight for the writer, or pending behind an earlier row)
+    put, or saved with its turn (`Storage.save_turn`):
+        in_flight for the writer, or pending behind an earlier row
     pending --claim--> in_flight --sent--> (deleted)
        ^                   |  \\--403 / chat not found--> unreachable
        +--429, network ----+   \\--older than max age----> expired
@@ -21,31 +22,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
 from storage import leases
+from storage.outbound_rows import OPEN_STATES, NewOutgoing, OutboundState, insert_outgoing
 from storage.schema import outbound_messages, utcnow
 from storage.sql import SqlStorage
 
 ERROR_LIMIT = 200
 _rows = outbound_messages
-
-
-class OutboundState(StrEnum):
-    PENDING = "pending"
-    IN_FLIGHT = "in_flight"
-    UNREACHABLE = "unreachable"  # the platform says the user is gone
-    EXPIRED = "expired"  # older than the queue's max age
-    FAILED = "failed"  # the platform refused it for good (a bad request)
-
-
-OPEN_STATES = (OutboundState.PENDING.value, OutboundState.IN_FLIGHT.value)
 
 
 @dataclass(frozen=True)
@@ -79,30 +68,9 @@ class OutboundStore:
         """Write a chat's replies down; returns (row id, claimed): claimed
         for `worker_id` to send at once, unless an earlier row of the chat
         is still open (then it waits its turn as pending)."""
-        now = now or utcnow()
-
-        def write(conn: Connection) -> tuple[int, bool]:
-            behind = conn.execute(select(exists().where(_same_chat(channel, chat_id)))).scalar()
-            state = OutboundState.PENDING if behind else OutboundState.IN_FLIGHT
-            inserted = conn.execute(
-                _rows.insert()
-                .values(
-                    channel=channel,
-                    chat_id=chat_id,
-                    priority=priority,
-                    payload=payload,
-                    state=state.value,
-                    attempts=0 if behind else 1,
-                    created_at=now,
-                    next_attempt_at=now,
-                    claimed_by=None if behind else worker_id,
-                    lease_until=None if behind else now + lease,
-                )
-                .returning(_rows.c.id)
-            )
-            return inserted.scalar_one(), not behind
-
-        return await self.storage.run_sync(write, write=True)
+        new = NewOutgoing(channel, chat_id, payload, worker_id, lease, priority)
+        queued = await self.storage.run_sync(insert_outgoing, new, now or utcnow(), write=True)
+        return queued.row_id, queued.mine
 
     async def claim(
         self, channel: str, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
@@ -203,7 +171,3 @@ class OutboundStore:
         loop: a reply's bookkeeping never queues behind aiosqlite's thread
         hand-offs); the rows it changed."""
         return await self.storage.run_sync(lambda conn: conn.execute(statement).rowcount or 0, write=True)
-
-
-def _same_chat(channel: str, chat_id: str) -> Any:
-    return and_(_rows.c.channel == channel, _rows.c.chat_id == chat_id, _rows.c.state.in_(OPEN_STATES))

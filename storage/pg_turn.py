@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.redaction import scrub_props
 from storage.base import Conversation, ConversationConflict, DuplicateUpdate, Event, User
+from storage.outbound_rows import NewOutgoing, OutboundState, Queued
 from storage.schema import UtcDateTime, seen_updates, users, utcnow
 from storage.turn_queries import (
     USER_COLUMNS,
@@ -194,11 +195,12 @@ async def save_turn_at_once(
     user: User | None,
     touch_chat_id: str | None,
     user_hash: str,
-) -> None:
+    replies: NewOutgoing | None = None,
+) -> Queued | None:
     """`save_turn` as one PostgreSQL statement (`_SAVE_TURN`): the update
     id recorded, the conversation saved as version + 1 (created if new),
     the events logged, the user saved (or their chat and last-seen time
-    refreshed) if asked, or nothing at all."""
+    refreshed) if asked, the replies queued if given, or nothing at all."""
     now = utcnow()
     saved_user = user_row(user, now) if user is not None else dict.fromkeys(USER_COLUMNS)
     params = {
@@ -216,9 +218,16 @@ async def save_turn_at_once(
         "events": json.dumps([{"name": name, "props": scrub_props(props or {})} for name, props in turn_events]),
         "touch": user is None and touch_chat_id is not None,
         "chat_id": touch_chat_id,
+        "out_channel": replies.channel if replies else None,
+        "out_chat_id": replies.chat_id if replies else None,
+        "out_priority": replies.priority if replies else 0,
+        "out_payload": json.dumps(replies.payload) if replies else None,
+        "out_worker_id": replies.worker_id if replies else None,
+        "out_lease_until": now + replies.lease if replies else None,
     }
     lock_key = turn.key if turn.holds_lock else None
-    fresh, saved, unlocked = one_row(await turn.fetchrow(_SAVE_TURN, {**params, "lock_key": lock_key}))
+    row = one_row(await turn.fetchrow(_SAVE_TURN, {**params, "lock_key": lock_key}))
+    fresh, saved, unlocked, queued_id, queued_mine = row
     if unlocked:
         turn.holds_lock = False
     if not fresh:
@@ -228,6 +237,7 @@ async def save_turn_at_once(
         # copy, or a lost lock): the update must not stay recorded, so it is redone.
         await turn.fetchrow(_FORGET_UPDATE, {"channel": channel, "update_id": update_id})
         raise ConversationConflict(f"conversation changed since version {conversation.version}")
+    return Queued(queued_id, queued_mine) if queued_id is not None else None
 
 
 def _save_turn_statement() -> DriverStatement:
@@ -236,7 +246,9 @@ def _save_turn_statement() -> DriverStatement:
     Data-modifying CTEs run once each, in one snapshot; each write depends on
     the one before: a duplicate update writes nothing, a stale version (or a
     "new" conversation that exists) only the update id, which
-    `save_turn_at_once` then deletes.
+    `save_turn_at_once` then deletes. The turn's replies join the outbound
+    queue with it (`queued`): in flight for this worker, or pending behind
+    the chat's earlier open row (as `insert_outgoing` does).
 
     A saved turn also hands its user lock (`:lock_key`) over, saving the
     unlock's round trip: it takes the same lock at transaction level, then
@@ -244,6 +256,7 @@ def _save_turn_statement() -> DriverStatement:
     commit, so the next turn of this user, in any worker, reads what this
     one saved. On a duplicate or a conflict the session lock stays held."""
     columns, updated = USER_COLUMNS, USER_UPDATABLE
+    pending, in_flight = OutboundState.PENDING.value, OutboundState.IN_FLIGHT.value
     statement = text(f"""
 WITH seen AS (
     INSERT INTO seen_updates (channel, update_id, seen_at) VALUES (:channel, :update_id, :now)
@@ -269,12 +282,26 @@ WITH seen AS (
 ), touched AS (
     UPDATE users SET chat_id = :chat_id, last_seen_at = :now
     WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
+), queued AS (
+    INSERT INTO outbound_messages (channel, chat_id, priority, payload, state, attempts, created_at,
+                                   next_attempt_at, claimed_by, lease_until)
+    SELECT :out_channel, :out_chat_id, :out_priority, :out_payload,
+        CASE WHEN chat.behind THEN '{pending}' ELSE '{in_flight}' END, CASE WHEN chat.behind THEN 0 ELSE 1 END,
+        :now, :now, CASE WHEN chat.behind THEN NULL ELSE :out_worker_id END,
+        CASE WHEN chat.behind THEN NULL ELSE :out_lease_until END
+    FROM (SELECT EXISTS (
+        SELECT FROM outbound_messages WHERE channel = :out_channel AND chat_id = :out_chat_id
+            AND state IN ('{pending}', '{in_flight}')
+    ) AS behind) AS chat
+    WHERE :out_payload IS NOT NULL AND EXISTS (SELECT FROM saved)
+    RETURNING id, state = '{in_flight}' AS mine
 ), handed_over AS MATERIALIZED (
     SELECT pg_advisory_xact_lock(hashtextextended(:lock_key, 0))
     WHERE :lock_key IS NOT NULL AND EXISTS (SELECT FROM saved)
 )
 SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved,
-    CASE WHEN EXISTS (SELECT FROM handed_over) THEN pg_advisory_unlock(hashtextextended(:lock_key, 0)) END AS unlocked
+    CASE WHEN EXISTS (SELECT FROM handed_over) THEN pg_advisory_unlock(hashtextextended(:lock_key, 0)) END AS unlocked,
+    (SELECT id FROM queued) AS queued_id, (SELECT mine FROM queued) AS queued_mine
 """).bindparams(
         bindparam("now", type_=UtcDateTime()),
         bindparam("data", type_=postgresql.JSONB()),
@@ -283,6 +310,12 @@ SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved,
         bindparam("save_user", type_=Boolean()),
         bindparam("touch", type_=Boolean()),
         bindparam("chat_id", type_=String()),
+        bindparam("out_channel", type_=String()),
+        bindparam("out_chat_id", type_=String()),
+        bindparam("out_priority", type_=Integer()),
+        bindparam("out_payload", type_=postgresql.JSONB()),
+        bindparam("out_worker_id", type_=String()),
+        bindparam("out_lease_until", type_=UtcDateTime()),
         *(bindparam(f"user_{column.name}", type_=column.type) for column in users.c),
     )
     return DriverStatement(statement)

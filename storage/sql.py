@@ -51,6 +51,7 @@ from storage.base import (
 from storage.engines import SUPPORTED_DRIVERS, dialect_insert, postgres_engines, sqlite_engines
 from storage.locks import KeyedLocks, leader_lock
 from storage.migrations import upgrade_to_head
+from storage.outbound_rows import NewOutgoing, Queued, insert_outgoing
 from storage.pg_turn import (
     GET_OR_CREATE_USER,
     TURN_START,
@@ -285,12 +286,14 @@ class SqlStorage(Storage):
         touch_chat_id: str | None = None,
         conversation: Conversation | None = None,
         events: Sequence[Event] = (),
-    ) -> None:
+        replies: NewOutgoing | None = None,
+    ) -> Queued | None:
         """One write transaction for the whole message (see `Storage.save_turn`):
         on SQLite the single writer is held once per message, not per part."""
         queries = self._queries
+        now = utcnow()
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> Queued | None:
             if update_id and not queries.record_update(conn, channel, update_id):
                 raise DuplicateUpdate(update_id)
             if conversation is not None:
@@ -301,21 +304,23 @@ class SqlStorage(Storage):
                 queries.touch_user(conn, channel, user_id, touch_chat_id)
             if events:
                 conn.execute(queries.insert_events, self._event_rows(channel, user_id, events))
+            return insert_outgoing(conn, replies, now) if replies is not None else None
 
         turn = current_turn(self)
         if turn is not None and update_id and conversation is not None:
             # A message on PostgreSQL: one statement, atomic by itself on the
             # turn's autocommit connection (one round trip).
             user_hash = self.pseudonym(channel, user_id)
-            await save_turn_at_once(
-                turn, channel, user_id, str(update_id), conversation, events, user, touch_chat_id, user_hash
+            queued = await save_turn_at_once(
+                turn, channel, user_id, str(update_id), conversation, events, user, touch_chat_id, user_hash, replies
             )
         else:
-            await self.run_sync(work, write=True)
+            queued = await self.run_sync(work, write=True)
         if conversation is not None:
             conversation.version += 1
         if update_id:
             await self._prune_now_and_then()
+        return queued
 
     # --- status subscriptions ----------------------------------------------
     async def subscribe(self, channel: str, user_id: str, request_code: str) -> None:

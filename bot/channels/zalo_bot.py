@@ -221,8 +221,9 @@ class ZaloBotChannel(Channel):
     async def _process(self, inbound: Inbound, stored: asyncio.Future | None = None) -> None:
         try:
             assert self._handle is not None, "start() was not called"
-            replies = await self._receiver.dispatch(self._handle, inbound)
-            await self.queue.deliver(inbound.chat_id, replies, stored=stored)
+            with self.queue.turn_replies(inbound.chat_id) as written:
+                replies = await self._receiver.dispatch(self._handle, inbound)
+            await self.queue.deliver(inbound.chat_id, replies, stored=stored, written=written)
         finally:
             settle(stored)
 

@@ -285,8 +285,9 @@ class ZaloOaChannel(Channel):
             if name == "follow":
                 await self._set_following(user_id, True)
             assert self._handle is not None, "start() was not called"
-            replies = await self._receiver.dispatch(self._handle, inbound)
-            await self._reply(user_id, replies, stored)
+            with self.queue.turn_replies(user_id) as written:
+                replies = await self._receiver.dispatch(self._handle, inbound)
+            await self.queue.deliver(user_id, replies, stored=stored, written=written)
         finally:
             settle(stored)
 
@@ -324,10 +325,6 @@ class ZaloOaChannel(Channel):
         if user is not None and user.unreachable == following:
             user.unreachable = not following
             await self._storage.save_user(user)
-
-    async def _reply(self, user_id: str, replies: Sequence[Reply], stored: asyncio.Future | None = None) -> None:
-        """A turn's replies, through the outbound queue (failures are counted there)."""
-        await self.queue.deliver(user_id, replies, stored=stored)
 
     async def _send_reply(self, chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
         """One reply of a turn, for the outbound queue (answers are free in the window)."""

@@ -30,8 +30,10 @@ from typing import Any
 
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.config import OutboundSettings
+from bot.outbound import turn_replies
 from bot.outbound.codec import decode, encode
 from bot.outbound.pacing import ChannelPacer
+from bot.outbound.turn_replies import TurnReplies
 from core.messages import Reply
 from storage.outbound import OutboundState, OutboundStore
 from storage.schema import utcnow
@@ -116,6 +118,18 @@ class OutboundQueue:
         return not self._sending and not self._in_flight
 
     # --- sending ---------------------------------------------------------------
+    def turn_replies(
+        self,
+        chat_id: str,
+        meta: dict[str, Any] | None = None,
+        prepare: Callable[[Sequence[Reply]], list[Reply]] = list,
+    ) -> contextlib.AbstractContextManager[TurnReplies]:
+        """Around the dispatcher's call: the turn's replies to `chat_id` are
+        written down with the turn itself (`bot/outbound/turn_replies.py`)."""
+        storage = self.store.storage if self.store is not None else None
+        written = TurnReplies(storage, self.channel, chat_id, meta or {}, self.worker_id, self.lease, REPLY, prepare)
+        return turn_replies.opened(written)
+
     async def deliver(
         self,
         chat_id: str,
@@ -124,11 +138,16 @@ class OutboundQueue:
         *,
         priority: int = REPLY,
         stored: asyncio.Future | None = None,
+        written: TurnReplies | None = None,
     ) -> bool:
-        """Write the replies down, settle `stored`, and send them now if it
-        is this chat's turn; True if they were all sent now. Failures are
-        logged and counted, not raised: nobody waits on them."""
+        """Write the replies down (unless the turn did: `written`), settle
+        `stored`, and send them now if it is this chat's turn; True if they
+        were all sent now. Failures are logged and counted, not raised:
+        nobody waits on them."""
         meta = meta or {}
+        if written is not None and written.queued is not None:
+            settle(stored)
+            return await self._send_written(written)
         if not replies:
             settle(stored)
             return True
@@ -149,6 +168,31 @@ class OutboundQueue:
             return False
         return await self._send(row, chat_id, list(replies), meta, done=0, created_at=utcnow())
 
+    async def _send_written(self, written: TurnReplies, *, done: int = 0, upto: int | None = None) -> bool:
+        """Send the row the turn wrote, if it is this chat's turn (see `_send`)."""
+        assert written.queued is not None
+        if not written.queued.mine:
+            self._rows_waiting = True
+            self._wake.set()
+            return False
+        row, replies = written.queued.row_id, written.replies
+        return await self._send(row, written.chat_id, replies, written.meta, done=done, created_at=utcnow(), upto=upto)
+
+    async def send_all_but_last(self, written: TurnReplies) -> bool:
+        """Of the row the turn wrote, all replies but the last (which rides
+        in a webhook response), if it is this chat's turn; the row stays
+        open until `sent_elsewhere` or `send_rest`."""
+        return await self._send_written(written, upto=len(written.replies) - 1)
+
+    async def sent_elsewhere(self, written: TurnReplies) -> None:
+        """The row's last reply went in a webhook response: the row is done."""
+        if written.queued is not None and self.store is not None:
+            await self._quietly(self.store.sent(self.worker_id, written.queued.row_id))
+
+    async def send_rest(self, written: TurnReplies) -> bool:
+        """The row's last reply could not ride after all: by the Bot API."""
+        return await self._send_written(written, done=len(written.replies) - 1)
+
     async def _send(
         self,
         row: int | None,
@@ -158,13 +202,16 @@ class OutboundQueue:
         *,
         done: int,
         created_at: datetime,
+        upto: int | None = None,
     ) -> bool:
-        """Send `replies[done:]`, then settle the row; True if all went."""
+        """Send `replies[done:upto]`, then (when that is all of them) settle
+        the row; True if they all went."""
+        upto = len(replies) if upto is None else upto
         if row is not None:
             self._in_flight.add(row)
         failures = 0
         try:
-            while done < len(replies):
+            while done < upto:
                 try:
                     await self.send_reply(chat_id, replies[done], meta)
                     done, failures = done + 1, 0
@@ -187,7 +234,7 @@ class OutboundQueue:
                     log.warning("%s: a reply was refused: %s", self.channel, type(error).__name__)
                     await self._give_up(row, OutboundState.FAILED, f"{type(error).__name__}: {error}")
                     return False
-            if row is not None and self.store is not None:
+            if row is not None and self.store is not None and upto == len(replies):
                 await self._quietly(self.store.sent(self.worker_id, row))
                 if self._rows_waiting:
                     self._wake.set()  # the chat's next row may go now

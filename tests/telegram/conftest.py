@@ -13,7 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from bot.channels.telegram import TelegramChannel
-from bot.config import TelegramSettings
+from bot.config import OutboundSettings, TelegramSettings
 from core.messages import Inbound, Reply
 from tests.fakes.telegram_api import FakeTelegramApi, serve
 
@@ -42,7 +42,9 @@ async def api():
         yield server
 
 
-def make_channel(api: FakeTelegramApi, storage=None, token: str | None = None, **settings) -> TelegramChannel:
+def make_channel(
+    api: FakeTelegramApi, storage=None, token: str | None = None, outbound: OutboundSettings | None = None, **settings
+) -> TelegramChannel:
     settings.setdefault("polling_timeout_seconds", 1)
     settings.setdefault("typing_delay_seconds", 0.5)
     return TelegramChannel(
@@ -52,6 +54,7 @@ def make_channel(api: FakeTelegramApi, storage=None, token: str | None = None, *
         base_url=api.base_url,
         webhook_secret="s3cret-for-tests",
         retry_delay=0.01,
+        outbound=outbound,
     )
 
 

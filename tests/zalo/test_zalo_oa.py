@@ -85,7 +85,7 @@ async def test_more_buttons_than_one_template_holds_follow_in_further_messages(z
     channel = make_channel(zalo, storage, ZaloOaSettings(max_buttons=2))
     await channel.start(dispatcher)
     buttons = tuple(Button(title, title.lower()) for title in "ABCDE")
-    await channel._reply("u3", [Reply(text="Chọn:", buttons=(buttons[:3], buttons[3:]))])
+    await channel.queue.deliver("u3", [Reply(text="Chọn:", buttons=(buttons[:3], buttons[3:]))])
     messages = zalo.messages_to("u3")
     assert [message.button_titles for message in messages] == [["A", "B"], ["C", "D"], ["E"]]
     assert messages[0].text == "Chọn:"
@@ -98,7 +98,7 @@ async def test_a_big_picture_is_shrunk_under_1_mb_uploaded_once_and_sent_by_atta
     noise.save(buffer, format="PNG")
     assert buffer.tell() > 1_000_000
     picture = Image(png=buffer.getvalue(), alt="QR", key="qr/1")
-    await channel._reply("u4", [Reply(text="Mã QR", image=picture), Reply(image=picture)])
+    await channel.queue.deliver("u4", [Reply(text="Mã QR", image=picture), Reply(image=picture)])
     messages = zalo.messages_to("u4")
     assert [m.attachment_id != "" for m in messages] == [True, False, True]
     assert messages[0].attachment_id == messages[2].attachment_id  # uploaded once
@@ -213,7 +213,7 @@ async def test_an_access_token_about_to_expire_is_refreshed_before_use(zalo, sto
     access, refresh = zalo.issue_tokens()
     channel = make_channel(zalo, storage, seed=TokenPair(access, datetime.now(UTC) + timedelta(minutes=5), refresh))
     await channel.start(dispatcher)
-    await channel._reply("u11", [Reply(text="xin chào")])
+    await channel.queue.deliver("u11", [Reply(text="xin chào")])
     assert zalo.spent_refresh_tokens == [refresh]
     assert all(token != access for _, token in zalo.api_calls)  # never sent the old one
     await channel.stop()
@@ -221,7 +221,7 @@ async def test_an_access_token_about_to_expire_is_refreshed_before_use(zalo, sto
 
 async def test_many_senders_at_once_spend_the_refresh_token_once(zalo, channel):
     zalo.expire_access_tokens()
-    await asyncio.gather(*(channel._reply(f"u{n}", [Reply(text="tin")]) for n in range(12, 20)))
+    await asyncio.gather(*(channel.queue.deliver(f"u{n}", [Reply(text="tin")]) for n in range(12, 20)))
     assert len(zalo.spent_refresh_tokens) == 1
     assert all(zalo.messages_to(f"u{n}") for n in range(12, 20))
 
@@ -248,11 +248,11 @@ async def test_a_restart_with_the_same_configured_tokens_keeps_the_rotated_ones(
     first = make_channel(zalo, storage, seed=seed)
     await first.start(dispatcher)
     zalo.expire_access_tokens()
-    await first._reply("u22", [Reply(text="x")])
+    await first.queue.deliver("u22", [Reply(text="x")])
     await first.stop()
     restarted = make_channel(zalo, storage, seed=seed)  # the environment still holds the spent token
     await restarted.start(dispatcher)
-    await restarted._reply("u22", [Reply(text="y")])
+    await restarted.queue.deliver("u22", [Reply(text="y")])
     assert len(zalo.messages_to("u22")) == 2
     assert zalo.spent_refresh_tokens == [refresh]
     await restarted.stop()

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,7 +36,7 @@ from bot.channels.credentials import same_secret, webhook_secret_from_token
 from bot.channels.health import describe, supervise
 from bot.channels.http_body import BodyTooLarge, loads_limited, read_body
 from bot.channels.receive import Receiver, TypingPolicy
-from bot.channels.telegram.delivery import Delivery, retry_seconds
+from bot.channels.telegram.delivery import Delivery, WebhookAnswer, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
 from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
@@ -358,8 +359,11 @@ class TelegramChannel(Channel):
             _settle(answer, None)  # too late: the turn sends its reply by the Bot API
         # What the turn handed over is sent even if it landed as the wait timed
         # out (`wait_for` then raises all the same): the turn counts on it.
-        method = answer.result()
-        return Response(status_code=200) if method is None else JSONResponse(method)
+        handed: WebhookAnswer | None = answer.result()
+        if handed is None:
+            return Response(status_code=200)
+        after_sent = BackgroundTask(handed.after_sent) if handed.after_sent is not None else None
+        return JSONResponse(handed.method, background=after_sent)
 
     @staticmethod
     async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:
@@ -400,10 +404,11 @@ class TelegramChannel(Channel):
             self._delivery.note_latest_message(str(update.message.chat.id), update.message.message_id)
         if inbound is None or self._handle is None:
             return
-        replies = await self._receiver.dispatch(self._handle, inbound)
         source = query.message.message_id if query is not None and query.message is not None else None
+        with self._delivery.turn_replies(inbound.chat_id, source) as written:
+            replies = await self._receiver.dispatch(self._handle, inbound)
         await self._delivery.answer(
-            inbound.chat_id, replies, source_message_id=source, webhook_response=answer, stored=stored
+            inbound.chat_id, replies, source_message_id=source, webhook_response=answer, stored=stored, written=written
         )
 
     async def _quietly(self, call: Awaitable[Any]) -> None:

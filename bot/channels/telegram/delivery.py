@@ -35,6 +35,8 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -51,6 +53,7 @@ from bot.config import ChannelRate, OutboundSettings
 from bot.outbound.account import account_outbound
 from bot.outbound.pacing import URGENT
 from bot.outbound.queue import NOTICE, settle
+from bot.outbound.turn_replies import TurnReplies
 from core.messages import Image, Reply
 from storage.base import Storage
 
@@ -58,6 +61,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 NETWORK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """The Bot API call a webhook response carries, and what to do once
+    the response is on its way (the turn's queued row is then done)."""
+
+    method: dict[str, Any]
+    after_sent: Callable[[], Awaitable[None]] | None = None
+
+
+def _meta(source_message_id: int | None) -> dict[str, Any]:
+    return {} if source_message_id is None else {"source": source_message_id}
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -101,6 +117,11 @@ class Delivery:
         for reply in folded(replies):
             await self._deliver_one(chat_id, reply, None)
 
+    def turn_replies(self, chat_id: str, source_message_id: int | None) -> AbstractContextManager[TurnReplies]:
+        """Around the dispatcher's call: the turn's replies (folded as sent)
+        are written down with the turn."""
+        return self.queue.turn_replies(chat_id, _meta(source_message_id), folded)
+
     async def answer(
         self,
         chat_id: str,
@@ -109,30 +130,41 @@ class Delivery:
         source_message_id: int | None,
         webhook_response: asyncio.Future | None,
         stored: asyncio.Future | None = None,
+        written: TurnReplies | None = None,
     ) -> None:
         """A turn's replies to the user, whose message (or pressed button's
-        message) was `source_message_id`. `webhook_response`, if given, is
-        what the webhook request waits for: a reply of one plain message
-        goes there when the pacer has a slot for it now (see module doc).
-        Otherwise the queue writes the replies down, settles `stored` (the
-        update may be acknowledged) and sends them."""
-        replies = folded(replies)
-        meta = {} if source_message_id is None else {"source": source_message_id}
+        message) was `source_message_id`, written down with the turn
+        (`written`) or here. `webhook_response`, if given, is what the
+        webhook request waits for: a reply's last message goes there when
+        the pacer has a slot for it now (see module doc); the others first,
+        by the Bot API. Otherwise the queue settles `stored` (the update may
+        be acknowledged) and sends them."""
+        if written is not None and written.queued is not None:
+            replies = written.replies
+        else:
+            replies, written = folded(replies), None
+        meta = _meta(source_message_id)
         method = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
-        # The other parts first, by the Bot API: Telegram runs the
-        # response's call after them, once it has the response.
-        if (
-            method is not None
-            and webhook_response is not None
-            and (len(replies) == 1 or await self.queue.deliver(chat_id, replies[:-1], meta))
-        ):
-            if not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None:
-                webhook_response.set_result(method)
+        if method is not None and webhook_response is not None:
+            # The other parts first: Telegram runs the response's call after
+            # them, once it has the response.
+            if written is not None:
+                others_sent = await self.queue.send_all_but_last(written)
+            else:
+                others_sent = len(replies) == 1 or await self.queue.deliver(chat_id, replies[:-1], meta)
+                replies = replies[-1:]
+            if others_sent and not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None:
+                after_sent = functools.partial(self.queue.sent_elsewhere, written) if written is not None else None
+                webhook_response.set_result(WebhookAnswer(method, after_sent))
                 self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it
                 settle(stored)
                 return
-            replies = replies[-1:]  # too late, or no slot free now: by the Bot API
-        await self.queue.deliver(chat_id, replies, meta, stored=stored)
+            if written is not None:  # the row waits its turn, or goes on by the Bot API
+                settle(stored)
+                if others_sent:
+                    await self.queue.send_rest(written)
+                return
+        await self.queue.deliver(chat_id, replies, meta, stored=stored, written=written)
 
     async def notify(self, chat_id: str, replies: Sequence[Reply]) -> None:
         """A notice the bot starts itself, through the queue (see `Channel.deliver`)."""

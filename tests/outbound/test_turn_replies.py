@@ -1,0 +1,82 @@
+"""A turn's replies are written down in the turn's own transaction
+(`bot/outbound/turn_replies.py`), on SQLite and PostgreSQL: a worker that
+dies the instant the dispatcher has saved a turn, before its channel could
+write or send anything, still leaves the answer to whoever starts next.
+Before, the turn was saved (its update recorded as handled) with the
+answer nowhere: the citizen never got it, even when the platform delivered
+the update again, since a handled update is dropped as a duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from bot.config import ChannelRate, OutboundSettings
+from bot.dispatcher import Dispatcher
+from bot.outbound.account import account_outbound
+from core.messages import Inbound, InboundKind, Reply
+from storage.outbound import OutboundStore
+from storage.sql import SqlStorage
+from tests.fakes.telegram_api import FakeTelegramApi
+from tests.flows.helpers import make_services
+from tests.postgres import postgres_server_url, postgres_url, storage_url  # noqa: F401  (fixtures)
+from tests.telegram.conftest import webhook_channel
+
+QUICK_LEASE = OutboundSettings(lease_seconds=1, poll_seconds=0.1)
+START = Inbound("telegram", "4242", "4242", kind=InboundKind.START, update_id="update-1")
+
+
+@pytest.fixture
+async def turn_storage(storage_url: str):
+    store = SqlStorage(storage_url)
+    await store.init()
+    await store.open_turn_connections()  # PostgreSQL: the turn saved in one statement
+    yield store
+    await store.close()
+
+
+async def test_an_answer_survives_a_worker_dying_just_after_its_turn_was_saved(turn_storage):
+    dispatcher = Dispatcher(make_services(turn_storage))
+    sent: list[tuple[str, Reply]] = []
+
+    async def send_reply(chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        sent.append((chat_id, reply))
+
+    def worker():  # a worker's queue for the Telegram bot account
+        return account_outbound("telegram", send_reply, turn_storage, ChannelRate(per_second=30), QUICK_LEASE)[1]
+
+    dead = worker()
+    with dead.turn_replies(START.chat_id):
+        replies = await dispatcher.handle(START)
+    assert replies and sent == []  # the worker dies here: nothing delivered, nothing more written
+
+    restarted = worker()
+    restarted.start()
+    try:
+        assert await dispatcher.handle(START) == []  # the platform's redelivery: already handled
+        for _ in range(50):
+            if sent:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(QUICK_LEASE.lease_seconds + 0.5)  # a second copy would show by now
+    finally:
+        await restarted.stop()
+    assert [(chat, reply.text) for chat, reply in sent] == [(START.chat_id, reply.text) for reply in replies]
+
+
+async def test_an_answer_in_the_webhook_response_is_not_sent_again_by_the_queue(tmp_path, turn_storage):
+    """The row the turn wrote is done once the response carrying its
+    answer has gone: its lease lapsing later sends nothing more."""
+    dispatcher = Dispatcher(make_services(turn_storage))
+    async with (
+        FakeTelegramApi() as api,
+        webhook_channel(api, dispatcher.handle, turn_storage, webhook_reply_seconds=2, outbound=QUICK_LEASE),
+    ):
+        await api.user_says("/start")
+        await api.wait_for(lambda: api.bot_messages())
+        await asyncio.sleep(QUICK_LEASE.lease_seconds + 1)  # a second copy would show by now
+        assert await OutboundStore(turn_storage).counts("telegram") == {}
+    [greeting] = api.bot_messages()
+    assert [call.in_webhook_response for call in api.calls_to("sendMessage")] == [True], greeting

@@ -350,16 +350,29 @@ class ZaloOaChannel(Channel):
         await self._deliver(chat_id, replies, self._api + path)
 
     async def _deliver(self, user_id: str, replies: Sequence[Reply], url: str) -> None:
+        """Send the replies' messages in order. A rate limit before any of
+        them went is raised (the caller's retry sends them all); once one
+        went, the rest wait their turn here: the caller's retry would
+        send what went again, and again, if Zalo's limit stays tighter
+        than our pacing."""
+        started = False
         for reply in replies:
             for message in await self._messages(reply):
-                ticket = await self.pacer.acquire(user_id, urgent=URGENT.get())
-                try:
-                    await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
-                except RateLimited as error:
-                    self.pacer.pause(error.retry_after)
+                await self._send_message(url, user_id, message, wait_when_limited=started)
+                started = True
+
+    async def _send_message(self, url: str, user_id: str, message: dict[str, Any], *, wait_when_limited: bool) -> None:
+        while True:
+            ticket = await self.pacer.acquire(user_id, urgent=URGENT.get())
+            try:
+                await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+                return
+            except RateLimited as error:
+                self.pacer.pause(error.retry_after)  # the next acquire waits for it
+                if not wait_when_limited:
                     raise
-                finally:
-                    self.pacer.finished(ticket)
+            finally:
+                self.pacer.finished(ticket)
 
     async def _messages(self, reply: Reply) -> list[dict[str, Any]]:
         """One reply as OA message bodies: the picture, then the text in

@@ -265,9 +265,9 @@ async def announcement_with_questions(
 # --- Zalo Bot and Zalo OA ----------------------------------------------------
 ZALO_TOKEN = "1459232241454765289:bench-token"
 ZALO_LIMITS = RateLimits(overall_per_second=10, per_chat_per_second=1, per_chat_burst=1)  # the bot's defaults
+ZaloChannel = TypeVar("ZaloChannel", ZaloBotChannel, ZaloOaChannel)
 # Zalo's OA documentation gives no per-second figure: the OA's configured
 # rate (broadcast.rates.zalo_oa) is what its fake enforces.
-ZaloChannel = TypeVar("ZaloChannel", ZaloBotChannel, ZaloOaChannel)
 OA_RATE = BroadcastSettings().rate_for("zalo_oa")
 ZALO_OA_LIMITS = RateLimits(
     overall_per_second=int(OA_RATE.per_second),

@@ -14,6 +14,9 @@
   Every message asks the OA's pacer (`broadcast.rates.zalo_oa`), shared with
   announcements; a turn's replies go through the outbound queue
   (`bot/outbound/`), written down before the webhook request is answered.
+  Zalo's rate-limit error (-32) pauses the pacer; once a message of a send
+  went, a rate-limited later one waits its turn here, since the caller's
+  retry of the whole send would repeat the ones that went.
 - Tokens: the access token is refreshed before it expires or when Zalo says
   it is invalid (-216), by `bot.channels.zalo_oa_oauth.OaTokens`. Without a
   usable token at start, getting one is retried in the background
@@ -29,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import logging
 import re
 import time
@@ -38,7 +40,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from PIL import Image as PILImage
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -52,6 +53,7 @@ from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_bo
 from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
 from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
+from bot.channels.zalo_oa_picture import fit_image
 from bot.channels.zalo_oa_window import ReplyWindowClosed, ReplyWindowPolicy, Window
 from bot.config import ChannelRate, OutboundSettings, ZaloOaSettings
 from bot.outbound.account import account_outbound
@@ -95,25 +97,6 @@ def event_signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key:
     """Zalo's `X-ZEvent-Signature` value for one webhook request."""
     digest = hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
     return f"mac={digest}"
-
-
-# --- pictures -------------------------------------------------------------------------
-def fit_image(png: bytes, max_bytes: int) -> tuple[bytes, str, str]:
-    """The picture as (bytes, filename, content type) within `max_bytes`:
-    unchanged if it fits, else JPEG, smaller and smaller until it does."""
-    if len(png) <= max_bytes:
-        return png, "image.png", "image/png"
-    picture = PILImage.open(io.BytesIO(png)).convert("RGB")
-    quality = 85
-    while True:
-        buffer = io.BytesIO()
-        picture.save(buffer, format="JPEG", quality=quality, optimize=True)
-        if buffer.tell() <= max_bytes or min(picture.size) <= 64:
-            return buffer.getvalue(), "image.jpg", "image/jpeg"
-        if quality > 60:
-            quality -= 10
-        else:
-            picture = picture.resize((max(1, picture.width * 3 // 4), max(1, picture.height * 3 // 4)))
 
 
 # --- the channel ---------------------------------------------------------------------
@@ -347,16 +330,29 @@ class ZaloOaChannel(Channel):
         await self._deliver(chat_id, replies, self._api + path)
 
     async def _deliver(self, user_id: str, replies: Sequence[Reply], url: str) -> None:
+        """Send the replies' messages in order. A rate limit before any of
+        them went is raised (the caller's retry sends them all); once one
+        went, the rest wait their turn here: the caller's retry would
+        send what went again, and again, if Zalo's limit stays tighter
+        than our pacing."""
+        started = False
         for reply in replies:
             for message in await self._messages(reply):
-                ticket = await self.pacer.acquire(user_id, urgent=URGENT.get())
-                try:
-                    await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
-                except RateLimited as error:
-                    self.pacer.pause(error.retry_after)
+                await self._send_message(url, user_id, message, wait_when_limited=started)
+                started = True
+
+    async def _send_message(self, url: str, user_id: str, message: dict[str, Any], *, wait_when_limited: bool) -> None:
+        while True:
+            ticket = await self.pacer.acquire(user_id, urgent=URGENT.get())
+            try:
+                await self._call(url, json_body={"recipient": {"user_id": user_id}, "message": message})
+                return
+            except RateLimited as error:
+                self.pacer.pause(error.retry_after)  # the next acquire waits for it
+                if not wait_when_limited:
                     raise
-                finally:
-                    self.pacer.finished(ticket)
+            finally:
+                self.pacer.finished(ticket)
 
     async def _messages(self, reply: Reply) -> list[dict[str, Any]]:
         """One reply as OA message bodies: the picture, then the text in

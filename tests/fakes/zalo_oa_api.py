@@ -8,6 +8,12 @@ tokens, and plays the user by posting signed events to the bot's webhook.
         zalo.webhook_url = f"{bot_url}/zalo/oa/webhook"
         await zalo.follow("user-1")
         await zalo.user_presses("user-1", "Lệ phí")
+
+With `rate_limits` it enforces send limits on the message calls: past
+them it answers as Zalo does, HTTP 200 with error -32 and no Retry-After
+(the adapter then waits a second). Zalo's OA documentation gives no
+per-second figure, so the fake enforces the bot's configured one,
+`broadcast.rates.zalo_oa` (10/s, 1/s per chat).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import itertools
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.channels.zalo_oa import event_signature
+from bot.channels.zalo_oa import RATE_LIMITED, event_signature
+from tests.fakes.flood_limits import FloodGate, RateLimits
 from tests.fakes.zalo_bot_api import LoopbackServer
 
 MAX_TEXT = 2000
@@ -41,6 +49,7 @@ class OaMessage:
     text: str = ""
     buttons: list[dict[str, Any]] = field(default_factory=list)
     attachment_id: str = ""
+    at: float = field(default_factory=time.monotonic)  # when the fake accepted it
 
     @property
     def button_titles(self) -> list[str]:
@@ -48,8 +57,17 @@ class OaMessage:
 
 
 class ZaloOaApiFake:
-    def __init__(self, app_id: str, oa_secret_key: str, app_secret: str, oa_id: str = "388613280878808645") -> None:
+    def __init__(
+        self,
+        app_id: str,
+        oa_secret_key: str,
+        app_secret: str,
+        oa_id: str = "388613280878808645",
+        rate_limits: RateLimits | None = None,
+    ) -> None:
         self.app_id, self.oa_secret_key, self.app_secret, self.oa_id = app_id, oa_secret_key, app_secret, oa_id
+        self._flood_gate = FloodGate(rate_limits) if rate_limits else None
+        self.rate_limited = 0  # message calls answered with the rate-limit error
         self.webhook_url = ""
         self.access_tokens: set[str] = set()  # currently valid
         self.refresh_token = ""  # the one valid refresh token
@@ -139,9 +157,18 @@ class ZaloOaApiFake:
         return [message for message in self.sent if message.user_id == user_id]
 
     async def wait_for_messages(self, user_id: str, count: int, timeout: float = 5.0) -> list[OaMessage]:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.messages_to(user_id)) >= count), timeout)
+        if not await self.wait_until(lambda: len(self.messages_to(user_id)) >= count, timeout):
+            raise TimeoutError(f"{user_id} got {len(self.messages_to(user_id))} of {count} messages")
         return self.messages_to(user_id)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `predicate()` holds after a message is sent; False on timeout."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+            except TimeoutError:
+                return False
+        return True
 
     # --- OAuth v4 -----------------------------------------------------------------
     async def _access_token(self, request: Request) -> JSONResponse:
@@ -200,6 +227,9 @@ class ZaloOaApiFake:
         attachment_id = elements[0].get("attachment_id", "") if elements else ""
         if attachment_id and attachment_id not in self.uploads:
             return self._error(-201, "unknown attachment")
+        if self._flood_gate is not None and self._flood_gate.admit(user_id, time.monotonic()) is not None:
+            self.rate_limited += 1
+            return self._error(RATE_LIMITED, "Request limit exceeded")
         async with self._changed:
             self.sent.append(OaMessage(request.url.path, user_id, text, buttons, attachment_id))
             self._changed.notify_all()

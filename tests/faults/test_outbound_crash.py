@@ -1,8 +1,8 @@
-"""Issue 18: a worker SIGKILLed during a burst of new citizens' /start, on
-Telegram and on the Zalo Bot channel.
+"""Issue 18: a worker SIGKILLed during a burst of new citizens' first
+messages, on Telegram, the Zalo Bot channel and the Zalo OA.
 Two real `troly run --worker` processes share one PostgreSQL database (the
 outbound queue and the send budget) behind one webhook address, against a
-fake Bot API enforcing Telegram's limits. The replies the dead worker had
+fake of the platform enforcing its limits. The replies the dead worker had
 written down but not sent go out from the other worker once their lease
 lapses: every citizen is answered, each once, but for the one reply the
 platform may have taken in the instant the worker died, before it could
@@ -12,35 +12,96 @@ write down that it had: the platform cannot tell us, so it goes again
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
-from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
-from tests.outbound.scenarios import CITIZEN_IDS_FROM, TELEGRAM_LIMITS, ZALO_LIMITS
+from tests.fakes.zalo_oa_api import ZaloOaApiFake
+from tests.faults.cluster import WEBHOOK_SECRET, Worker, start_worker, worker_environment, write_worker_config
+from tests.outbound.scenarios import CITIZEN_IDS_FROM, OA_GREETING, TELEGRAM_LIMITS, ZALO_LIMITS, ZALO_OA_LIMITS
+from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY
 
 USERS = 40
+ZALO_USERS = USERS // 2  # Zalo's limit is a third of Telegram's
 LEASE_SECONDS = 2
 OUTBOUND = f"outbound:\n  lease_seconds: {LEASE_SECONDS}\n  poll_seconds: 0.2\n"
 
 
-@pytest.fixture
-async def cluster(tmp_path, postgres_url, mock_backend):
-    async with FakeTelegramApi(rate_limits=TELEGRAM_LIMITS) as api:
-        config = write_worker_config(tmp_path / "deploy", postgres_url, mock_backend.url, extra=OUTBOUND)
-        env = worker_environment(api.token, api.base_url)
-        workers = await asyncio.gather(
-            *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
-        )
+@dataclass
+class Platform:
+    """What the test does with a platform's fake."""
+
+    # Post the citizen's first message to that worker; True once it was taken.
+    post: Callable[[Worker, str], Awaitable[bool]]
+    wait_until: Callable[[Callable[[], bool], float], Awaitable[bool]]
+    answers: Callable[[str], list[str]]  # the texts the bot sent the citizen
+    sent_since: Callable[[set[str], float], bool]  # whether any of those citizens got a message after then
+    limited: Callable[[], tuple[int, int]]  # the sends refused over the limit, and the calls they are among
+
+
+@contextlib.asynccontextmanager
+async def two_workers(
+    tmp_path: Path, postgres_url: str, backend_url: str, env: dict[str, str], extra: str = ""
+) -> AsyncIterator[list[Worker]]:
+    config = write_worker_config(tmp_path / "deploy", postgres_url, backend_url, extra=extra + OUTBOUND)
+    workers = await asyncio.gather(
+        *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
+    )
+    try:
+        yield list(workers)
+    finally:
+        for worker in workers:
+            await asyncio.to_thread(worker.stop)
+
+
+def without_telegram(**secrets: str) -> dict[str, str]:
+    """The workers' environment for a Zalo channel alone."""
+    env = worker_environment("", "")
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "TELEGRAM_WEBHOOK_SECRET"):
+        env.pop(name)
+    env.update(secrets)
+    return env
+
+
+async def kill_a_worker_mid_burst(platform: Platform, workers: list[Worker], users: list[str]) -> None:
+    first_half, second_half = users[: len(users) // 2], users[len(users) // 2 :]
+    # Half the burst at once on worker 0: acknowledged once written down,
+    # most of the replies still waiting for the pacer when it dies.
+    await asyncio.gather(*(to_any_worker(platform, workers, 0, user) for user in first_half))
+    workers[0].kill()
+    killed_at = time.monotonic()
+    for user in second_half:
+        await to_any_worker(platform, workers, 1, user)
+
+    assert await platform.wait_until(lambda: all(platform.answers(user) for user in users), 60)
+    await asyncio.sleep(LEASE_SECONDS + 2)  # a reply sent twice would show by now
+    answers = {user: platform.answers(user) for user in users}
+    assert_answered_once(answers, expected=answers[second_half[-1]])  # a citizen the dead worker never saw
+    assert platform.sent_since(set(first_half), killed_at), (
+        "the dead worker had sent everything: the test did not test the crash"
+    )
+    limited, calls = platform.limited()
+    assert limited <= calls // 100, limited
+
+
+async def to_any_worker(platform: Platform, workers: list[Worker], index: int, user: str) -> None:
+    """Post the citizen's message to worker `index`; as the platforms do,
+    deliver it again (to the other worker) when the request failed."""
+    for attempt in range(2 * len(workers)):
         try:
-            yield api, workers
-        finally:
-            for worker in workers:
-                await asyncio.to_thread(worker.stop)
+            if await platform.post(workers[(index + attempt) % len(workers)], user):
+                return
+        except httpx.HTTPError:
+            continue
+    raise AssertionError("no worker took the update")
 
 
 def assert_answered_once(answers: dict, expected: list[str]) -> None:
@@ -52,102 +113,119 @@ def assert_answered_once(answers: dict, expected: list[str]) -> None:
         assert set(answers[user]) == set(expected) and len(answers[user]) <= 2 * len(expected), answers[user]
 
 
-async def deliver(api: FakeTelegramApi, workers, index: int, user_id: int) -> None:
-    """Post the citizen's /start to worker `index`; as Telegram does, deliver
-    it again (to the other worker) when the request failed."""
-    update = None
-    for attempt in range(2 * len(workers)):
-        worker = workers[(index + attempt) % len(workers)]
+# --- Telegram -----------------------------------------------------------------
+def telegram(api: FakeTelegramApi) -> Platform:
+    updates: dict[str, dict] = {}
+
+    async def post(worker: Worker, user: str) -> bool:
         api.webhook = {"url": worker.webhook_url, "secret_token": WEBHOOK_SECRET}
-        try:
-            if update is None:
-                update = await api.user_says("/start", user_id=user_id)
-            else:
-                await api.replay(update)
-            return
-        except httpx.HTTPError:
-            continue
-    raise AssertionError("no worker took the update")
+        if user in updates:
+            await api.replay(updates[user])
+        else:
+            updates[user] = await api.user_says("/start", user_id=int(user))
+        return True
+
+    async def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+        return bool(await api.wait_for(predicate, timeout=timeout))
+
+    return Platform(
+        post,
+        wait_until,
+        answers=lambda user: [message.text for message in api.bot_messages(user)],
+        sent_since=lambda users, moment: any(
+            call.status == 200 and call.chat_id in users and call.at > moment for call in api.calls
+        ),
+        limited=lambda: (sum(call.status == 429 for call in api.calls), len(api.calls)),
+    )
+
+
+@pytest.fixture
+async def cluster(tmp_path, postgres_url, mock_backend):
+    async with FakeTelegramApi(rate_limits=TELEGRAM_LIMITS) as api:
+        env = worker_environment(api.token, api.base_url)
+        async with two_workers(tmp_path, postgres_url, mock_backend.url, env) as workers:
+            yield api, workers
 
 
 async def test_a_worker_killed_mid_burst_leaves_every_citizen_answered_exactly_once(cluster):
     api, workers = cluster
-    users = [CITIZEN_IDS_FROM + number for number in range(USERS)]
-    first_half, second_half = users[: USERS // 2], users[USERS // 2 :]
-    # Half the burst at once on worker 0: acknowledged once written down,
-    # most of the replies still waiting for the pacer when it dies.
-    await asyncio.gather(*(deliver(api, workers, 0, user) for user in first_half))
-    workers[0].kill()
-    killed_at = time.monotonic()
-    for user in second_half:
-        await deliver(api, workers, 1, user)
-
-    await api.wait_for(lambda: all(api.bot_messages(user) for user in users), timeout=60)
-    await asyncio.sleep(LEASE_SECONDS + 2)  # a reply sent twice would show by now
-    answers = {user: [message.text for message in api.bot_messages(user)] for user in users}
-    assert_answered_once(answers, expected=answers[second_half[-1]])  # a citizen the dead worker never saw
-    sent_later = [
-        call for call in api.calls if call.status == 200 and call.chat_id in {str(user) for user in first_half}
-        and call.at > killed_at
-    ]  # fmt: skip
-    assert sent_later, "the dead worker had sent everything: the test did not test the crash"
-    limited = sum(call.status == 429 for call in api.calls)
-    assert limited <= len(api.calls) // 100, limited
+    await kill_a_worker_mid_burst(telegram(api), workers, [str(CITIZEN_IDS_FROM + n) for n in range(USERS)])
 
 
-# --- the same on the Zalo Bot channel, with its fake --------------------------
+# --- the Zalo Bot channel -----------------------------------------------------
 ZALO_TOKEN = "1459232241454765289:crash-test-token"
 ZALO_WEBHOOK_PATH = "/zalo/bot/webhook"
-ZALO_CONFIG = f"zalo_bot:\n  webhook_url: https://bot.example.test{ZALO_WEBHOOK_PATH}\n{OUTBOUND}"
+
+
+def zalo_bot(zalo: ZaloBotApiFake) -> Platform:
+    updates: dict[str, dict] = {}
+
+    async def post(worker: Worker, user: str) -> bool:
+        zalo.state.webhook_url = f"http://127.0.0.1:{worker.port}{ZALO_WEBHOOK_PATH}"
+        return await zalo.deliver(updates.setdefault(user, zalo.text_update(user, "/start"))) == 200
+
+    return Platform(
+        post,
+        zalo.wait_until,
+        answers=lambda user: [message.text for message in zalo.messages_to(user)],
+        sent_since=lambda users, moment: any(
+            message.chat_id in users and message.at > moment for message in zalo.state.sent
+        ),
+        limited=lambda: (zalo.rate_limited, len(zalo.state.sent)),
+    )
 
 
 @pytest.fixture
 async def zalo_cluster(tmp_path, postgres_url, mock_backend):
     async with ZaloBotApiFake(ZALO_TOKEN, rate_limits=ZALO_LIMITS) as zalo:
-        config = write_worker_config(tmp_path / "deploy", postgres_url, mock_backend.url, extra=ZALO_CONFIG)
-        env = worker_environment("", "")
-        for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "TELEGRAM_WEBHOOK_SECRET"):
-            env.pop(name)
-        env.update(ZALO_BOT_TOKEN=ZALO_TOKEN, ZALO_BOT_BASE_URL=zalo.base_url, ZALO_BOT_WEBHOOK_SECRET=WEBHOOK_SECRET)
-        workers = await asyncio.gather(
-            *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
+        env = without_telegram(
+            ZALO_BOT_TOKEN=ZALO_TOKEN, ZALO_BOT_BASE_URL=zalo.base_url, ZALO_BOT_WEBHOOK_SECRET=WEBHOOK_SECRET
         )
-        try:
+        config = f"zalo_bot:\n  webhook_url: https://bot.example.test{ZALO_WEBHOOK_PATH}\n"
+        async with two_workers(tmp_path, postgres_url, mock_backend.url, env, config) as workers:
             yield zalo, workers
-        finally:
-            for worker in workers:
-                await asyncio.to_thread(worker.stop)
-
-
-async def deliver_to_zalo_worker(zalo: ZaloBotApiFake, workers, index: int, user_id: str) -> None:
-    """As `deliver`, for the Zalo Bot's webhook."""
-    update = zalo.text_update(user_id, "/start")
-    for attempt in range(2 * len(workers)):
-        worker = workers[(index + attempt) % len(workers)]
-        zalo.state.webhook_url = f"http://127.0.0.1:{worker.port}{ZALO_WEBHOOK_PATH}"
-        try:
-            if await zalo.deliver(update) == 200:
-                return
-        except httpx.HTTPError:
-            continue
-    raise AssertionError("no worker took the update")
 
 
 async def test_a_zalo_worker_killed_mid_burst_leaves_every_citizen_answered_exactly_once(zalo_cluster):
     zalo, workers = zalo_cluster
-    users = [f"zalo-citizen-{number}" for number in range(USERS // 2)]  # Zalo's limit is a third of Telegram's
-    first_half, second_half = users[: len(users) // 2], users[len(users) // 2 :]
-    await asyncio.gather(*(deliver_to_zalo_worker(zalo, workers, 0, user) for user in first_half))
-    workers[0].kill()
-    killed_at = time.monotonic()
-    for user in second_half:
-        await deliver_to_zalo_worker(zalo, workers, 1, user)
+    await kill_a_worker_mid_burst(zalo_bot(zalo), workers, [f"zalo-citizen-{n}" for n in range(ZALO_USERS)])
 
-    assert await zalo.wait_until(lambda: all(zalo.messages_to(user) for user in users), 60)
-    await asyncio.sleep(LEASE_SECONDS + 2)  # a reply sent twice would show by now
-    answers = {user: [message.text for message in zalo.messages_to(user)] for user in users}
-    assert_answered_once(answers, expected=answers[second_half[-1]])
-    assert [message for message in zalo.state.sent if message.chat_id in first_half and message.at > killed_at], (
-        "the dead worker had sent everything: the test did not test the crash"
+
+# --- the Zalo OA ----------------------------------------------------------------
+OA_WEBHOOK_PATH = "/zalo/oa/webhook"  # the default `zalo_oa.webhook_path`
+
+
+def zalo_oa(zalo: ZaloOaApiFake) -> Platform:
+    async def post(worker: Worker, user: str) -> bool:
+        zalo.webhook_url = f"http://127.0.0.1:{worker.port}{OA_WEBHOOK_PATH}"
+        return await zalo.user_says(user, OA_GREETING, msg_id=f"hello-{user}") == 200
+
+    return Platform(
+        post,
+        zalo.wait_until,
+        answers=lambda user: [message.text for message in zalo.messages_to(user)],
+        sent_since=lambda users, moment: any(message.user_id in users and message.at > moment for message in zalo.sent),
+        limited=lambda: (zalo.rate_limited, len(zalo.sent)),
     )
-    assert zalo.rate_limited <= len(zalo.state.sent) // 100, zalo.rate_limited
+
+
+@pytest.fixture
+async def zalo_oa_cluster(tmp_path, postgres_url, mock_backend):
+    async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET, rate_limits=ZALO_OA_LIMITS) as zalo:
+        access, refresh = zalo.issue_tokens()
+        env = without_telegram(
+            ZALO_OA_APP_ID=APP_ID,
+            ZALO_OA_SECRET_KEY=OA_SECRET_KEY,
+            ZALO_OA_APP_SECRET=APP_SECRET,
+            ZALO_OA_ACCESS_TOKEN=access,
+            ZALO_OA_REFRESH_TOKEN=refresh,
+            ZALO_OA_API_BASE_URL=zalo.base_url,
+            ZALO_OA_OAUTH_BASE_URL=zalo.base_url,
+        )
+        async with two_workers(tmp_path, postgres_url, mock_backend.url, env) as workers:
+            yield zalo, workers
+
+
+async def test_a_zalo_oa_worker_killed_mid_burst_leaves_every_follower_answered_exactly_once(zalo_oa_cluster):
+    zalo, workers = zalo_oa_cluster
+    await kill_a_worker_mid_burst(zalo_oa(zalo), workers, [f"oa-follower-{n}" for n in range(ZALO_USERS)])

@@ -1,13 +1,14 @@
 """Issue 18: a burst of new citizens' /start against fakes that enforce the
 platforms' limits, by long polling and by webhook, through the real adapter,
-queue and pacer: Telegram (30/s, per chat 1/s with bursts of 3) and Zalo Bot
-(its configured 10/s, 1/s per chat). bench/burst.py runs the full 1,000."""
+queue and pacer: Telegram (30/s, per chat 1/s with bursts of 3), Zalo Bot
+(its configured 10/s, 1/s per chat) and Zalo OA (by webhook only; its
+configured 10/s, 1/s per chat). bench/burst.py runs the full 1,000."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.outbound.scenarios import announcement_with_questions, telegram_burst, zalo_burst
+from tests.outbound.scenarios import announcement_with_questions, telegram_burst, zalo_burst, zalo_oa_burst
 
 BURSTS = {"telegram": (telegram_burst, 60), "zalo_bot": (zalo_burst, 30)}
 
@@ -17,6 +18,15 @@ BURSTS = {"telegram": (telegram_burst, 60), "zalo_bot": (zalo_burst, 30)}
 async def test_every_citizen_of_a_burst_is_answered_once_without_tripping_the_limits(tmp_path, channel, webhook):
     burst, users = BURSTS[channel]
     figures = await burst(users, f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3", webhook=webhook)
+    assert_answered_once_under_the_limits(figures, users)
+
+
+async def test_every_new_follower_of_the_oa_writing_at_once_is_answered_once_without_tripping_the_limits(tmp_path):
+    figures = await zalo_oa_burst(30, f"sqlite+aiosqlite:///{tmp_path}/troly.sqlite3")
+    assert_answered_once_under_the_limits(figures, 30)
+
+
+def assert_answered_once_under_the_limits(figures: dict, users: int) -> None:
     assert figures["answered"] == users, figures
     assert figures["duplicates"] == 0, figures
     assert figures["answered_429"] <= users // 100, figures  # at most 1% of the sends

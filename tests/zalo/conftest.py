@@ -1,19 +1,31 @@
 """Shared pieces of the Zalo tests: the bot's own HTTP server (webhooks and
-the media route) on a loopback port, a media store, and a scripted stand-in
-for the dispatcher that records what it was given."""
+the media route) on a loopback port, a media store, a scripted stand-in
+for the dispatcher that records what it was given, and the OA channel
+against its fake (`make_oa_channel`, also used by tests/outbound)."""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from PIL import Image as PILImage
 from starlette.applications import Starlette
 
+from bot.channels.zalo_oa import ZaloOaChannel
+from bot.channels.zalo_oa_oauth import OaTokens
+from bot.config import ZaloOaSettings
 from bot.media import MediaStore
 from core.messages import Button, Image, Inbound, Reply
+from storage.oa_tokens import OaTokenStore, TokenPair
 from tests.fakes.zalo_bot_api import LoopbackServer
+from tests.fakes.zalo_oa_api import ZaloOaApiFake
+
+APP_ID = "360846524940903967"
+OA_SECRET_KEY = "oa-secret-key-for-tests"
+APP_SECRET = "app-secret-for-tests"
 
 
 def png(colour: str = "red", size: int = 16) -> bytes:
@@ -85,3 +97,29 @@ async def bot_server(tmp_path):
 @pytest.fixture
 def dispatcher() -> ScriptedDispatcher:
     return ScriptedDispatcher()
+
+
+def make_oa_channel(
+    zalo: ZaloOaApiFake,
+    storage,
+    settings: ZaloOaSettings | None = None,
+    seed: TokenPair | None = None,
+    **options: Any,
+) -> ZaloOaChannel:
+    """The OA channel against `zalo`, with fresh tokens unless `seed` says
+    otherwise; `options` go to `ZaloOaChannel` (rate, outbound)."""
+    settings = settings or ZaloOaSettings()
+    tokens = OaTokens(
+        OaTokenStore(storage, account=f"zalo_oa:{APP_ID}"),
+        oauth_base_url=zalo.base_url,
+        app_id=APP_ID,
+        app_secret=APP_SECRET,
+        refresh_margin=timedelta(seconds=settings.refresh_margin_seconds),
+        seed=seed or TokenPair(*fresh_token_pair(zalo)),
+    )
+    return ZaloOaChannel(settings, storage, APP_ID, OA_SECRET_KEY, tokens, api_base_url=zalo.base_url, **options)
+
+
+def fresh_token_pair(zalo: ZaloOaApiFake) -> tuple[str, datetime, str]:
+    access, refresh = zalo.issue_tokens()
+    return access, datetime.now(UTC) + timedelta(hours=25), refresh

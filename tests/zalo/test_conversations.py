@@ -19,7 +19,7 @@ from tests.certificate_pages import HEADINGS, decode_qr, serving, verification_h
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID, make_services
-from tests.zalo.test_zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, make_channel
+from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY, make_oa_channel
 
 TOKEN = "1459232241454765289:conversation-token"
 
@@ -47,7 +47,7 @@ async def zalo_bot(dispatcher: Dispatcher, bot_server) -> AsyncIterator[tuple[Za
 async def official_account(storage, dispatcher: Dispatcher, bot_server) -> AsyncIterator[tuple[ZaloOaApiFake, Any]]:
     """A Zalo OA channel served by `bot_server`, its webhook called by a loopback fake."""
     async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET) as zalo:
-        channel = make_channel(zalo, storage)
+        channel = make_oa_channel(zalo, storage)
         bot_server.mount(channel.routes())
         zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
         await channel.start(dispatcher.handle)

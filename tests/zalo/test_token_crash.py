@@ -14,8 +14,8 @@ from core.paths import PROJECT_ROOT
 from storage.oa_tokens import OaTokenStore, TokenPair
 from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
+from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY
 from tests.zalo.refresh_process import CRASHED
-from tests.zalo.test_zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from storage.oa_tokens import OaTokenStore, TokenPair
 from storage.sql import SqlStorage
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.postgres import postgres_server_url, postgres_url  # noqa: F401  (fixtures)
-from tests.zalo.test_zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY
+from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

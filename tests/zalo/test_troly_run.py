@@ -12,8 +12,8 @@ from tests.certificate_pages import HEADINGS, decode_qr, sign_links_for_phones, 
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
 from tests.flows.helpers import COMPLETED_CODE, LAN_ID
+from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY
 from tests.zalo.test_conversations import BotUser, OaUser
-from tests.zalo.test_zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY
 
 TOKEN = "1459232241454765289:troly-run-token"
 

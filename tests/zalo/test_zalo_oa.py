@@ -4,6 +4,7 @@ and OAuth v4 server, with the bot's real SQL storage."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 from datetime import UTC, datetime, timedelta
@@ -15,18 +16,15 @@ from PIL import Image as PILImage
 from bot.channels import ChannelContext
 from bot.channels.base import UserUnreachable
 from bot.channels.receive import APOLOGY
-from bot.channels.zalo_oa import MAX_EVENT_BYTES, ZaloOaChannel, event_signature, from_settings
-from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
+from bot.channels.zalo_oa import MAX_EVENT_BYTES, event_signature, from_settings
+from bot.channels.zalo_oa_oauth import ReauthorisationNeeded
 from bot.channels.zalo_oa_window import ReplyWindowClosed, ReplyWindowPolicy, Window
-from bot.config import Settings, ZaloOaSettings
+from bot.config import ChannelRate, Settings, ZaloOaSettings
 from core.messages import Button, Image, Reply
-from storage.oa_tokens import OaTokenStore, TokenPair
+from storage.oa_tokens import TokenPair
+from tests.fakes.flood_limits import RateLimits
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
-from tests.zalo.conftest import guide_pages
-
-APP_ID = "360846524940903967"
-OA_SECRET_KEY = "oa-secret-key-for-tests"
-APP_SECRET = "app-secret-for-tests"
+from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY, fresh_token_pair, guide_pages, make_oa_channel
 
 
 @pytest.fixture
@@ -35,27 +33,9 @@ async def zalo():
         yield fake
 
 
-def make_channel(zalo, storage, settings: ZaloOaSettings | None = None, seed: TokenPair | None = None):
-    settings = settings or ZaloOaSettings()
-    tokens = OaTokens(
-        OaTokenStore(storage, account=f"zalo_oa:{APP_ID}"),
-        oauth_base_url=zalo.base_url,
-        app_id=APP_ID,
-        app_secret=APP_SECRET,
-        refresh_margin=timedelta(seconds=settings.refresh_margin_seconds),
-        seed=seed or TokenPair(*_fresh_pair(zalo)),
-    )
-    return ZaloOaChannel(settings, storage, APP_ID, OA_SECRET_KEY, tokens, api_base_url=zalo.base_url)
-
-
-def _fresh_pair(zalo) -> tuple[str, datetime, str]:
-    access, refresh = zalo.issue_tokens()
-    return access, datetime.now(UTC) + timedelta(hours=25), refresh
-
-
 @pytest.fixture
 async def channel(zalo, storage, bot_server, dispatcher):
-    channel = make_channel(zalo, storage)
+    channel = make_oa_channel(zalo, storage)
     bot_server.mount(channel.routes())
     zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
     await channel.start(dispatcher)
@@ -82,7 +62,7 @@ async def test_pressing_a_button_reaches_the_dispatcher_as_its_payload(zalo, cha
 
 
 async def test_more_buttons_than_one_template_holds_follow_in_further_messages(zalo, storage, dispatcher):
-    channel = make_channel(zalo, storage, ZaloOaSettings(max_buttons=2))
+    channel = make_oa_channel(zalo, storage, ZaloOaSettings(max_buttons=2))
     await channel.start(dispatcher)
     buttons = tuple(Button(title, title.lower()) for title in "ABCDE")
     await channel.queue.deliver("u3", [Reply(text="Chọn:", buttons=(buttons[:3], buttons[3:]))])
@@ -90,6 +70,30 @@ async def test_more_buttons_than_one_template_holds_follow_in_further_messages(z
     assert [message.button_titles for message in messages] == [["A", "B"], ["C", "D"], ["E"]]
     assert messages[0].text == "Chọn:"
     await channel.stop()
+
+
+async def test_a_reply_in_several_messages_goes_once_in_order_when_zalo_rate_limits_a_later_one(storage, dispatcher):
+    """Zalo refuses a message over its limit (-32); what of the reply went
+    before must not go again when the rest waits its turn."""
+    chat_limit = RateLimits(overall_per_second=10, per_chat_per_second=1, per_chat_burst=1)
+    async with ZaloOaApiFake(APP_ID, OA_SECRET_KEY, APP_SECRET, rate_limits=chat_limit) as zalo:
+        # Paced looser than Zalo counts, so the second message is refused.
+        channel = make_oa_channel(
+            zalo, storage, ZaloOaSettings(max_buttons=2), rate=ChannelRate(per_second=10, per_chat_per_second=5)
+        )
+        await channel.start(dispatcher)
+        try:
+            buttons = tuple(Button(title, title.lower()) for title in "ABCDE")
+            reply = Reply(text="Chọn:", buttons=(buttons[:3], buttons[3:]))
+            with contextlib.suppress(TimeoutError):  # what went, sent again and again, shows below
+                await asyncio.wait_for(channel._reply("u4", [reply]), 10)
+            await asyncio.sleep(1.5)  # a repeated message would arrive by now
+        finally:
+            await channel.stop()
+        assert zalo.rate_limited >= 1, "Zalo never refused a message: the test did not test the limit"
+        messages = zalo.messages_to("u4")
+        assert [message.button_titles for message in messages] == [["A", "B"], ["C", "D"], ["E"]]
+        assert channel.queue.given_up == {}
 
 
 async def test_a_big_picture_is_shrunk_under_1_mb_uploaded_once_and_sent_by_attachment(zalo, channel):
@@ -211,7 +215,7 @@ async def test_an_invalid_access_token_is_refreshed_and_the_message_still_goes_o
 
 async def test_an_access_token_about_to_expire_is_refreshed_before_use(zalo, storage, bot_server, dispatcher):
     access, refresh = zalo.issue_tokens()
-    channel = make_channel(zalo, storage, seed=TokenPair(access, datetime.now(UTC) + timedelta(minutes=5), refresh))
+    channel = make_oa_channel(zalo, storage, seed=TokenPair(access, datetime.now(UTC) + timedelta(minutes=5), refresh))
     await channel.start(dispatcher)
     await channel.queue.deliver("u11", [Reply(text="xin chào")])
     assert zalo.spent_refresh_tokens == [refresh]
@@ -227,7 +231,7 @@ async def test_many_senders_at_once_spend_the_refresh_token_once(zalo, channel):
 
 
 async def test_a_refused_refresh_token_asks_for_reauthorisation_and_a_new_one_is_adopted(zalo, storage, dispatcher):
-    channel = make_channel(zalo, storage, seed=TokenPair("stale", datetime.now(UTC), "refresh-nobody-knows"))
+    channel = make_oa_channel(zalo, storage, seed=TokenPair("stale", datetime.now(UTC), "refresh-nobody-knows"))
     await channel.start(dispatcher)
     await storage.get_or_create_user("zalo_oa", "u21", "u21")
     with pytest.raises(ReauthorisationNeeded):
@@ -235,7 +239,7 @@ async def test_a_refused_refresh_token_asks_for_reauthorisation_and_a_new_one_is
     await channel.stop()
     # The officer authorises the OA again and restarts with the new tokens.
     access, refresh = zalo.issue_tokens()
-    restarted = make_channel(zalo, storage, seed=TokenPair(access, datetime.now(UTC) + timedelta(hours=25), refresh))
+    restarted = make_oa_channel(zalo, storage, seed=TokenPair(access, datetime.now(UTC) + timedelta(hours=25), refresh))
     await restarted.start(dispatcher)
     await restarted.send("u21", [Reply(text="x")])
     assert zalo.messages_to("u21")
@@ -245,12 +249,12 @@ async def test_a_refused_refresh_token_asks_for_reauthorisation_and_a_new_one_is
 async def test_a_restart_with_the_same_configured_tokens_keeps_the_rotated_ones(zalo, storage, dispatcher):
     access, refresh = zalo.issue_tokens()
     seed = TokenPair(access, datetime.now(UTC) + timedelta(hours=25), refresh)
-    first = make_channel(zalo, storage, seed=seed)
+    first = make_oa_channel(zalo, storage, seed=seed)
     await first.start(dispatcher)
     zalo.expire_access_tokens()
     await first.queue.deliver("u22", [Reply(text="x")])
     await first.stop()
-    restarted = make_channel(zalo, storage, seed=seed)  # the environment still holds the spent token
+    restarted = make_oa_channel(zalo, storage, seed=seed)  # the environment still holds the spent token
     await restarted.start(dispatcher)
     await restarted.queue.deliver("u22", [Reply(text="y")])
     assert len(zalo.messages_to("u22")) == 2
@@ -281,7 +285,7 @@ async def _user_last_seen(storage, user_id: str, ago: timedelta) -> None:
 
 
 async def test_the_bot_writes_first_only_inside_the_reply_window(zalo, storage, bot_server, dispatcher):
-    channel = make_channel(zalo, storage)
+    channel = make_oa_channel(zalo, storage)
     await channel.start(dispatcher)
     await _user_last_seen(storage, "recent", timedelta(hours=47))
     await _user_last_seen(storage, "three-days", timedelta(days=3))
@@ -297,7 +301,7 @@ async def test_the_bot_writes_first_only_inside_the_reply_window(zalo, storage, 
 
 
 async def test_an_agency_that_pays_reaches_users_up_to_7_days(zalo, storage, bot_server, dispatcher):
-    channel = make_channel(zalo, storage, ZaloOaSettings(send_paid_messages=True))
+    channel = make_oa_channel(zalo, storage, ZaloOaSettings(send_paid_messages=True))
     await channel.start(dispatcher)
     await _user_last_seen(storage, "three-days", timedelta(days=3))
     await _user_last_seen(storage, "gone", timedelta(days=8))
@@ -326,7 +330,7 @@ async def test_a_dispatcher_failure_is_answered_with_an_apology(zalo, storage, b
     async def broken(inbound):
         raise RuntimeError("database gone")
 
-    channel = make_channel(zalo, storage)
+    channel = make_oa_channel(zalo, storage)
     bot_server.mount(channel.routes())
     zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
     await channel.start(broken)
@@ -351,13 +355,13 @@ async def test_a_redelivered_event_is_answered_once(zalo, channel, dispatcher):
 
 
 async def test_a_refused_refresh_token_turns_the_channel_off_with_the_reason(zalo, storage, dispatcher):
-    channel = make_channel(zalo, storage, seed=TokenPair("stale", datetime.now(UTC), "refresh-nobody-knows"))
+    channel = make_oa_channel(zalo, storage, seed=TokenPair("stale", datetime.now(UTC), "refresh-nobody-knows"))
     await channel.start(dispatcher)
     try:
         assert channel.health.state == "off" and "refused the refresh token" in (channel.health.reason or "")
     finally:
         await channel.stop()
-    working = make_channel(zalo, storage, seed=TokenPair(*_fresh_pair(zalo)))
+    working = make_oa_channel(zalo, storage, seed=TokenPair(*fresh_token_pair(zalo)))
     await working.start(dispatcher)
     try:
         assert working.health.ok
@@ -367,7 +371,7 @@ async def test_a_refused_refresh_token_turns_the_channel_off_with_the_reason(zal
 
 async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, storage, bot_server):
     """Zalo has no edits: each of the guide's pages arrives at the bottom."""
-    channel = make_channel(zalo, storage)
+    channel = make_oa_channel(zalo, storage)
     bot_server.mount(channel.routes())
     zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
     await channel.start(guide_pages)

@@ -86,7 +86,7 @@ async def test_a_reply_in_several_messages_goes_once_in_order_when_zalo_rate_lim
             buttons = tuple(Button(title, title.lower()) for title in "ABCDE")
             reply = Reply(text="Chọn:", buttons=(buttons[:3], buttons[3:]))
             with contextlib.suppress(TimeoutError):  # what went, sent again and again, shows below
-                await asyncio.wait_for(channel._reply("u4", [reply]), 10)
+                await asyncio.wait_for(channel.queue.deliver("u4", [reply]), 10)
             await asyncio.sleep(1.5)  # a repeated message would arrive by now
         finally:
             await channel.stop()

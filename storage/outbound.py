@@ -119,6 +119,12 @@ class OutboundStore:
         """Delivered: nothing of it is kept."""
         await self._write(delete(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id))
 
+    async def progress(self, worker_id: str, row_id: int, done_parts: int) -> None:
+        """The row's first `done_parts` replies are delivered."""
+        await self._write(
+            update(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id).values(done_parts=done_parts)
+        )
+
     async def retry_later(self, worker_id: str, row_id: int, *, done_parts: int, at: datetime, error: str) -> None:
         """Back to pending, to go at `at`, its first `done_parts` replies not again."""
         await self._write(

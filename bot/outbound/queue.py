@@ -215,6 +215,9 @@ class OutboundQueue:
                 try:
                     await self.send_reply(chat_id, replies[done], meta)
                     done, failures = done + 1, 0
+                    if row is not None and self.store is not None and done < len(replies):
+                        # A crash now must not send this part again with the rest.
+                        await self._quietly(self.store.progress(self.worker_id, row, done))
                 except RateLimited as error:
                     self.rate_limited += 1
                     self.pacer.pause(error.retry_after)  # the next try waits for the pacer

@@ -80,3 +80,37 @@ async def test_an_answer_in_the_webhook_response_is_not_sent_again_by_the_queue(
         assert await OutboundStore(turn_storage).counts("telegram") == {}
     [greeting] = api.bot_messages()
     assert [call.in_webhook_response for call in api.calls_to("sendMessage")] == [True], greeting
+
+
+async def test_a_worker_dying_between_the_parts_of_an_answer_leaves_only_the_rest_to_send(turn_storage):
+    answer = [Reply("Phần 1"), Reply("Phần 2"), Reply("Phần 3")]
+    sent: list[str] = []
+    first_sent, hang = asyncio.Event(), asyncio.Event()
+
+    async def dies_after_the_first_part(chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        if sent:
+            await hang.wait()  # the worker is killed while sending the second part
+        sent.append(reply.text)
+        first_sent.set()
+
+    async def send_reply(chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        sent.append(reply.text)
+
+    dying = account_outbound(
+        "telegram", dies_after_the_first_part, turn_storage, ChannelRate(per_second=30), QUICK_LEASE
+    )[1]
+    delivery = asyncio.create_task(dying.deliver("4242", answer))
+    await asyncio.wait_for(first_sent.wait(), 5)
+    await asyncio.sleep(0.2)  # its bookkeeping is written
+    delivery.cancel()
+
+    restarted = account_outbound("telegram", send_reply, turn_storage, ChannelRate(per_second=30), QUICK_LEASE)[1]
+    restarted.start()
+    try:
+        for _ in range(50):
+            if len(sent) == 3:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await restarted.stop()
+    assert sent == ["Phần 1", "Phần 2", "Phần 3"]

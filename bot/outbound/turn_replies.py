@@ -54,7 +54,7 @@ class TurnReplies:
         """The row for this turn's `replies` in `storage`, or None when they
         are not the ones this channel waits for there (another chat or
         database, or already written)."""
-        if self.queued is not None or (storage, channel, chat_id) != (self.storage, self.channel, self.chat_id):
+        if self.queued is not None or storage is not self.storage or (channel, chat_id) != (self.channel, self.chat_id):
             return None
         self._prepared = self.prepare(replies)
         if not self._prepared:

@@ -124,7 +124,7 @@ class Dispatcher:
                 claimed = await interceptor(inbound, start.user)
                 if claimed is not None:
                     if inbound.update_id:
-                        await storage.first_time_seen(inbound.channel, inbound.update_id)
+                        await self._save_turn(inbound, claimed)
                     return claimed
             for attempt in range(3):
                 try:
@@ -143,7 +143,6 @@ class Dispatcher:
         return replies
 
     async def _handle_locked(self, inbound: Inbound, start: TurnStart) -> list[Reply]:
-        storage = self.services.storage
         key = (inbound.channel, inbound.user_id)
         # A new user's row is written with the rest of their first turn.
         user = start.user or User(inbound.channel, inbound.user_id, inbound.chat_id)
@@ -169,34 +168,38 @@ class Dispatcher:
             log.exception("flow %s/%s failed", conversation.flow, conversation.state)
             ctx.events.append(("error", {"flow": conversation.flow, "state": conversation.state}))
             replies = [Reply(ctx.t("error.generic")), *await ctx.start("menu")]
-        # The channel's queue, if it waits for them, gets the replies in the
-        # same transaction (`bot/outbound/turn_replies.py`).
-        written = turn_replies.current()
-        to_send = written.to_write(storage, inbound.channel, inbound.chat_id, replies) if written else None
         if ctx.forgotten:
             self._conversations.pop(key, None)
-            queued = await storage.save_turn(*key, update_id=inbound.update_id, replies=to_send)
-        else:
-            self._remember_offered(ctx, replies)
-            # One transaction for the whole message; on a conflict nothing of it is saved.
-            queued = await storage.save_turn(
-                *key,
-                update_id=inbound.update_id,
-                user=user if user != user_before else None,
-                touch_chat_id=inbound.chat_id if touched else None,
-                conversation=conversation,
-                events=ctx.events,
-                replies=to_send,
-            )
-        if written is not None:
-            written.written(queued)
-        if ctx.forgotten:
+            await self._save_turn(inbound, replies)
             return replies
+        self._remember_offered(ctx, replies)
+        # One transaction for the whole message; on a conflict nothing of it is saved.
+        await self._save_turn(
+            inbound,
+            replies,
+            user=user if user != user_before else None,
+            touch_chat_id=inbound.chat_id if touched else None,
+            conversation=conversation,
+            events=ctx.events,
+        )
         self._conversations[key] = copy.deepcopy(conversation)
         self._conversations.move_to_end(key)
         if len(self._conversations) > CONVERSATION_CACHE:
             self._conversations.popitem(last=False)
         return replies
+
+    async def _save_turn(self, inbound: Inbound, replies: list[Reply], **changes: Any) -> None:
+        """`Storage.save_turn` of the message, with its replies when the
+        channel's outbound queue waits for them (`bot/outbound/turn_replies.py`):
+        one transaction, so no update is on record with its answer unwritten."""
+        storage = self.services.storage
+        written = turn_replies.current()
+        to_send = written.to_write(storage, inbound.channel, inbound.chat_id, replies) if written else None
+        queued = await storage.save_turn(
+            inbound.channel, inbound.user_id, update_id=inbound.update_id, replies=to_send, **changes
+        )
+        if written is not None:
+            written.written(queued)
 
     # --- input normalisation --------------------------------------------------
     def _turn(self, ctx: Context, inbound: Inbound) -> Turn:

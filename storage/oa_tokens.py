@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from storage.engines import dialect_insert
 from storage.schema import oauth_tokens
 from storage.sql import SqlStorage
 
@@ -73,8 +74,9 @@ class OaTokenStore:
         }
         async with self._storage.transaction(write=True) as conn:
             row = (await conn.execute(select(table).where(table.c.account == self.account))).one_or_none()
-            if row is None:
-                await conn.execute(table.insert().values(account=self.account, **values))
+            if row is None:  # another worker starting at the same time may write it first: theirs stands
+                insert = dialect_insert(self._storage.dialect)(table).values(account=self.account, **values)
+                await conn.execute(insert.on_conflict_do_nothing())
             elif row.seed_fingerprint != seed:
                 await conn.execute(update(table).where(table.c.account == self.account).values(**values))
                 log.info("zalo_oa: adopted newly configured OA tokens")

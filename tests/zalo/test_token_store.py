@@ -60,3 +60,18 @@ async def test_a_new_configured_refresh_token_replaces_the_stored_pair_once(stor
     assert (await store.seed(TokenPair("a1", later, "r1"))).refresh_token == "r2"  # same env: keep rotated
     assert (await store.seed(TokenPair("a9", later, "r9"))).refresh_token == "r9"  # re-authorised: adopt
     await storage.close()
+
+
+async def test_workers_starting_at_once_both_adopt_the_configured_tokens(storage_url):
+    """Both read "no tokens yet" and write them: the second write must not
+    fail its worker's start (it did: a unique violation, the worker exited)."""
+    workers = [SqlStorage(storage_url), SqlStorage(storage_url)]
+    for storage in workers:
+        await storage.init()
+    later = datetime.now(UTC) + timedelta(hours=1)
+    for attempt in range(5):  # the race is narrow: several tries, each on an account of its own
+        stores = [OaTokenStore(storage, f"zalo_oa:{APP_ID}:{attempt}") for storage in workers]
+        pairs = await asyncio.gather(*(store.seed(TokenPair("a1", later, "r1")) for store in stores))
+        assert [pair.refresh_token for pair in pairs] == ["r1", "r1"]
+    for storage in workers:
+        await storage.close()

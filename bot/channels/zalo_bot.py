@@ -258,7 +258,11 @@ class ZaloBotChannel(Channel):
 
     # --- sending --------------------------------------------------------------
     async def send(self, chat_id: str, replies: Sequence[Reply]) -> None:
+        """The replies' messages in order. A rate limit before any went is
+        raised (the caller retries them all); once one went, the rest wait
+        their turn here, since the caller's retry would send it again."""
         limit = self.capabilities.max_text_length
+        started = False
         for reply in replies:
             text = plain_text(reply)
             if reply.image is not None:
@@ -268,12 +272,23 @@ class ZaloBotChannel(Channel):
                     photo = self._media.url_for(reply.image)
                     caption_fits = 0 < len(text) <= limit
                     caption = text if caption_fits else reply.image.alt
-                    await self._call("sendPhoto", chat_id=chat_id, photo=photo, caption=caption)
+                    await self._message("sendPhoto", started, chat_id=chat_id, photo=photo, caption=caption)
+                    started = True
                     if caption_fits:
                         continue
             if text:
                 for chunk in split_text(text, limit):
-                    await self._call("sendMessage", chat_id=chat_id, text=chunk)
+                    await self._message("sendMessage", started, chat_id=chat_id, text=chunk)
+                    started = True
+
+    async def _message(self, method: str, wait_when_limited: bool, **params: Any) -> None:
+        while True:
+            try:
+                await self._call(method, **params)
+                return
+            except RateLimited:  # `_call` paused the pacer: the next try waits for it
+                if not wait_when_limited:
+                    raise
 
     async def deliver(self, chat_id: str, replies: Sequence[Reply]) -> None:
         await self.queue.deliver(chat_id, replies, priority=NOTICE)

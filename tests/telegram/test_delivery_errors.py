@@ -7,9 +7,10 @@ import pytest
 
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.dispatcher import Dispatcher
-from core.messages import Reply
+from core.messages import Image, Reply
 from tests.flows.helpers import make_services
 from tests.telegram.conftest import make_channel
+from tests.telegram.test_polling import tiny_png
 
 
 async def test_a_user_who_blocked_the_bot_is_marked_unreachable(api, storage):
@@ -126,3 +127,16 @@ async def test_a_user_who_blocks_the_bot_mid_conversation_is_marked_unreachable(
         assert len(api.bot_messages()) == 1
     finally:
         await channel.stop()
+
+
+async def test_flood_control_in_the_middle_of_a_reply_does_not_send_its_first_part_again(api):
+    """A picture then a text too long for its caption: Telegram takes the
+    picture and says 429 to the text. The text waits its turn; raised, the
+    caller's retry (the queue, a broadcast) would send the picture again."""
+    channel = make_channel(api)
+    api.fail("sendMessage", status=429, retry_after=1)
+    reply = Reply(text="Hướng dẫn chi tiết. " * 80, image=Image(png=tiny_png(), alt="Mã QR", key="qr/LLTP-0001"))
+    await channel.send("42", [reply])
+    await channel.stop()
+    assert len(api.calls_to("sendPhoto")) == 1
+    assert [call.status for call in api.calls_to("sendMessage", ok_only=False)] == [429, 200]

@@ -11,7 +11,7 @@ from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUn
 from bot.channels.receive import APOLOGY
 from bot.channels.zalo_bot import ZaloBotChannel, from_settings
 from bot.config import Settings, ZaloBotSettings
-from core.messages import Reply
+from core.messages import Image, Reply
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.zalo.conftest import guide_pages
 
@@ -249,3 +249,17 @@ async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, b
         assert [message.text for message in messages] == ["Bước 1", "Bước 2"]
     finally:
         await channel.stop()
+
+
+async def test_a_rate_limit_in_the_middle_of_a_reply_does_not_send_its_first_part_again(zalo, bot_server):
+    """A picture, then a text too long for its caption: Zalo takes the
+    picture and rate-limits the text, which waits its turn instead of
+    failing the whole reply (whose retry would send the picture again)."""
+    channel = _channel(zalo, bot_server)
+    zalo.fail_next("sendMessage", 429, "too many requests", http_status=429)
+    reply = Reply(text="Hướng dẫn chi tiết. " * 110, image=Image(png=b"png", alt="Bước 1", key="guide/step-1"))
+    try:
+        await channel.send("u10", [reply])
+    finally:
+        await channel.stop()
+    assert [message.method for message in zalo.messages_to("u10")] == ["sendPhoto", "sendMessage", "sendMessage"]

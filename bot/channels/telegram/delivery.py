@@ -219,7 +219,7 @@ class Delivery:
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard if is_last else None,
             )
-            sent = await self._api(chat_id, send)
+            sent = await self._api(chat_id, send, wait_when_limited=sent is not None)
         if sent is not None:
             self._latest_message[chat_id] = sent.message_id
             if reply.edit_key:
@@ -316,9 +316,11 @@ class Delivery:
             self._file_ids[image.key] = result.photo[-1].file_id
         return result
 
-    async def _api(self, chat_id: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _api(self, chat_id: str, call: Callable[[], Awaitable[T]], *, wait_when_limited: bool = False) -> T:
         """One Bot API message call, paced, with the platform's error policy
-        (see module doc)."""
+        (see module doc). `wait_when_limited`: an earlier message of the same
+        reply went, so a 429 waits its turn here; raised, the caller's retry
+        would send that earlier message again."""
         network_failures = 0
         while True:
             ticket = await self.pacer.acquire(chat_id, urgent=URGENT.get())
@@ -328,6 +330,8 @@ class Delivery:
                 seconds = retry_seconds(error)
                 self.pacer.pause(seconds)
                 log.info("telegram: rate limited, pausing %.0f s", seconds)
+                if wait_when_limited:
+                    continue
                 raise RateLimited(seconds) from error
             except Forbidden as error:
                 await self._mark_unreachable(chat_id)

@@ -55,13 +55,12 @@ def certificate_replies(ctx: Context, view) -> list[Reply]:
         # The mock on the demo laptop's loopback: a QR code would look
         # scannable but no phone could open it. The link still opens here.
         first = Reply(f"{text}\n{ctx.t('certificate.local_demo_no_qr')}", link=link)
+        how_to_present = ctx.t("certificate.how_to_present_link")
     else:
         qr = Image(png=qr_png(certificate.verify_url), alt=ctx.t("certificate.qr_alt"), key=f"qr/{view.code}")
-        first = Reply(text, image=qr, link=link)
-    return [
-        first,
-        Reply(ctx.t("certificate.how_to_present"), buttons=(ctx.menu_row(),)),
-    ]
+        first = Reply(f"{text}\n{ctx.t('certificate.scan_or_open')}", image=qr, link=link)
+        how_to_present = ctx.t("certificate.how_to_present")
+    return [first, Reply(how_to_present, buttons=(ctx.menu_row(),))]
 
 
 def not_valid_reply(ctx: Context, view, note_key: str, issued: str) -> Reply:

@@ -58,4 +58,5 @@ async def test_a_loopback_link_comes_alone_with_why_there_is_no_qr(storage, lang
     assert len(links) == 1 and links[0].startswith(f"http://{host}:8090/verify/")  # it opens on the laptop
     assert NO_QR_LINE[lang] in chat.text and "troly run --lan" in chat.text
     assert READY[lang] in chat.text
+    assert not any(words in chat.text.lower() for words in ("quét mã", "scan the qr", "mã qr này", "this qr code"))
     assert "certificate." not in chat.text  # no raw text key

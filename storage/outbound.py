@@ -149,7 +149,11 @@ class OutboundStore:
 
     async def sent(self, worker_id: str, row_id: int) -> None:
         """Delivered: nothing of it is kept."""
-        await self._write(delete(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id))
+        await self.sent_many(worker_id, [row_id])
+
+    async def sent_many(self, worker_id: str, row_ids: Sequence[int]) -> None:
+        """Several rows delivered, in one statement (the queue's group commit)."""
+        await self._write(delete(_rows).where(_rows.c.id.in_(list(row_ids)), _rows.c.claimed_by == worker_id))
 
     async def retry_later(self, worker_id: str, row_id: int, *, done_parts: int, at: datetime, error: str) -> None:
         """Back to pending, to go at `at`, its first `done_parts` replies not again."""

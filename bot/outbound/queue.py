@@ -31,6 +31,7 @@ from typing import Any
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.config import OutboundSettings
 from bot.outbound.codec import decode, encode
+from bot.outbound.group_commit import GroupCommit
 from bot.outbound.pacing import ChannelPacer
 from core.messages import Reply
 from storage.outbound import OutboundState, OutboundStore
@@ -89,6 +90,12 @@ class OutboundQueue:
         self._rows_waiting = False  # a row was queued behind another: the loop should look
         self._tasks: list[asyncio.Task] = []
         self._sending: set[asyncio.Task] = set()
+        # Rows sent are deleted in groups: those sent while a delete is in
+        # flight go in the next one. A crash before it resends them (at
+        # least once): at most the rows of one round trip.
+        self._deletes: GroupCommit[int] | None = None
+        if store is not None:
+            self._deletes = GroupCommit(lambda rows: store.sent_many(self.worker_id, rows))
 
     # --- lifecycle ------------------------------------------------------------
     def start(self) -> None:
@@ -106,6 +113,10 @@ class OutboundQueue:
         not sent stay in the queue for the next start or another worker."""
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=timeout)
+        if self._deletes is not None:
+            await self._deletes.close()
+        if self.pacer.shared is not None:
+            await self.pacer.shared.budget.close()
         for task in [*self._tasks, *self._sending]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
@@ -187,8 +198,8 @@ class OutboundQueue:
                     log.warning("%s: a reply was refused: %s", self.channel, type(error).__name__)
                     await self._give_up(row, OutboundState.FAILED, f"{type(error).__name__}: {error}")
                     return False
-            if row is not None and self.store is not None:
-                await self._quietly(self.store.sent(self.worker_id, row))
+            if row is not None and self._deletes is not None:
+                await self._quietly(self._deletes.submit(row))
                 if self._rows_waiting:
                     self._wake.set()  # the chat's next row may go now
             return True

@@ -92,7 +92,8 @@ async def test_workers_share_one_send_budget_spaced_evenly(postgres_url):
         delays = sorted(await asyncio.gather(*(budget.reserve() for _ in range(5))))
         assert delays[0] < 0.05
         assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
-        assert not await budget.try_reserve(margin=0.1)  # the next slot is 0.5 s away
-        assert await budget.try_reserve(margin=1.0)
+        assert await budget.try_reserve(margin=0.1) is None  # the next slot is 0.5 s away
+        assert await budget.try_reserve(margin=1.0) is not None
     finally:
+        await budget.close()
         await storage.close()

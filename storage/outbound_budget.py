@@ -10,14 +10,10 @@ several slots at once (a block), one round trip for all of them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import Any
-
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.pg_turn import DriverStatement, one_row
+from storage.side_connection import SideConnection
 from storage.sql import SqlStorage
 
 # One statement: take `count` slots from the next free one (at least now),
@@ -50,62 +46,27 @@ _TRY_RESERVE = DriverStatement(
 
 
 class SharedBudget:
-    """`per_second` sends for `channel`, spaced evenly, whichever worker sends.
-
-    Its statements run on a connection of its own, in autocommit (each is
-    one atomic statement) and straight on the driver: one round trip per
-    block, where a pooled transaction took six (the pool's ping, BEGIN,
-    COMMIT), on the sending path of every message. A connection that
-    fails is dropped and a new one opened on the next call."""
+    """`per_second` sends for `channel`, spaced evenly, whichever worker
+    sends; its statements run on a connection of its own (`SideConnection`)."""
 
     def __init__(self, storage: SqlStorage, channel: str, per_second: float) -> None:
-        self.storage = storage
         self.channel = channel
         self.per_second = per_second
         self.interval = 1.0 / per_second
-        self._engine: AsyncEngine | None = None
-        self._conn: AsyncConnection | None = None
-        self._busy = asyncio.Lock()  # one statement at a time on the connection
+        self._connection = SideConnection(storage.url)
 
     async def reserve(self, count: int = 1) -> float:
         """Take the next `count` slots; the seconds to wait for the first
         (0 when it is now); the others follow one interval apart."""
-        row = await self._fetch(_RESERVE, {"channel": self.channel, "span": count * self.interval})
+        row = await self._connection.fetchrow(_RESERVE, {"channel": self.channel, "span": count * self.interval})
         return max(0.0, float(one_row(row)[0]))
 
     async def try_reserve(self, margin: float, count: int = 1) -> float | None:
         """Take `count` slots only if the first comes within `margin` seconds:
         the seconds until it, or None (nothing taken)."""
         params = {"channel": self.channel, "span": count * self.interval, "margin": margin}
-        row = await self._fetch(_TRY_RESERVE, params)
+        row = await self._connection.fetchrow(_TRY_RESERVE, params)
         return None if row is None else max(0.0, float(row[0]))
 
     async def close(self) -> None:
-        async with self._busy:
-            await self._drop()
-            if self._engine is not None:
-                await self._engine.dispose()
-                self._engine = None
-
-    async def _fetch(self, statement: DriverStatement, params: dict[str, Any]) -> Any:
-        async with self._busy:
-            if self._conn is None:
-                if self._engine is None:
-                    self._engine = create_async_engine(
-                        self.storage.url, pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT",
-                        hide_parameters=True,
-                    )  # fmt: skip
-                self._conn = await self._engine.connect()
-            try:
-                driver = (await self._conn.get_raw_connection()).driver_connection
-                return await statement.fetchrow(driver, params)
-            except Exception:
-                await self._drop()
-                raise
-
-    async def _drop(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-                await conn.close()
+        await self._connection.close()

@@ -113,14 +113,16 @@ class OutboundQueue:
         not sent stay in the queue for the next start or another worker."""
         if self._sending:
             await asyncio.wait(set(self._sending), timeout=timeout)
-        if self._deletes is not None:
-            await self._deletes.close()
-        if self.pacer.shared is not None:
-            await self.pacer.shared.budget.close()
         for task in [*self._tasks, *self._sending]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
         self._tasks = []
+        if self._deletes is not None:
+            await self._deletes.close()  # the group delete in flight, if any
+        if self.store is not None:
+            await self.store.close()
+        if self.pacer.shared is not None:
+            await self.pacer.shared.budget.close()
 
     @property
     def idle(self) -> bool:

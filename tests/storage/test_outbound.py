@@ -10,7 +10,7 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage.outbound import OutboundState, OutboundStore
 from storage.outbound_budget import SharedBudget
@@ -105,6 +105,26 @@ async def test_workers_share_one_send_budget_spaced_evenly(postgres_url):
         assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
         assert await budget.try_reserve(margin=0.1) is None  # the next slot is 0.5 s away
         assert await budget.try_reserve(margin=1.0) is not None
+    finally:
+        await budget.close()
+        await storage.close()
+
+
+async def test_the_shared_budget_carries_on_after_its_connection_is_cut(postgres_url):
+    storage = SqlStorage(postgres_url)
+    await storage.init()
+    budget = SharedBudget(storage, "telegram", per_second=1000)
+    try:
+        await budget.reserve()
+        async with storage.transaction(write=True) as conn:  # as a database restart would
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        await asyncio.sleep(0.1)
+        assert await budget.reserve(3) >= 0.0
     finally:
         await budget.close()
         await storage.close()

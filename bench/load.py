@@ -69,7 +69,8 @@ QUESTIONS = [
     "tôi muốn gặp cán bộ",
     "trợ giúp",
 ]
-REPLY_METHODS = {"sendMessage", "sendPhoto"}
+# An edit in place is an answer too (a step shown again on the same message).
+REPLY_METHODS = {"sendMessage", "sendPhoto", "editMessageText", "editMessageMedia"}
 
 
 class TimedTelegramApi(FakeTelegramApi):

@@ -24,13 +24,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import Integer, and_, any_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
 from storage import leases
 from storage.outbound_rows import OPEN_STATES, NewOutgoing, OutboundState, insert_outgoing
+from storage.pg_turn import DriverStatement
 from storage.schema import outbound_messages, utcnow
+from storage.side_connection import SideConnection
 from storage.sql import SqlStorage
 
 ERROR_LIMIT = 200
@@ -50,9 +53,20 @@ class Outgoing:
     created_at: datetime
 
 
+# Rows sent, deleted in one statement (PostgreSQL, on the store's own connection).
+_DELETE_SENT = DriverStatement(
+    delete(_rows).where(
+        _rows.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), _rows.c.claimed_by == bindparam("worker_id")
+    )
+)
+
+
 class OutboundStore:
     def __init__(self, storage: SqlStorage) -> None:
         self.storage = storage
+        # On PostgreSQL the deletes of sent rows, one per message or group,
+        # take one round trip on a connection of their own.
+        self._side = SideConnection(storage.url) if storage.is_postgres else None
 
     async def put(
         self,
@@ -117,7 +131,19 @@ class OutboundStore:
 
     async def sent(self, worker_id: str, row_id: int) -> None:
         """Delivered: nothing of it is kept."""
-        await self._write(delete(_rows).where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id))
+        await self.sent_many(worker_id, [row_id])
+
+    async def sent_many(self, worker_id: str, row_ids: Sequence[int]) -> None:
+        """Several rows delivered, in one statement (the queue's group commit)."""
+        if self._side is not None:
+            await self._side.fetchrow(_DELETE_SENT, {"ids": list(row_ids), "worker_id": worker_id})
+            return
+        await self._write(delete(_rows).where(_rows.c.id.in_(list(row_ids)), _rows.c.claimed_by == worker_id))
+
+    async def close(self) -> None:
+        """Close the store's own connection, if it has one."""
+        if self._side is not None:
+            await self._side.close()
 
     async def progress(self, worker_id: str, row_id: int, done_parts: int) -> None:
         """The row's first `done_parts` replies are delivered."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.config import BroadcastSettings, ChannelRate, OutboundSettings
 from bot.outbound.pacing import ChannelPacer, pacer_for
 from bot.outbound.queue import OutboundQueue, SendReply
+from bot.outbound.shared_slots import SharedSlots
 from storage.outbound import OutboundStore
 from storage.outbound_budget import SharedBudget
 from storage.sql import SqlStorage
@@ -31,6 +32,7 @@ def account_outbound(
     pacer = pacer_for(rate)
     sql = storage if isinstance(storage, SqlStorage) else None
     if sql is not None and sql.is_postgres:  # several workers may send for this account
-        pacer.shared = SharedBudget(sql, channel, rate.per_second * SHARED_BUDGET_SHARE)
+        budget = SharedBudget(sql, channel, rate.per_second * SHARED_BUDGET_SHARE)
+        pacer.shared = SharedSlots(budget, pacer.clock)
     queue = OutboundQueue(channel, send_reply, pacer, settings, OutboundStore(sql) if sql is not None else None)
     return pacer, queue

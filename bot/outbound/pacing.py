@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 from bot.config import ChannelRate
 from bot.outbound.priority_lock import PriorityLock
-from storage.outbound_budget import SharedBudget
-
-log = logging.getLogger(__name__)
+from bot.outbound.shared_slots import SharedSlots
 
 Clock = Callable[[], float]
 # Whether the sends made in this context are urgent (replies, notices: the
@@ -113,9 +110,10 @@ class ChannelPacer:
         self._dispatch = PriorityLock()  # sends leave in the order they were admitted, urgent ones first
         self._paused_until = 0.0
         self.pauses = 0
+        self._waiting_chats: Counter[str] = Counter()  # chats with a send waiting in `acquire`
         # Several workers of one bot account (PostgreSQL): each send also
         # takes a slot of the budget they share.
-        self.shared: SharedBudget | None = None
+        self.shared: SharedSlots | None = None
 
     @property
     def paused_until(self) -> float:
@@ -140,59 +138,69 @@ class ChannelPacer:
     async def acquire(self, chat_id: str, cost: int = 1, *, urgent: bool = True) -> Ticket:
         """Wait until a send of `cost` platform messages to `chat_id` may go.
         One chat's sends are made one after another by their callers."""
-        await self._wait_for_chat(chat_id, cost)
-        async with self._dispatch.held(urgent):
-            while True:
-                while len(self._recent) + cost > self.limit:
-                    oldest = self._recent[0]
-                    await oldest.done.wait()
-                    await self._sleep_until(oldest.finished_at + WINDOW_SECONDS)
-                    self._recent.popleft()
-                await self._sleep_until(self.bucket.reserve(cost, not_before=self._paused_until))
-                if self.clock() >= self._paused_until:
-                    break
-                # Paused while we waited: queue again after the pause.
-            for _ in range(cost):
-                await self._sleep_until(self.clock() + await self._shared_delay())
-            return self._admit(chat_id, cost)
+        self._waiting_chats[chat_id] += 1
+        try:
+            await self._wait_for_chat(chat_id, cost)
+            async with self._dispatch.held(urgent):
+                while True:
+                    await self._wait_for_window(cost)
+                    await self._sleep_until(self.bucket.reserve(cost, not_before=self._paused_until))
+                    if self.shared is not None:
+                        for _ in range(cost):
+                            await self._sleep_until(await self.shared.slot(self._dispatch.waiting))
+                    # A webhook response's message may have taken the room
+                    # meanwhile, or a 429 paused us: then queue again.
+                    now = self.clock()
+                    if now >= self._paused_until and self._window_has_room(cost, now):
+                        return self._admit(chat_id, cost)
+        finally:
+            self._waiting_chats[chat_id] -= 1
+            if not self._waiting_chats[chat_id]:
+                del self._waiting_chats[chat_id]
 
     async def try_acquire(self, chat_id: str) -> Ticket | None:
-        """A slot for one message now, or None: for a reply that rides in a
-        webhook response, which cannot wait. Already counted as finished
-        (the platform sends it once it has our answer)."""
+        """A slot for one message now, or None, decided without waiting for
+        a slot: for a reply that rides in a webhook response, which cannot
+        wait (with several workers, a slot of the shared budget held or
+        borrowed here, or at most one round trip, see `shared_slots.py`). Already counted as finished
+        (the platform sends it once it has our answer). It goes ahead of
+        sends waiting for their turn only when the last second's count has
+        room for them too, and never ahead of a send to its own chat."""
+        if not self._may_ride(chat_id):
+            return None
+        if self.shared is not None and not await self.shared.take_for_rider(
+            RESPONSE_MARGIN_SECONDS, self._dispatch.waiting
+        ):
+            return None
+        if not self._may_ride(chat_id):  # what changed during the round trip
+            return None
         now = self.clock()
-        if now < self._paused_until or self._dispatch.busy or not self._chat_free(chat_id, 1, now):
-            return None
-        while self._recent and self._recent[0].done.is_set() and self._recent[0].finished_at + WINDOW_SECONDS <= now:
-            self._recent.popleft()
-        # The message leaves with our answer, a moment later: a slot that
-        # comes within that moment is as good as free.
-        if len(self._recent) + 1 > self.limit or not self.bucket.ready(now + RESPONSE_MARGIN_SECONDS):
-            return None
-        if self.shared is not None and not await self._shared_slot_now():
-            return None
         self.bucket.reserve(1, not_before=now)
         ticket = self._admit(chat_id, 1)
-        ticket.finished_at = self.clock() + RESPONSE_MARGIN_SECONDS
+        ticket.finished_at = now + RESPONSE_MARGIN_SECONDS
         ticket.done.set()
         return ticket
 
-    async def _shared_delay(self) -> float:
-        if self.shared is None:
-            return 0.0
-        try:
-            return await self.shared.reserve()
-        except Exception:  # the database is away: pace on this worker's own count meanwhile
-            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
-            return 0.0
-
-    async def _shared_slot_now(self) -> bool:
-        assert self.shared is not None
-        try:
-            return await self.shared.try_reserve(RESPONSE_MARGIN_SECONDS)
-        except Exception:
-            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
+    def _may_ride(self, chat_id: str) -> bool:
+        now = self.clock()
+        if now < self._paused_until or chat_id in self._waiting_chats or not self._chat_free(chat_id, 1, now):
             return False
+        # The message leaves with our answer, a moment later: a slot that
+        # comes within that moment is as good as free.
+        room = 1 + self._dispatch.urgent_waiting
+        return self._window_has_room(room, now) and self.bucket.ready(now + RESPONSE_MARGIN_SECONDS)
+
+    def _window_has_room(self, cost: int, now: float) -> bool:
+        while self._recent and self._recent[0].done.is_set() and self._recent[0].finished_at + WINDOW_SECONDS <= now:
+            self._recent.popleft()
+        return len(self._recent) + cost <= self.limit
+
+    async def _wait_for_window(self, cost: int) -> None:
+        """Until `cost` more messages fit in the last second's count."""
+        while not self._window_has_room(cost, self.clock()):
+            oldest = self._recent[0]
+            await oldest.done.wait()
+            await self._sleep_until(oldest.finished_at + WINDOW_SECONDS)
 
     def finished(self, ticket: Ticket) -> None:
         """The platform answered (whatever the answer)."""

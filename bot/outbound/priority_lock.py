@@ -22,9 +22,9 @@ class PriorityLock:
         return sum(not waiter.done() for waiter in self._urgent)
 
     @property
-    def busy(self) -> bool:
-        """Held, or somebody waits for it."""
-        return self._locked or bool(self._urgent) or bool(self._bulk)
+    def waiting(self) -> int:
+        """Holders waiting for it, urgent or bulk."""
+        return sum(not waiter.done() for waiter in (*self._urgent, *self._bulk))
 
     @contextlib.asynccontextmanager
     async def held(self, urgent: bool) -> AsyncIterator[None]:

@@ -32,6 +32,7 @@ from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.config import OutboundSettings
 from bot.outbound import turn_replies
 from bot.outbound.codec import decode, encode
+from bot.outbound.group_commit import GroupCommit
 from bot.outbound.pacing import ChannelPacer
 from bot.outbound.turn_replies import TurnReplies
 from core.messages import Reply
@@ -91,6 +92,12 @@ class OutboundQueue:
         self._rows_waiting = False  # a row was queued behind another: the loop should look
         self._tasks: list[asyncio.Task] = []
         self._sending: set[asyncio.Task] = set()
+        # Rows sent are deleted in groups: those sent while a delete is in
+        # flight go in the next one. A crash before it resends them (at
+        # least once): at most the rows of one round trip.
+        self._deletes: GroupCommit[int] | None = None
+        if store is not None:
+            self._deletes = GroupCommit(lambda rows: store.sent_many(self.worker_id, rows))
 
     # --- lifecycle ------------------------------------------------------------
     def start(self) -> None:
@@ -112,6 +119,12 @@ class OutboundQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
         self._tasks = []
+        if self._deletes is not None:
+            await self._deletes.close()  # the group delete in flight, if any
+        if self.store is not None:
+            await self.store.close()
+        if self.pacer.shared is not None:
+            await self.pacer.shared.budget.close()
 
     @property
     def idle(self) -> bool:
@@ -186,8 +199,8 @@ class OutboundQueue:
 
     async def sent_elsewhere(self, written: TurnReplies) -> None:
         """The row's last reply went in a webhook response: the row is done."""
-        if written.queued is not None and self.store is not None:
-            await self._quietly(self.store.sent(self.worker_id, written.queued.row_id))
+        if written.queued is not None and self._deletes is not None:
+            await self._quietly(self._deletes.submit(written.queued.row_id))
 
     async def send_rest(self, written: TurnReplies) -> bool:
         """The row's last reply could not ride after all: by the Bot API."""
@@ -237,8 +250,8 @@ class OutboundQueue:
                     log.warning("%s: a reply was refused: %s", self.channel, type(error).__name__)
                     await self._give_up(row, OutboundState.FAILED, f"{type(error).__name__}: {error}")
                     return False
-            if row is not None and self.store is not None and upto == len(replies):
-                await self._quietly(self.store.sent(self.worker_id, row))
+            if row is not None and self._deletes is not None and upto == len(replies):
+                await self._quietly(self._deletes.submit(row))
                 if self._rows_waiting:
                     self._wake.set()  # the chat's next row may go now
             return True

@@ -9,7 +9,8 @@ import asyncio
 import itertools
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from storage.outbound import OutboundState, OutboundStore
 from storage.outbound_budget import SharedBudget
@@ -19,12 +20,18 @@ from storage.sql import SqlStorage
 LEASE = timedelta(seconds=30)
 
 
+@pytest.fixture
+async def store(storage):
+    outbound = OutboundStore(storage)
+    yield outbound
+    await outbound.close()
+
+
 def payload(text: str) -> dict:
     return {"replies": [{"text": text}], "meta": {}}
 
 
-async def test_a_reply_written_down_is_claimed_by_its_writer_and_gone_once_sent(storage):
-    store = OutboundStore(storage)
+async def test_a_reply_written_down_is_claimed_by_its_writer_and_gone_once_sent(store):
     row, mine = await store.put("telegram", "42", payload("Chào bạn"), worker_id="w1", lease=LEASE)
     assert mine
     assert await store.claim("telegram", "w2", 10, LEASE) == []  # in flight for w1
@@ -32,8 +39,7 @@ async def test_a_reply_written_down_is_claimed_by_its_writer_and_gone_once_sent(
     assert await store.counts("telegram") == {}
 
 
-async def test_a_chat_s_later_reply_waits_behind_the_earlier_one(storage):
-    store = OutboundStore(storage)
+async def test_a_chat_s_later_reply_waits_behind_the_earlier_one(store):
     first, _ = await store.put("telegram", "42", payload("một"), worker_id="w1", lease=LEASE)
     second, mine = await store.put("telegram", "42", payload("hai"), worker_id="w1", lease=LEASE)
     other, other_mine = await store.put("telegram", "43", payload("ba"), worker_id="w1", lease=LEASE)
@@ -44,8 +50,7 @@ async def test_a_chat_s_later_reply_waits_behind_the_earlier_one(storage):
     assert (claimed.id, claimed.payload["replies"][0]["text"]) == (second, "hai")
 
 
-async def test_a_crashed_worker_s_reply_is_claimed_again_once_its_lease_lapses(storage):
-    store = OutboundStore(storage)
+async def test_a_crashed_worker_s_reply_is_claimed_again_once_its_lease_lapses(store):
     row, _ = await store.put("telegram", "42", payload("Chào"), worker_id="dead", lease=timedelta(seconds=-1))
     [claimed] = await store.claim("telegram", "alive", 10, LEASE)
     assert claimed.id == row and claimed.attempts == 2
@@ -53,8 +58,7 @@ async def test_a_crashed_worker_s_reply_is_claimed_again_once_its_lease_lapses(s
     assert await store.counts("telegram") == {"in_flight": 1}
 
 
-async def test_a_retry_keeps_the_parts_already_sent(storage):
-    store = OutboundStore(storage)
+async def test_a_retry_keeps_the_parts_already_sent(store):
     row, _ = await store.put("zalo_bot", "u1", payload("x"), worker_id="w1", lease=LEASE)
     await store.retry_later("w1", row, done_parts=1, at=utcnow() + timedelta(seconds=60), error="TransientError")
     assert await store.claim("zalo_bot", "w1", 10, LEASE) == []  # not due yet
@@ -64,8 +68,7 @@ async def test_a_retry_keeps_the_parts_already_sent(storage):
     assert claimed.done_parts == 1
 
 
-async def test_given_up_replies_keep_no_content_and_are_counted(storage):
-    store = OutboundStore(storage)
+async def test_given_up_replies_keep_no_content_and_are_counted(store, storage):
     gone, _ = await store.put("telegram", "42", payload("Số CCCD của bạn"), worker_id="w1", lease=LEASE)
     await store.give_up("w1", gone, OutboundState.UNREACHABLE, "unreachable")
     await store.put("telegram", "43", payload("cũ"), worker_id="w1", lease=timedelta(seconds=-1))
@@ -75,8 +78,16 @@ async def test_given_up_replies_keep_no_content_and_are_counted(storage):
         assert (await conn.execute(select(outbound_messages.c.payload))).scalars().all() == [None, None]
 
 
-async def test_workers_claiming_at_once_each_take_different_rows(storage):
-    store = OutboundStore(storage)
+async def test_rows_sent_together_are_deleted_only_for_the_worker_that_holds_them(store):
+    mine = [(await store.put("telegram", str(chat), payload("x"), worker_id="w1", lease=LEASE))[0] for chat in range(3)]
+    other, _ = await store.put("telegram", "9", payload("y"), worker_id="w2", lease=LEASE)
+    await store.sent_many("w1", [*mine, other])  # a late write for a row another worker holds changes nothing
+    assert await store.counts("telegram") == {"in_flight": 1}
+    await store.sent_many("w2", [other])
+    assert await store.counts("telegram") == {}
+
+
+async def test_workers_claiming_at_once_each_take_different_rows(store):
     for chat in range(40):
         await store.put("telegram", str(chat), payload("x"), worker_id="dead", lease=timedelta(seconds=-1))
     batches = await asyncio.gather(*(store.claim("telegram", f"w{n}", 15, LEASE) for n in range(4)))
@@ -92,7 +103,28 @@ async def test_workers_share_one_send_budget_spaced_evenly(postgres_url):
         delays = sorted(await asyncio.gather(*(budget.reserve() for _ in range(5))))
         assert delays[0] < 0.05
         assert all(0.07 < later - earlier < 0.11 for earlier, later in itertools.pairwise(delays))
-        assert not await budget.try_reserve(margin=0.1)  # the next slot is 0.5 s away
-        assert await budget.try_reserve(margin=1.0)
+        assert await budget.try_reserve(margin=0.1) is None  # the next slot is 0.5 s away
+        assert await budget.try_reserve(margin=1.0) is not None
     finally:
+        await budget.close()
+        await storage.close()
+
+
+async def test_the_shared_budget_carries_on_after_its_connection_is_cut(postgres_url):
+    storage = SqlStorage(postgres_url)
+    await storage.init()
+    budget = SharedBudget(storage, "telegram", per_second=1000)
+    try:
+        await budget.reserve()
+        async with storage.transaction(write=True) as conn:  # as a database restart would
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        await asyncio.sleep(0.1)
+        assert await budget.reserve(3) >= 0.0
+    finally:
+        await budget.close()
         await storage.close()

@@ -153,7 +153,8 @@ class Delivery:
             else:
                 others_sent = len(replies) == 1 or await self.queue.deliver(chat_id, replies[:-1], meta)
                 replies = replies[-1:]
-            if others_sent and not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None:
+            slot = others_sent and not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None
+            if slot and not webhook_response.done():  # the webhook may have stopped waiting meanwhile
                 after_sent = functools.partial(self.queue.sent_elsewhere, written) if written is not None else None
                 webhook_response.set_result(WebhookAnswer(method, after_sent))
                 self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it

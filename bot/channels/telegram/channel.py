@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -362,8 +361,9 @@ class TelegramChannel(Channel):
         handed: WebhookAnswer | None = answer.result()
         if handed is None:
             return Response(status_code=200)
-        after_sent = BackgroundTask(handed.after_sent) if handed.after_sent is not None else None
-        return JSONResponse(handed.method, background=after_sent)
+        if handed.before_sending is not None:
+            await handed.before_sending()
+        return JSONResponse(handed.method)
 
     @staticmethod
     async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:

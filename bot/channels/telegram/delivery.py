@@ -65,11 +65,15 @@ NETWORK_RETRIES = 3
 
 @dataclass(frozen=True)
 class WebhookAnswer:
-    """The Bot API call a webhook response carries, and what to do once
-    the response is on its way (the turn's queued row is then done)."""
+    """The Bot API call a webhook response carries, and what to do just
+    before it goes: the turn's queued row is done. Deleted after the
+    response instead, a worker dying in between would leave the row to be
+    sent again, a second answer; deleted before, only a death in the
+    instant the response is written loses it (Telegram then delivers the
+    update again, a duplicate for the dispatcher)."""
 
     method: dict[str, Any]
-    after_sent: Callable[[], Awaitable[None]] | None = None
+    before_sending: Callable[[], Awaitable[None]] | None = None
 
 
 def _meta(source_message_id: int | None) -> dict[str, Any]:
@@ -155,8 +159,8 @@ class Delivery:
                 replies = replies[-1:]
             slot = others_sent and not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None
             if slot and not webhook_response.done():  # the webhook may have stopped waiting meanwhile
-                after_sent = functools.partial(self.queue.sent_elsewhere, written) if written is not None else None
-                webhook_response.set_result(WebhookAnswer(method, after_sent))
+                row_done = functools.partial(self.queue.sent_elsewhere, written) if written is not None else None
+                webhook_response.set_result(WebhookAnswer(method, row_done))
                 self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it
                 settle(stored)
                 return

@@ -129,10 +129,6 @@ class OutboundStore:
             .values(lease_until=utcnow() + lease)
         )
 
-    async def sent(self, worker_id: str, row_id: int) -> None:
-        """Delivered: nothing of it is kept."""
-        await self.sent_many(worker_id, [row_id])
-
     async def sent_many(self, worker_id: str, row_ids: Sequence[int]) -> None:
         """Several rows delivered, in one statement (the queue's group commit)."""
         if self._side is not None:

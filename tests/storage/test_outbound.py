@@ -35,7 +35,7 @@ async def test_a_reply_written_down_is_claimed_by_its_writer_and_gone_once_sent(
     row, mine = await store.put("telegram", "42", payload("Chào bạn"), worker_id="w1", lease=LEASE)
     assert mine
     assert await store.claim("telegram", "w2", 10, LEASE) == []  # in flight for w1
-    await store.sent("w1", row)
+    await store.sent_many("w1", [row])
     assert await store.counts("telegram") == {}
 
 
@@ -45,7 +45,7 @@ async def test_a_chat_s_later_reply_waits_behind_the_earlier_one(store):
     other, other_mine = await store.put("telegram", "43", payload("ba"), worker_id="w1", lease=LEASE)
     assert not mine and other_mine  # another chat is not held up
     assert await store.claim("telegram", "w2", 10, LEASE) == []
-    await store.sent("w1", first)
+    await store.sent_many("w1", [first])
     [claimed] = await store.claim("telegram", "w2", 10, LEASE)
     assert (claimed.id, claimed.payload["replies"][0]["text"]) == (second, "hai")
 
@@ -54,7 +54,7 @@ async def test_a_crashed_worker_s_reply_is_claimed_again_once_its_lease_lapses(s
     row, _ = await store.put("telegram", "42", payload("Chào"), worker_id="dead", lease=timedelta(seconds=-1))
     [claimed] = await store.claim("telegram", "alive", 10, LEASE)
     assert claimed.id == row and claimed.attempts == 2
-    await store.sent("dead", row)  # the dead worker's late write changes nothing
+    await store.sent_many("dead", [row])  # the dead worker's late write changes nothing
     assert await store.counts("telegram") == {"in_flight": 1}
 
 

@@ -98,16 +98,8 @@ class SharedSlots:
             return self.take_now(margin, waiting)
         if self.take(margin) is not None:
             return True
-        try:
-            delay = await self.budget.try_reserve(margin, 1)
-        except Exception:
-            log.warning("pacing: the shared send budget is unavailable", exc_info=True)
-            return False
-        if delay is None:
-            return False
-        self.round_trips += 1
-        self._spent.append(self.clock())
-        return True
+        await self._hold(margin, 1)
+        return self.take(margin) is not None
 
     def take(self, margin: float) -> float | None:
         """Spend a held slot that comes within `margin` seconds: when it

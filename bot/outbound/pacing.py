@@ -162,10 +162,11 @@ class ChannelPacer:
         """A slot for one message now, or None, decided without waiting for
         a slot: for a reply that rides in a webhook response, which cannot
         wait (with several workers, a slot of the shared budget held or
-        borrowed here, or at most one round trip, see `shared_slots.py`). Already counted as finished
-        (the platform sends it once it has our answer). It goes ahead of
-        sends waiting for their turn only when the last second's count has
-        room for them too, and never ahead of a send to its own chat."""
+        borrowed here, or at most one round trip, see `shared_slots.py`).
+        Already counted as finished (the platform sends it once it has our
+        answer). It goes ahead of sends waiting for their turn only when the
+        last second's count has room for them too, and never ahead of a
+        send to its own chat."""
         if not self._may_ride(chat_id):
             return None
         if self.shared is not None and not await self.shared.take_for_rider(

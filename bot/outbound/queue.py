@@ -176,18 +176,20 @@ class OutboundQueue:
                 log.exception("%s: a reply could not be written down; sending it at once", self.channel)
         settle(stored)
         if not mine:
-            self._rows_waiting = True
-            self._wake.set()
-            return False
+            return self._wait_behind_earlier_row()
         return await self._send(row, chat_id, list(replies), meta, done=0, created_at=utcnow())
+
+    def _wait_behind_earlier_row(self) -> bool:
+        """A row queued behind its chat's earlier one: the loop sends it in turn."""
+        self._rows_waiting = True
+        self._wake.set()
+        return False
 
     async def _send_written(self, written: TurnReplies, *, done: int = 0, upto: int | None = None) -> bool:
         """Send the row the turn wrote, if it is this chat's turn (see `_send`)."""
         assert written.queued is not None
         if not written.queued.mine:
-            self._rows_waiting = True
-            self._wake.set()
-            return False
+            return self._wait_behind_earlier_row()
         row, replies = written.queued.row_id, written.replies
         return await self._send(row, written.chat_id, replies, written.meta, done=done, created_at=utcnow(), upto=upto)
 

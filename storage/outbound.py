@@ -19,25 +19,27 @@ Given-up rows keep no content, only their state, to be counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, any_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
 from storage import leases
 from storage.outbound_rows import OPEN_STATES, NewOutgoing, OutboundState, insert_outgoing
 from storage.pg_turn import DriverStatement
-from storage.schema import outbound_messages, utcnow
+from storage.schema import outbound_messages, outbound_pictures, utcnow
 from storage.side_connection import SideConnection
 from storage.sql import SqlStorage
 
 ERROR_LIMIT = 200
 _rows = outbound_messages
+_pictures = outbound_pictures
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Outgoing:
     done_parts: int
     attempts: int
     created_at: datetime
+    pictures: dict[str, bytes]  # by digest: those its payload names (and maybe more)
 
 
 # Rows sent, deleted in one statement (PostgreSQL, on the store's own connection).
@@ -77,12 +80,14 @@ class OutboundStore:
         worker_id: str,
         lease: timedelta,
         priority: int = 0,
+        pictures: Mapping[str, bytes] | None = None,
         now: datetime | None = None,
     ) -> tuple[int, bool]:
-        """Write a chat's replies down; returns (row id, claimed): claimed
-        for `worker_id` to send at once, unless an earlier row of the chat
-        is still open (then it waits its turn as pending)."""
-        new = NewOutgoing(channel, chat_id, payload, worker_id, lease, priority)
+        """Write a chat's replies down (with the `pictures` the payload names
+        by digest); returns (row id, claimed): claimed for `worker_id` to
+        send at once, unless an earlier row of the chat is still open (then
+        it waits its turn as pending)."""
+        new = NewOutgoing(channel, chat_id, payload, worker_id, lease, priority, pictures or {})
         queued = await self.storage.run_sync(insert_outgoing, new, now or utcnow(), write=True)
         return queued.row_id, queued.mine
 
@@ -106,7 +111,7 @@ class OutboundStore:
             .order_by(_rows.c.priority, _rows.c.id)
             .limit(limit)
         )
-        columns = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at")
+        columns = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at", "pictures")
         claim = leases.claim_statement(
             _rows,
             candidates,
@@ -116,8 +121,30 @@ class OutboundStore:
             now=now,
             returning=[_rows.c[name] for name in columns],
         )
-        rows = await self.storage.run_sync(lambda conn: conn.execute(claim).all(), write=True)
-        return sorted((Outgoing(*row) for row in rows), key=lambda row: row.id)
+
+        def claim_with_pictures(conn: Connection) -> list[Outgoing]:
+            rows = conn.execute(claim).all()
+            named = {digest for row in rows for digest in (row.pictures or "").split()}
+            pictures: dict[str, bytes] = {}
+            if named:
+                found = conn.execute(select(_pictures.c.digest, _pictures.c.png).where(_pictures.c.digest.in_(named)))
+                pictures = dict(found.all())
+            return [
+                Outgoing(
+                    row.id,
+                    row.channel,
+                    row.chat_id,
+                    row.payload,
+                    row.done_parts,
+                    row.attempts,
+                    row.created_at,
+                    pictures,
+                )
+                for row in rows
+            ]
+
+        claimed = await self.storage.run_sync(claim_with_pictures, write=True)
+        return sorted(claimed, key=lambda row: row.id)
 
     async def renew(self, worker_id: str, ids: Sequence[int], lease: timedelta) -> None:
         """Extend this worker's leases on rows it is still sending."""
@@ -183,6 +210,15 @@ class OutboundStore:
             .where(_rows.c.created_at < now - max_age, idle)
             .values(state=OutboundState.EXPIRED.value, payload=None, claimed_by=None, lease_until=None)
         )
+
+    async def forget_pictures(self, unused_for: timedelta, now: datetime | None = None) -> int:
+        """Delete pictures stored over `unused_for` ago that no row with
+        content names any more; returns how many. A turn naming one at the
+        same instant may lose it (the reply then goes without it), so
+        `unused_for` is long: the queue's max age."""
+        named = exists().where(_rows.c.payload.is_not(None), _rows.c.pictures.contains(_pictures.c.digest))
+        before = (now or utcnow()) - unused_for
+        return await self._write(delete(_pictures).where(_pictures.c.stored_at < before, ~named))
 
     async def counts(self, channel: str) -> dict[str, int]:
         """Rows per state (sent rows are gone): what waits and what was given up."""

@@ -5,7 +5,8 @@ and no crash can leave a turn handled with its answer unwritten."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.engine import Connection
 
-from storage.schema import outbound_messages
+from storage.engines import dialect_insert
+from storage.schema import outbound_messages, outbound_pictures
 
 _rows = outbound_messages
 
@@ -32,7 +34,8 @@ OPEN_STATES = (OutboundState.PENDING.value, OutboundState.IN_FLIGHT.value)
 @dataclass(frozen=True)
 class NewOutgoing:
     """A chat's replies to write down, claimed for `worker_id` under `lease`
-    unless an earlier row of the chat is still open."""
+    unless an earlier row of the chat is still open; the pictures the
+    payload names by digest are stored once each, apart."""
 
     channel: str
     chat_id: str
@@ -40,6 +43,11 @@ class NewOutgoing:
     worker_id: str
     lease: timedelta
     priority: int = 0
+    pictures: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def picture_digests(self) -> str | None:
+        return " ".join(sorted(self.pictures)) or None
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,9 @@ class Queued:
 
 
 def insert_outgoing(conn: Connection, new: NewOutgoing, now: datetime) -> Queued:
+    if new.pictures:
+        stored = [{"digest": digest, "png": png, "stored_at": now} for digest, png in new.pictures.items()]
+        conn.execute(dialect_insert(conn.dialect.name)(outbound_pictures).values(stored).on_conflict_do_nothing())
     behind = conn.execute(select(exists().where(open_rows_of_chat(new.channel, new.chat_id)))).scalar()
     state = OutboundState.PENDING if behind else OutboundState.IN_FLIGHT
     inserted = conn.execute(
@@ -67,6 +78,7 @@ def insert_outgoing(conn: Connection, new: NewOutgoing, now: datetime) -> Queued
             next_attempt_at=now,
             claimed_by=None if behind else new.worker_id,
             lease_until=None if behind else now + new.lease,
+            pictures=new.picture_digests,
         )
         .returning(_rows.c.id)
     )

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from sqlalchemy import Boolean, Integer, String, bindparam, delete, text
+from sqlalchemy import Boolean, Integer, LargeBinary, String, bindparam, delete, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
@@ -224,6 +224,9 @@ async def save_turn_at_once(
         "out_payload": json.dumps(replies.payload) if replies else None,
         "out_worker_id": replies.worker_id if replies else None,
         "out_lease_until": now + replies.lease if replies else None,
+        "out_pictures": replies.picture_digests if replies else None,
+        "picture_digests": list(replies.pictures) if replies else [],
+        "picture_pngs": list(replies.pictures.values()) if replies else [],
     }
     lock_key = turn.key if turn.holds_lock else None
     row = one_row(await turn.fetchrow(_SAVE_TURN, {**params, "lock_key": lock_key}))
@@ -248,7 +251,8 @@ def _save_turn_statement() -> DriverStatement:
     "new" conversation that exists) only the update id, which
     `save_turn_at_once` then deletes. The turn's replies join the outbound
     queue with it (`queued`): in flight for this worker, or pending behind
-    the chat's earlier open row (as `insert_outgoing` does).
+    the chat's earlier open row (as `insert_outgoing` does), their pictures
+    stored unless already (`pictured`).
 
     A saved turn also hands its user lock (`:lock_key`) over, saving the
     unlock's round trip: it takes the same lock at transaction level, then
@@ -284,17 +288,22 @@ WITH seen AS (
     WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
 ), queued AS (
     INSERT INTO outbound_messages (channel, chat_id, priority, payload, state, attempts, created_at,
-                                   next_attempt_at, claimed_by, lease_until)
+                                   next_attempt_at, claimed_by, lease_until, pictures)
     SELECT :out_channel, :out_chat_id, :out_priority, :out_payload,
         CASE WHEN chat.behind THEN '{pending}' ELSE '{in_flight}' END, CASE WHEN chat.behind THEN 0 ELSE 1 END,
         :now, :now, CASE WHEN chat.behind THEN NULL ELSE :out_worker_id END,
-        CASE WHEN chat.behind THEN NULL ELSE :out_lease_until END
+        CASE WHEN chat.behind THEN NULL ELSE :out_lease_until END, :out_pictures
     FROM (SELECT EXISTS (
         SELECT FROM outbound_messages WHERE channel = :out_channel AND chat_id = :out_chat_id
             AND state IN ('{pending}', '{in_flight}')
     ) AS behind) AS chat
     WHERE :out_payload IS NOT NULL AND EXISTS (SELECT FROM saved)
     RETURNING id, state = '{in_flight}' AS mine
+), pictured AS (
+    INSERT INTO outbound_pictures (digest, png, stored_at)
+    SELECT picture.digest, picture.png, :now FROM unnest(:picture_digests, :picture_pngs) AS picture(digest, png)
+    WHERE EXISTS (SELECT FROM queued)
+    ON CONFLICT DO NOTHING
 ), handed_over AS MATERIALIZED (
     SELECT pg_advisory_xact_lock(hashtextextended(:lock_key, 0))
     WHERE :lock_key IS NOT NULL AND EXISTS (SELECT FROM saved)
@@ -316,6 +325,9 @@ SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved,
         bindparam("out_payload", type_=postgresql.JSONB()),
         bindparam("out_worker_id", type_=String()),
         bindparam("out_lease_until", type_=UtcDateTime()),
+        bindparam("out_pictures", type_=String()),
+        bindparam("picture_digests", type_=postgresql.ARRAY(String())),
+        bindparam("picture_pngs", type_=postgresql.ARRAY(LargeBinary())),
         *(bindparam(f"user_{column.name}", type_=column.type) for column in users.c),
     )
     return DriverStatement(statement)

@@ -357,8 +357,19 @@ outbound_messages = Table(
     Column("claimed_by", String(64)),
     Column("lease_until", UtcDateTime()),
     Column("last_error", String(200)),
+    Column("pictures", Text),  # digests of the pictures its payload names (outbound_pictures), space-separated
     Index("ix_outbound_messages_claim", "channel", "state", "next_attempt_at"),
     Index("ix_outbound_messages_chat", "channel", "chat_id", "id"),
+)
+
+# The pictures of queued replies, stored once each by their SHA-256 digest: a
+# guide step's picture is in many rows, its 20-30 KB written down only once.
+outbound_pictures = Table(
+    "outbound_pictures",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("png", LargeBinary, nullable=False),
+    Column("stored_at", UtcDateTime(), nullable=False),
 )
 
 # The send budget shared by every worker of one bot account (PostgreSQL):

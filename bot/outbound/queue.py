@@ -168,9 +168,10 @@ class OutboundQueue:
         mine = True
         if self.store is not None:
             try:
+                encoded = encode(replies, meta)
                 row, mine = await self.store.put(
-                    self.channel, chat_id, encode(replies, meta), worker_id=self.worker_id, lease=self.lease,
-                    priority=priority,
+                    self.channel, chat_id, encoded.payload, worker_id=self.worker_id, lease=self.lease,
+                    priority=priority, pictures=encoded.pictures,
                 )  # fmt: skip
             except Exception:
                 log.exception("%s: a reply could not be written down; sending it at once", self.channel)
@@ -300,6 +301,7 @@ class OutboundQueue:
                     if expired := await self.store.expire(self.max_age):
                         self.given_up[OutboundState.EXPIRED.value] += expired
                         log.warning("%s: %d replies older than the queue's max age given up", self.channel, expired)
+                    await self.store.forget_pictures(self.max_age)
                 free = self.settings.concurrency - len(self._sending)
                 if free <= 0:
                     continue
@@ -310,7 +312,7 @@ class OutboundQueue:
             if not rows:
                 self._rows_waiting = False
             for outgoing in rows:
-                replies, meta = decode(outgoing.payload)
+                replies, meta = decode(outgoing.payload, outgoing.pictures)
                 work = self._send(
                     outgoing.id,
                     outgoing.chat_id,

@@ -59,8 +59,9 @@ class TurnReplies:
         self._prepared = self.prepare(replies)
         if not self._prepared:
             return None
+        encoded = encode(self._prepared, self.meta)
         return NewOutgoing(
-            channel, chat_id, encode(self._prepared, self.meta), self.worker_id, self.lease, self.priority
+            channel, chat_id, encoded.payload, self.worker_id, self.lease, self.priority, encoded.pictures
         )
 
     def written(self, queued: Queued | None) -> None:

@@ -16,7 +16,7 @@ import pytest
 from bot.config import ChannelRate, OutboundSettings
 from bot.dispatcher import Dispatcher
 from bot.outbound.account import account_outbound
-from core.messages import Inbound, InboundKind, Reply
+from core.messages import Image, Inbound, InboundKind, Reply
 from storage.outbound import OutboundStore
 from storage.sql import SqlStorage
 from tests.fakes.telegram_api import FakeTelegramApi
@@ -114,3 +114,28 @@ async def test_a_worker_dying_between_the_parts_of_an_answer_leaves_only_the_res
     finally:
         await restarted.stop()
     assert sent == ["Phần 1", "Phần 2", "Phần 3"]
+
+
+async def test_a_guide_picture_written_with_its_turn_is_sent_by_whoever_starts_next(turn_storage):
+    step = Image(png=b"\x89PNG guide step 1", alt="Màn hình VNeID", key="guide/vi/step-1")
+    sent: list[Reply] = []
+
+    async def send_reply(chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        sent.append(reply)
+
+    dead = account_outbound("telegram", send_reply, turn_storage, ChannelRate(per_second=30), QUICK_LEASE)[1]
+    with dead.turn_replies("4242") as written:
+        row = written.to_write(turn_storage, "telegram", "4242", [Reply("Bước 1", image=step)])
+        written.written(await turn_storage.save_turn("telegram", "4242", update_id="update-2", replies=row))
+    assert written.queued is not None  # the worker dies here, before sending
+
+    restarted = account_outbound("telegram", send_reply, turn_storage, ChannelRate(per_second=30), QUICK_LEASE)[1]
+    restarted.start()
+    try:
+        for _ in range(50):
+            if sent:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await restarted.stop()
+    assert sent == [Reply("Bước 1", image=step)]

@@ -10,11 +10,13 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
+from bot.outbound.codec import decode, encode
+from core.messages import Image, Reply
 from storage.outbound import OutboundState, OutboundStore
 from storage.outbound_budget import SharedBudget
-from storage.schema import outbound_messages, utcnow
+from storage.schema import outbound_messages, outbound_pictures, utcnow
 from storage.sql import SqlStorage
 
 LEASE = timedelta(seconds=30)
@@ -76,6 +78,40 @@ async def test_given_up_replies_keep_no_content_and_are_counted(store, storage):
     assert await store.counts("telegram") == {"unreachable": 1, "expired": 1}
     async with storage.transaction() as conn:
         assert (await conn.execute(select(outbound_messages.c.payload))).scalars().all() == [None, None]
+
+
+async def test_a_picture_shown_by_many_replies_is_stored_once_and_comes_back_after_a_crash(store, storage):
+    step = Image(png=b"\x89PNG guide step 1", alt="Màn hình VNeID", key="guide/vi/step-1")
+    for chat in ("42", "43"):
+        written = encode([Reply("Bước 1", image=step)])
+        await store.put(
+            "telegram", chat, written.payload, worker_id="dead", lease=timedelta(seconds=-1), pictures=written.pictures
+        )
+    async with storage.transaction() as conn:
+        assert (await conn.execute(select(func.count()).select_from(outbound_pictures))).scalar() == 1
+    claimed = await store.claim("telegram", "w2", 10, LEASE)  # the lease of the dead worker's rows lapsed
+    assert [decode(row.payload, row.pictures)[0] for row in claimed] == [[Reply("Bước 1", image=step)]] * 2
+
+
+async def test_pictures_no_reply_names_are_forgotten_once_old(store, storage):
+    old, named = (Image(png=name.encode(), alt=name, key=name) for name in ("old", "named"))
+    for chat, image in (("42", old), ("43", named)):
+        written = encode([Reply("x", image=image)])
+        row, _ = await store.put(
+            "telegram", chat, written.payload, worker_id="w1", lease=LEASE, pictures=written.pictures
+        )
+        if image is old:
+            await store.sent_many("w1", [row])
+    day = timedelta(hours=24)
+    assert await store.forget_pictures(day) == 0  # both were stored just now
+    assert await store.forget_pictures(day, now=utcnow() + 2 * day) == 1
+    async with storage.transaction() as conn:
+        assert (await conn.execute(select(outbound_pictures.c.png))).scalars().all() == [b"named"]
+
+
+def test_a_reply_whose_picture_is_gone_still_goes_with_its_text():
+    written = encode([Reply("Bước 2", image=Image(png=b"png", alt="alt", key="guide/vi/step-2"))])
+    assert decode(written.payload, {}) == ([Reply("Bước 2")], {})
 
 
 async def test_rows_sent_together_are_deleted_only_for_the_worker_that_holds_them(store):

@@ -1,4 +1,4 @@
-"""The outbound queue (`outbound_messages`, revision 0010): every reply and
+"""The outbound queue (`outbound_messages`, revision 0011): every reply and
 notice of a bot account, written down before its update is acknowledged,
 so that a worker's crash loses none (`bot/outbound/queue.py` sends them).
 

@@ -118,8 +118,7 @@ class Dispatcher:
             # has then finished saving, and its id is on record.
             start = await storage.begin_turn(*key, inbound.update_id, conversation=key not in self._conversations)
             if start.duplicate:
-                log.info("duplicate update ignored on %s", inbound.channel)
-                return []
+                return self._duplicate(inbound)
             for interceptor in self.interceptors:
                 claimed = await interceptor(inbound, start.user)
                 if claimed is not None:
@@ -137,10 +136,19 @@ class Dispatcher:
                         raise
                     start = await storage.begin_turn(*key, None)
                 except DuplicateUpdate:
-                    log.info("duplicate update ignored on %s", inbound.channel)
-                    return []
+                    return self._duplicate(inbound)
         log.debug("handled %s message in %.1f ms", inbound.channel, (time.perf_counter() - started) * 1000)
         return replies
+
+    @staticmethod
+    def _duplicate(inbound: Inbound) -> list[Reply]:
+        """An update handled before: no new answer. Its channel may still
+        owe the old one (`TurnReplies.redelivered`)."""
+        log.info("duplicate update ignored on %s", inbound.channel)
+        written = turn_replies.current()
+        if written is not None:
+            written.redelivered = inbound.update_id
+        return []
 
     async def _handle_locked(self, inbound: Inbound, start: TurnStart) -> list[Reply]:
         key = (inbound.channel, inbound.user_id)
@@ -194,7 +202,9 @@ class Dispatcher:
         one transaction, so no update is on record with its answer unwritten."""
         storage = self.services.storage
         written = turn_replies.current()
-        to_send = written.to_write(storage, inbound.channel, inbound.chat_id, replies) if written else None
+        to_send = (
+            written.to_write(storage, inbound.channel, inbound.chat_id, inbound.update_id, replies) if written else None
+        )
         queued = await storage.save_turn(
             inbound.channel, inbound.user_id, update_id=inbound.update_id, replies=to_send, **changes
         )

@@ -15,6 +15,18 @@ claim runs in the process's single write transaction.
        +--429, network ----+   \\--older than max age----> expired
 A row in flight whose lease ran out (its worker died) is claimed again.
 Given-up rows keep no content, only their state, to be counted.
+
+A turn answered in its webhook response writes its row `riding`, with the
+update's id: it blocks no later row and no lease brings it back, since the
+platform itself delivers the update again when its worker dies before
+responding, and that copy answers the row (`reclaim_riding`). Once the
+response went, riding rows are deleted in bulk; when the reply cannot ride
+after all, the row is made in flight (`unride`) before the update is
+acknowledged.
+
+    riding --response written--> (deleted in bulk)
+       |  \\--update redelivered--> riding, for the worker that got the copy
+       +--cannot ride--> in_flight
 """
 
 from __future__ import annotations
@@ -64,6 +76,23 @@ _DELETE_SENT = DriverStatement(
 )
 
 
+_COLUMNS = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at", "pictures")
+
+
+def _with_pictures(conn: Connection, taking: Executable) -> list[Outgoing]:
+    """The rows `taking` returns (`_COLUMNS`), with the pictures they name."""
+    rows = conn.execute(taking).all()
+    named = {digest for row in rows for digest in (row.pictures or "").split()}
+    pictures: dict[str, bytes] = {}
+    if named:
+        found = conn.execute(select(_pictures.c.digest, _pictures.c.png).where(_pictures.c.digest.in_(named)))
+        pictures = dict(found.all())
+    return [
+        Outgoing(row.id, row.channel, row.chat_id, row.payload, row.done_parts, row.attempts, row.created_at, pictures)
+        for row in rows
+    ]
+
+
 class OutboundStore:
     def __init__(self, storage: SqlStorage) -> None:
         self.storage = storage
@@ -111,7 +140,6 @@ class OutboundStore:
             .order_by(_rows.c.priority, _rows.c.id)
             .limit(limit)
         )
-        columns = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at", "pictures")
         claim = leases.claim_statement(
             _rows,
             candidates,
@@ -119,32 +147,40 @@ class OutboundStore:
             worker_id=worker_id,
             lease=lease,
             now=now,
-            returning=[_rows.c[name] for name in columns],
+            returning=[_rows.c[name] for name in _COLUMNS],
         )
 
-        def claim_with_pictures(conn: Connection) -> list[Outgoing]:
-            rows = conn.execute(claim).all()
-            named = {digest for row in rows for digest in (row.pictures or "").split()}
-            pictures: dict[str, bytes] = {}
-            if named:
-                found = conn.execute(select(_pictures.c.digest, _pictures.c.png).where(_pictures.c.digest.in_(named)))
-                pictures = dict(found.all())
-            return [
-                Outgoing(
-                    row.id,
-                    row.channel,
-                    row.chat_id,
-                    row.payload,
-                    row.done_parts,
-                    row.attempts,
-                    row.created_at,
-                    pictures,
-                )
-                for row in rows
-            ]
-
-        claimed = await self.storage.run_sync(claim_with_pictures, write=True)
+        claimed = await self.storage.run_sync(_with_pictures, claim, write=True)
         return sorted(claimed, key=lambda row: row.id)
+
+    async def reclaim_riding(
+        self, channel: str, chat_id: str, update_id: str, worker_id: str, lease: timedelta
+    ) -> Outgoing | None:
+        """The riding row of `update_id`, now `worker_id`'s, if its worker
+        died before the webhook response carrying its last reply went out
+        (the platform then delivers the update again)."""
+        statement = (
+            update(_rows)
+            .where(
+                _rows.c.channel == channel,
+                _rows.c.chat_id == chat_id,
+                _rows.c.update_id == update_id,
+                _rows.c.state == OutboundState.RIDING.value,
+            )
+            .values(claimed_by=worker_id, lease_until=utcnow() + lease, attempts=_rows.c.attempts + 1)
+            .returning(*(_rows.c[name] for name in _COLUMNS))
+        )
+        reclaimed = await self.storage.run_sync(_with_pictures, statement, write=True)
+        return reclaimed[0] if reclaimed else None
+
+    async def unride(self, worker_id: str, row_id: int, lease: timedelta) -> None:
+        """The row's last reply will not ride after all: in flight, so that
+        whoever starts next sends it if this worker dies."""
+        await self._write(
+            update(_rows)
+            .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id, _rows.c.state == OutboundState.RIDING.value)
+            .values(state=OutboundState.IN_FLIGHT.value, lease_until=utcnow() + lease)
+        )
 
     async def renew(self, worker_id: str, ids: Sequence[int], lease: timedelta) -> None:
         """Extend this worker's leases on rows it is still sending."""
@@ -157,7 +193,8 @@ class OutboundStore:
         )
 
     async def sent_many(self, worker_id: str, row_ids: Sequence[int]) -> None:
-        """Several rows delivered, in one statement (the queue's group commit)."""
+        """Several rows delivered, in one statement (the queue's group
+        commit, or its bulk delete of riding rows whose response went)."""
         if self._side is not None:
             await self._side.fetchrow(_DELETE_SENT, {"ids": list(row_ids), "worker_id": worker_id})
             return
@@ -199,15 +236,19 @@ class OutboundStore:
 
     async def expire(self, max_age: timedelta, now: datetime | None = None) -> int:
         """Give up rows older than `max_age` that nobody is sending now;
-        returns how many."""
+        returns how many. Riding rows that old are deleted, not counted:
+        their response most likely went, and the worker died before the
+        bulk delete (a platform keeps an unanswered update a day at most)."""
         now = now or utcnow()
         idle = or_(
             _rows.c.state == OutboundState.PENDING.value,
             and_(_rows.c.state == OutboundState.IN_FLIGHT.value, _rows.c.lease_until < now),
         )
+        old = _rows.c.created_at < now - max_age
+        await self._write(delete(_rows).where(old, _rows.c.state == OutboundState.RIDING.value))
         return await self._write(
             update(_rows)
-            .where(_rows.c.created_at < now - max_age, idle)
+            .where(old, idle)
             .values(state=OutboundState.EXPIRED.value, payload=None, claimed_by=None, lease_until=None)
         )
 

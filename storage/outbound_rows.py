@@ -23,6 +23,7 @@ _rows = outbound_messages
 class OutboundState(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
+    RIDING = "riding"  # its last reply goes in a webhook response; the update's redelivery answers it
     UNREACHABLE = "unreachable"  # the platform says the user is gone
     EXPIRED = "expired"  # older than the queue's max age
     FAILED = "failed"  # the platform refused it for good (a bad request)
@@ -35,7 +36,9 @@ OPEN_STATES = (OutboundState.PENDING.value, OutboundState.IN_FLIGHT.value)
 class NewOutgoing:
     """A chat's replies to write down, claimed for `worker_id` under `lease`
     unless an earlier row of the chat is still open; the pictures the
-    payload names by digest are stored once each, apart."""
+    payload names by digest are stored once each, apart. With `rides_with`
+    (an update id) the row rides: claimed for `worker_id` all the same, but
+    left to the webhook's redelivery of that update instead of the lease."""
 
     channel: str
     chat_id: str
@@ -44,10 +47,16 @@ class NewOutgoing:
     lease: timedelta
     priority: int = 0
     pictures: Mapping[str, bytes] = field(default_factory=dict)
+    rides_with: str | None = None
 
     @property
     def picture_digests(self) -> str | None:
         return " ".join(sorted(self.pictures)) or None
+
+    @property
+    def claimed_state(self) -> OutboundState:
+        """Its state unless it waits behind an earlier row of the chat."""
+        return OutboundState.IN_FLIGHT if self.rides_with is None else OutboundState.RIDING
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,7 @@ def insert_outgoing(conn: Connection, new: NewOutgoing, now: datetime) -> Queued
         stored = [{"digest": digest, "png": png, "stored_at": now} for digest, png in new.pictures.items()]
         conn.execute(dialect_insert(conn.dialect.name)(outbound_pictures).values(stored).on_conflict_do_nothing())
     behind = conn.execute(select(exists().where(open_rows_of_chat(new.channel, new.chat_id)))).scalar()
-    state = OutboundState.PENDING if behind else OutboundState.IN_FLIGHT
+    state = OutboundState.PENDING if behind else new.claimed_state
     inserted = conn.execute(
         _rows.insert()
         .values(
@@ -79,6 +88,7 @@ def insert_outgoing(conn: Connection, new: NewOutgoing, now: datetime) -> Queued
             claimed_by=None if behind else new.worker_id,
             lease_until=None if behind else now + new.lease,
             pictures=new.picture_digests,
+            update_id=None if behind else new.rides_with,
         )
         .returning(_rows.c.id)
     )

@@ -225,6 +225,8 @@ async def save_turn_at_once(
         "out_worker_id": replies.worker_id if replies else None,
         "out_lease_until": now + replies.lease if replies else None,
         "out_pictures": replies.picture_digests if replies else None,
+        "out_state": replies.claimed_state.value if replies else None,
+        "out_update_id": replies.rides_with if replies else None,
         "picture_digests": list(replies.pictures) if replies else [],
         "picture_pngs": list(replies.pictures.values()) if replies else [],
     }
@@ -250,8 +252,8 @@ def _save_turn_statement() -> DriverStatement:
     the one before: a duplicate update writes nothing, a stale version (or a
     "new" conversation that exists) only the update id, which
     `save_turn_at_once` then deletes. The turn's replies join the outbound
-    queue with it (`queued`): in flight for this worker, or pending behind
-    the chat's earlier open row (as `insert_outgoing` does), their pictures
+    queue with it (`queued`): in flight (or riding) for this worker, or
+    pending behind the chat's earlier open row (as `insert_outgoing` does), their pictures
     stored unless already (`pictured`).
 
     A saved turn also hands its user lock (`:lock_key`) over, saving the
@@ -288,17 +290,18 @@ WITH seen AS (
     WHERE channel = :channel AND user_id = :user_id AND :touch AND EXISTS (SELECT FROM saved)
 ), queued AS (
     INSERT INTO outbound_messages (channel, chat_id, priority, payload, state, attempts, created_at,
-                                   next_attempt_at, claimed_by, lease_until, pictures)
+                                   next_attempt_at, claimed_by, lease_until, pictures, update_id)
     SELECT :out_channel, :out_chat_id, :out_priority, :out_payload,
-        CASE WHEN chat.behind THEN '{pending}' ELSE '{in_flight}' END, CASE WHEN chat.behind THEN 0 ELSE 1 END,
+        CASE WHEN chat.behind THEN '{pending}' ELSE :out_state END, CASE WHEN chat.behind THEN 0 ELSE 1 END,
         :now, :now, CASE WHEN chat.behind THEN NULL ELSE :out_worker_id END,
-        CASE WHEN chat.behind THEN NULL ELSE :out_lease_until END, :out_pictures
+        CASE WHEN chat.behind THEN NULL ELSE :out_lease_until END, :out_pictures,
+        CASE WHEN chat.behind THEN NULL ELSE :out_update_id END
     FROM (SELECT EXISTS (
         SELECT FROM outbound_messages WHERE channel = :out_channel AND chat_id = :out_chat_id
             AND state IN ('{pending}', '{in_flight}')
     ) AS behind) AS chat
     WHERE :out_payload IS NOT NULL AND EXISTS (SELECT FROM saved)
-    RETURNING id, state = '{in_flight}' AS mine
+    RETURNING id, state <> '{pending}' AS mine
 ), pictured AS (
     INSERT INTO outbound_pictures (digest, png, stored_at)
     SELECT picture.digest, picture.png, :now FROM unnest(:picture_digests, :picture_pngs) AS picture(digest, png)
@@ -326,6 +329,8 @@ SELECT EXISTS (SELECT FROM seen) AS fresh, EXISTS (SELECT FROM saved) AS saved,
         bindparam("out_worker_id", type_=String()),
         bindparam("out_lease_until", type_=UtcDateTime()),
         bindparam("out_pictures", type_=String()),
+        bindparam("out_state", type_=String()),
+        bindparam("out_update_id", type_=String()),
         bindparam("picture_digests", type_=postgresql.ARRAY(String())),
         bindparam("picture_pngs", type_=postgresql.ARRAY(LargeBinary())),
         *(bindparam(f"user_{column.name}", type_=column.type) for column in users.c),

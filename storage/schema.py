@@ -349,7 +349,7 @@ outbound_messages = Table(
     Column("priority", Integer, nullable=False, server_default="0"),  # 0: a reply someone waits for
     Column("payload", Json),  # the replies (bot/outbound/codec.py); NULL once given up
     Column("done_parts", Integer, nullable=False, server_default="0"),  # replies already delivered
-    # pending / in_flight / unreachable / expired / failed
+    # pending / in_flight / riding / unreachable / expired / failed
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -358,6 +358,7 @@ outbound_messages = Table(
     Column("lease_until", UtcDateTime()),
     Column("last_error", String(200)),
     Column("pictures", Text),  # digests of the pictures its payload names (outbound_pictures), space-separated
+    Column("update_id", String(128)),  # riding: the webhook update whose response carries its last reply
     Index("ix_outbound_messages_claim", "channel", "state", "next_attempt_at"),
     Index("ix_outbound_messages_chat", "channel", "chat_id", "id"),
 )

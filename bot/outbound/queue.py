@@ -48,6 +48,9 @@ REPLY, NOTICE = 0, 1  # priorities: a reply someone waits for goes first
 ACK_WAIT_SECONDS = 1.0
 INLINE_NETWORK_RETRIES = 3  # then the row waits in the queue, and the loop retries it
 EXPIRE_EVERY_SECONDS = 60.0
+# Riding rows whose response went are deleted this often, in one statement:
+# off the webhook's path, and one commit for many rows.
+SWEEP_RIDERS_SECONDS = 1.0
 
 
 def settle(future: asyncio.Future | None, result: Any = None) -> None:
@@ -95,6 +98,7 @@ class OutboundQueue:
         # Rows sent are deleted in groups: those sent while a delete is in
         # flight go in the next one. A crash before it resends them (at
         # least once): at most the rows of one round trip.
+        self._rode: list[int] = []  # riding rows whose response went, for the next bulk delete
         self._deletes: GroupCommit[int] | None = None
         if store is not None:
             self._deletes = GroupCommit(lambda rows: store.sent_many(self.worker_id, rows))
@@ -108,6 +112,7 @@ class OutboundQueue:
         self._tasks = [
             asyncio.create_task(self._run(), name=f"outbound:{self.channel}"),
             asyncio.create_task(self._renew_leases(), name=f"outbound-leases:{self.channel}"),
+            asyncio.create_task(self._sweep_riders(), name=f"outbound-riders:{self.channel}"),
         ]
 
     async def stop(self, timeout: float = 10) -> None:
@@ -119,6 +124,7 @@ class OutboundQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._sending, return_exceptions=True)
         self._tasks = []
+        await self._delete_rode()
         if self._deletes is not None:
             await self._deletes.close()  # the group delete in flight, if any
         if self.store is not None:
@@ -136,11 +142,14 @@ class OutboundQueue:
         chat_id: str,
         meta: dict[str, Any] | None = None,
         prepare: Callable[[Sequence[Reply]], list[Reply]] = list,
+        may_ride: Callable[[Sequence[Reply]], bool] | None = None,
     ) -> contextlib.AbstractContextManager[TurnReplies]:
         """Around the dispatcher's call: the turn's replies to `chat_id` are
         written down with the turn itself (`bot/outbound/turn_replies.py`)."""
         storage = self.store.storage if self.store is not None else None
-        written = TurnReplies(storage, self.channel, chat_id, meta or {}, self.worker_id, self.lease, REPLY, prepare)
+        written = TurnReplies(
+            storage, self.channel, chat_id, meta or {}, self.worker_id, self.lease, REPLY, prepare, may_ride
+        )
         return turn_replies.opened(written)
 
     async def deliver(
@@ -186,28 +195,52 @@ class OutboundQueue:
         self._wake.set()
         return False
 
-    async def _send_written(self, written: TurnReplies, *, done: int = 0, upto: int | None = None) -> bool:
+    async def _send_written(self, written: TurnReplies, *, done: int | None = None, upto: int | None = None) -> bool:
         """Send the row the turn wrote, if it is this chat's turn (see `_send`)."""
         assert written.queued is not None
         if not written.queued.mine:
             return self._wait_behind_earlier_row()
         row, replies = written.queued.row_id, written.replies
+        done = written.done_parts if done is None else max(done, written.done_parts)
         return await self._send(row, written.chat_id, replies, written.meta, done=done, created_at=utcnow(), upto=upto)
 
     async def send_all_but_last(self, written: TurnReplies) -> bool:
-        """Of the row the turn wrote, all replies but the last (which rides
-        in a webhook response), if it is this chat's turn; the row stays
-        open until `sent_elsewhere` or `send_rest`."""
+        """Of the riding row the turn wrote, all replies but the last (which
+        rides in a webhook response), if it is this chat's turn; the row
+        stays until `rode` or `send_rest`."""
         return await self._send_written(written, upto=len(written.replies) - 1)
 
-    async def sent_elsewhere(self, written: TurnReplies) -> None:
-        """The row's last reply went in a webhook response: the row is done."""
-        if written.queued is not None and self._deletes is not None:
-            await self._quietly(self._deletes.submit(written.queued.row_id))
+    async def rode(self, written: TurnReplies) -> None:
+        """The webhook response carrying the row's last reply went: the row
+        goes with the next bulk delete (`_sweep_riders`)."""
+        if written.queued is not None and self.store is not None:
+            self._rode.append(written.queued.row_id)
 
-    async def send_rest(self, written: TurnReplies) -> bool:
-        """The row's last reply could not ride after all: by the Bot API."""
+    async def send_rest(self, written: TurnReplies, stored: asyncio.Future | None = None) -> bool:
+        """The row's last reply could not ride after all: in flight (claimable
+        if this worker dies) before `stored` says the update may be
+        acknowledged, then by the Bot API."""
+        if written.riding and written.queued is not None and self.store is not None:
+            written.riding = False
+            await self._quietly(self.store.unride(self.worker_id, written.queued.row_id, self.lease))
+        settle(stored)
         return await self._send_written(written, done=len(written.replies) - 1)
+
+    async def take_over_riding(self, written: TurnReplies) -> None:
+        """For a redelivered update: its riding row, if the worker that wrote
+        it died before responding, is now this turn's to answer."""
+        if self.store is None or written.redelivered is None:
+            return
+        try:
+            outgoing = await self.store.reclaim_riding(
+                self.channel, written.chat_id, written.redelivered, self.worker_id, self.lease
+            )
+        except Exception:
+            log.exception("%s: the outbound queue could not be read", self.channel)
+            return
+        if outgoing is not None:
+            replies, meta = decode(outgoing.payload, outgoing.pictures)
+            written.resumed(outgoing.id, replies, meta, outgoing.done_parts)
 
     async def _send(
         self,
@@ -326,6 +359,16 @@ class OutboundQueue:
                 task.add_done_callback(self._sending.discard)
             if len(rows) == free:
                 self._wake.set()  # there may be more
+
+    async def _sweep_riders(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_RIDERS_SECONDS)
+            await self._delete_rode()
+
+    async def _delete_rode(self) -> None:
+        if self._rode and self.store is not None:
+            rows, self._rode = self._rode, []
+            await self._quietly(self.store.sent_many(self.worker_id, rows))
 
     async def _renew_leases(self) -> None:
         assert self.store is not None

@@ -14,6 +14,11 @@ of writing a second one.
 
 A turn that saves nothing (a duplicate, a staff command, a failure) leaves
 `queued` empty, and `deliver` writes its replies down itself.
+
+A channel that answers in the webhook response says which replies may
+ride there (`may_ride`); their row is then written `riding`, with the
+update's id, and a redelivered copy of the update (`redelivered`) picks
+the row up if its worker died before responding (`storage/outbound.py`).
 """
 
 from __future__ import annotations
@@ -46,28 +51,45 @@ class TurnReplies:
     lease: timedelta
     priority: int
     prepare: Callable[[Sequence[Reply]], list[Reply]] = list
+    may_ride: Callable[[Sequence[Reply]], bool] | None = None  # whether the last can go in the webhook response now
     queued: Queued | None = None
     replies: list[Reply] = field(default_factory=list)  # as written, once `queued`
+    done_parts: int = 0  # of `replies`, those already delivered
+    riding: bool = False  # `queued` rides: its last reply is for the webhook response
+    redelivered: str | None = None  # the update id, when the turn found it already handled
     _prepared: list[Reply] = field(default_factory=list, repr=False)
+    _rides_with: str | None = field(default=None, repr=False)
 
-    def to_write(self, storage: object, channel: str, chat_id: str, replies: Sequence[Reply]) -> NewOutgoing | None:
-        """The row for this turn's `replies` in `storage`, or None when they
-        are not the ones this channel waits for there (another chat or
-        database, or already written)."""
+    def to_write(
+        self, storage: object, channel: str, chat_id: str, update_id: str | None, replies: Sequence[Reply]
+    ) -> NewOutgoing | None:
+        """The row for this turn's `replies` (to update `update_id`) in
+        `storage`, or None when they are not the ones this channel waits for
+        there (another chat or database, or already written)."""
         if self.queued is not None or storage is not self.storage or (channel, chat_id) != (self.channel, self.chat_id):
             return None
         self._prepared = self.prepare(replies)
         if not self._prepared:
             return None
+        rides = update_id is not None and self.may_ride is not None and self.may_ride(self._prepared)
+        self._rides_with = update_id if rides else None
         encoded = encode(self._prepared, self.meta)
         return NewOutgoing(
-            channel, chat_id, encoded.payload, self.worker_id, self.lease, self.priority, encoded.pictures
-        )
+            channel, chat_id, encoded.payload, self.worker_id, self.lease, self.priority, encoded.pictures,
+            self._rides_with,
+        )  # fmt: skip
 
     def written(self, queued: Queued | None) -> None:
         """The turn was saved; its row (if it wrote one) is `queued`."""
         if queued is not None:
             self.queued, self.replies = queued, self._prepared
+            self.riding = queued.mine and self._rides_with is not None
+
+    def resumed(self, row_id: int, replies: list[Reply], meta: dict[str, Any], done_parts: int) -> None:
+        """The riding row a worker left unanswered, taken over for this
+        redelivered update."""
+        self.queued, self.replies, self.meta = Queued(row_id, True), replies, meta
+        self.done_parts, self.riding = done_parts, True
 
 
 @contextlib.contextmanager

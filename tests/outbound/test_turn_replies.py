@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.channels.telegram import channel as telegram_channel
 from bot.config import ChannelRate, OutboundSettings
 from bot.dispatcher import Dispatcher
 from bot.outbound.account import account_outbound
@@ -125,7 +126,7 @@ async def test_a_guide_picture_written_with_its_turn_is_sent_by_whoever_starts_n
 
     dead = account_outbound("telegram", send_reply, turn_storage, ChannelRate(per_second=30), QUICK_LEASE)[1]
     with dead.turn_replies("4242") as written:
-        row = written.to_write(turn_storage, "telegram", "4242", [Reply("Bước 1", image=step)])
+        row = written.to_write(turn_storage, "telegram", "4242", None, [Reply("Bước 1", image=step)])
         written.written(await turn_storage.save_turn("telegram", "4242", update_id="update-2", replies=row))
     assert written.queued is not None  # the worker dies here, before sending
 
@@ -139,3 +140,58 @@ async def test_a_guide_picture_written_with_its_turn_is_sent_by_whoever_starts_n
     finally:
         await restarted.stop()
     assert sent == [Reply("Bước 1", image=step)]
+
+
+async def test_an_answer_whose_webhook_response_never_left_goes_with_the_update_s_redelivery(turn_storage, monkeypatch):
+    """A worker dies as it writes the webhook response carrying the answer:
+    Telegram gets no 200 and delivers the update again. No lease sends the
+    riding row meanwhile; the copy answers it, once. (Before, the row was
+    deleted just before the response, and the copy was dropped as a
+    duplicate: the citizen got nothing.)"""
+
+    def dies_as_it_responds(*args, **kwargs):
+        raise RuntimeError("the worker dies")
+
+    async with FakeTelegramApi() as api:
+        dying = Dispatcher(make_services(turn_storage))
+        async with webhook_channel(api, dying.handle, turn_storage, webhook_reply_seconds=2, outbound=QUICK_LEASE):
+            with monkeypatch.context() as patched:
+                patched.setattr(telegram_channel, "JSONResponse", dies_as_it_responds)
+                update = await api.user_says("/start")
+            await asyncio.sleep(QUICK_LEASE.lease_seconds + 1)
+            assert api.bot_messages() == []  # the lease lapsed, and nothing went
+        restarted = Dispatcher(make_services(turn_storage))
+        async with webhook_channel(api, restarted.handle, turn_storage, webhook_reply_seconds=2, outbound=QUICK_LEASE):
+            assert await api.replay(update) == 200
+            await api.wait_for(lambda: api.bot_messages())
+            await asyncio.sleep(QUICK_LEASE.lease_seconds + 1.5)  # the bulk delete; a second copy would show
+            assert await OutboundStore(turn_storage).counts("telegram") == {}
+    assert len(api.bot_messages()) == 1
+    assert [call.in_webhook_response for call in api.calls_to("sendMessage")] == [True]
+
+
+async def test_an_answer_that_cannot_ride_is_claimable_before_the_webhook_is_acknowledged(turn_storage, monkeypatch):
+    """No send slot for the webhook response: the riding row is put in flight
+    before the 200, so a worker dying right after it still leaves the
+    answer to whoever starts next."""
+
+    async def hangs(chat_id: str, reply: Reply, meta: dict[str, Any]) -> None:
+        await asyncio.Event().wait()  # the worker dies as it sends by the Bot API
+
+    async def no_slot(chat_id: str) -> None:
+        return None
+
+    async with FakeTelegramApi() as api:
+        dispatcher = Dispatcher(make_services(turn_storage))
+        async with webhook_channel(
+            api, dispatcher.handle, turn_storage, webhook_reply_seconds=2, outbound=QUICK_LEASE
+        ) as dead:
+            monkeypatch.setattr(dead._delivery.pacer, "try_acquire", no_slot)
+            monkeypatch.setattr(dead._delivery.queue, "send_reply", hangs)
+            await api.user_says("/start")  # returns once the webhook is acknowledged
+            assert await OutboundStore(turn_storage).counts("telegram") == {"in_flight": 1}
+            assert api.bot_messages() == []
+        monkeypatch.undo()
+        async with webhook_channel(api, dispatcher.handle, turn_storage, webhook_reply_seconds=2, outbound=QUICK_LEASE):
+            await api.wait_for(lambda: api.bot_messages())
+    assert len(api.bot_messages()) == 1

@@ -16,6 +16,7 @@ from bot.outbound.codec import decode, encode
 from core.messages import Image, Reply
 from storage.outbound import OutboundState, OutboundStore
 from storage.outbound_budget import SharedBudget
+from storage.outbound_rows import NewOutgoing
 from storage.schema import outbound_messages, outbound_pictures, utcnow
 from storage.sql import SqlStorage
 
@@ -164,3 +165,33 @@ async def test_the_shared_budget_carries_on_after_its_connection_is_cut(postgres
     finally:
         await budget.close()
         await storage.close()
+
+
+async def ride(storage, update_id: str, worker_id: str = "dead", lease: timedelta = timedelta(seconds=-1)) -> int:
+    """A turn's row whose last reply rides in the webhook response of `update_id`."""
+    rider = NewOutgoing("telegram", "42", payload("Chào"), worker_id, lease, rides_with=update_id)
+    queued = await storage.save_turn("telegram", "42", update_id=update_id, replies=rider)
+    assert queued is not None and queued.mine
+    return queued.row_id
+
+
+async def test_a_riding_reply_waits_for_its_update_s_redelivery_not_for_a_lease(store, storage):
+    row = await ride(storage, "update-7")
+    _, later_mine = await store.put("telegram", "42", payload("sau"), worker_id="w1", lease=LEASE)
+    assert later_mine  # the chat's next reply is not held up by it
+    assert await store.claim("telegram", "alive", 10, LEASE) == []  # its lease lapsed, yet nobody sends it
+    assert await store.reclaim_riding("telegram", "42", "update-6", "alive", LEASE) is None
+    taken = await store.reclaim_riding("telegram", "42", "update-7", "alive", LEASE)
+    assert taken is not None and (taken.id, taken.payload) == (row, payload("Chào"))
+    await store.sent_many("dead", [row])  # the dead worker's late bulk delete changes nothing
+    await store.unride("alive", row, timedelta(seconds=-1))  # it could not ride after all
+    [claimed] = await store.claim("telegram", "w2", 10, LEASE)
+    assert claimed.id == row
+
+
+async def test_riding_rows_left_a_day_are_deleted_not_counted_as_given_up(store, storage):
+    await ride(storage, "update-8", worker_id="w1", lease=LEASE)
+    assert await store.expire(timedelta(hours=24)) == 0
+    assert await store.counts("telegram") == {"riding": 1}
+    assert await store.expire(timedelta(hours=24), now=utcnow() + timedelta(hours=25)) == 0
+    assert await store.counts("telegram") == {}

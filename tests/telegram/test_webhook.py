@@ -15,6 +15,7 @@ from bot.channels import ChannelContext
 from bot.channels.receive import APOLOGY
 from bot.channels.telegram.channel import SECRET_HEADER, derived_webhook_secret, from_settings
 from bot.config import Settings
+from bot.outbound.queue import ACK_WAIT_SECONDS
 from core.messages import Button, Image, InboundKind, Reply
 from tests.telegram.conftest import ScriptedDispatcher, webhook_channel
 
@@ -184,7 +185,8 @@ async def test_a_photo_last_sends_every_part_by_the_bot_api_in_order(api):
 
 
 async def test_an_answer_not_ready_in_time_is_sent_by_the_bot_api(api):
-    dispatcher = ScriptedDispatcher(delay=0.6)  # slower than the webhook waits
+    # Slower than the webhook waits, and than it then waits for the answer to be written down.
+    dispatcher = ScriptedDispatcher(delay=ACK_WAIT_SECONDS + 0.5)
     async with webhook_channel(api, dispatcher, webhook_reply_seconds=0.2, typing_delay_seconds=5):
         await api.user_says("chậm thôi")  # returns when the webhook is answered
         assert not api.bot_messages()  # answered empty, the turn still running

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,6 +42,7 @@ from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
 from bot.config import ChannelRate, OutboundSettings, TelegramSettings
 from bot.outbound.pacing import ChannelPacer
+from bot.outbound.queue import wait_until_stored
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
@@ -346,10 +348,11 @@ class TelegramChannel(Channel):
         except Exception:  # not JSON, or not an update
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         wait = self.settings.webhook_reply_seconds
-        answer = asyncio.get_running_loop().create_future() if wait > 0 else None
-        self.submit(update, answer)
-        if answer is None or answer.done():
+        if wait <= 0:
+            self.submit(update)
             return Response(status_code=200)
+        answer, stored = asyncio.get_running_loop().create_future(), asyncio.get_running_loop().create_future()
+        self.submit(update, answer, stored=stored)
         try:
             await self._wait_for_turn(answer, wait)
         except TimeoutError:
@@ -360,10 +363,10 @@ class TelegramChannel(Channel):
         # out (`wait_for` then raises all the same): the turn counts on it.
         handed: WebhookAnswer | None = answer.result()
         if handed is None:
+            await wait_until_stored(stored)  # claimable by whoever starts next, should this worker die
             return Response(status_code=200)
-        if handed.before_sending is not None:
-            await handed.before_sending()
-        return JSONResponse(handed.method)
+        done = BackgroundTask(handed.after_sending) if handed.after_sending is not None else None
+        return JSONResponse(handed.method, background=done)
 
     @staticmethod
     async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:
@@ -374,11 +377,12 @@ class TelegramChannel(Channel):
     ) -> None:
         """Queue an update for processing: once per update id, in order
         within its chat, concurrently across chats. `answer`, if given,
-        receives the reply to send in the webhook response, or None once
-        the replies are written down; `stored` (polling) is settled then."""
+        receives the reply to send in the webhook response, or None when
+        none will ride; `stored` is settled once the replies are written
+        down, where another worker would send them should this one die."""
         chat = update.effective_chat
         key = str(chat.id) if chat else f"update:{update.update_id}"
-        work = self._process_settled(update, answer, stored or answer)
+        work = self._process_settled(update, answer, stored)
         if not self._receiver.submit(key, work, update_key=update.update_id):
             _settle(answer, None)
             _settle(stored, None)
@@ -405,7 +409,7 @@ class TelegramChannel(Channel):
         if inbound is None or self._handle is None:
             return
         source = query.message.message_id if query is not None and query.message is not None else None
-        with self._delivery.turn_replies(inbound.chat_id, source) as written:
+        with self._delivery.turn_replies(inbound.chat_id, source, answer) as written:
             replies = await self._receiver.dispatch(self._handle, inbound)
         await self._delivery.answer(
             inbound.chat_id, replies, source_message_id=source, webhook_response=answer, stored=stored, written=written

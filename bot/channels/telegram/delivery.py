@@ -65,15 +65,13 @@ NETWORK_RETRIES = 3
 
 @dataclass(frozen=True)
 class WebhookAnswer:
-    """The Bot API call a webhook response carries, and what to do just
-    before it goes: the turn's queued row is done. Deleted after the
-    response instead, a worker dying in between would leave the row to be
-    sent again, a second answer; deleted before, only a death in the
-    instant the response is written loses it (Telegram then delivers the
-    update again, a duplicate for the dispatcher)."""
+    """The Bot API call a webhook response carries, and what to do once the
+    response went: the turn's riding row is done. A worker dying before
+    that leaves the row riding, and Telegram, having no response, delivers
+    the update again: that copy answers it (`TurnReplies.redelivered`)."""
 
     method: dict[str, Any]
-    before_sending: Callable[[], Awaitable[None]] | None = None
+    after_sending: Callable[[], Awaitable[None]] | None = None
 
 
 def _meta(source_message_id: int | None) -> dict[str, Any]:
@@ -121,10 +119,20 @@ class Delivery:
         for reply in folded(replies):
             await self._deliver_one(chat_id, reply, None)
 
-    def turn_replies(self, chat_id: str, source_message_id: int | None) -> AbstractContextManager[TurnReplies]:
+    def turn_replies(
+        self, chat_id: str, source_message_id: int | None, webhook_response: asyncio.Future | None = None
+    ) -> AbstractContextManager[TurnReplies]:
         """Around the dispatcher's call: the turn's replies (folded as sent)
-        are written down with the turn."""
-        return self.queue.turn_replies(chat_id, _meta(source_message_id), folded)
+        are written down with the turn, riding when their last one can go
+        in the `webhook_response` still awaited."""
+
+        def may_ride(replies: Sequence[Reply]) -> bool:
+            waiting = webhook_response is not None and not webhook_response.done()
+            return waiting and self._webhook_answer(chat_id, replies[-1]) is not None
+
+        return self.queue.turn_replies(
+            chat_id, _meta(source_message_id), folded, may_ride if webhook_response is not None else None
+        )
 
     async def answer(
         self,
@@ -143,13 +151,15 @@ class Delivery:
         the pacer has a slot for it now (see module doc); the others first,
         by the Bot API. Otherwise the queue settles `stored` (the update may
         be acknowledged) and sends them."""
+        if written is not None:
+            await self.queue.take_over_riding(written)
         if written is not None and written.queued is not None:
             replies = written.replies
         else:
             replies, written = folded(replies), None
         meta = _meta(source_message_id)
         method = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
-        if method is not None and webhook_response is not None:
+        if method is not None and webhook_response is not None and (written is None or written.riding):
             # The other parts first: Telegram runs the response's call after
             # them, once it has the response.
             if written is not None:
@@ -159,16 +169,18 @@ class Delivery:
                 replies = replies[-1:]
             slot = others_sent and not webhook_response.done() and await self.pacer.try_acquire(chat_id) is not None
             if slot and not webhook_response.done():  # the webhook may have stopped waiting meanwhile
-                row_done = functools.partial(self.queue.sent_elsewhere, written) if written is not None else None
-                webhook_response.set_result(WebhookAnswer(method, row_done))
+                rode = functools.partial(self.queue.rode, written) if written is not None else None
+                webhook_response.set_result(WebhookAnswer(method, rode))
                 self._latest_message.pop(chat_id, None)  # its id is unknown: no edit relies on it
                 settle(stored)
                 return
             if written is not None:  # the row waits its turn, or goes on by the Bot API
-                settle(stored)
+                settle(webhook_response)
                 if others_sent:
-                    await self.queue.send_rest(written)
+                    await self.queue.send_rest(written, stored)
+                settle(stored)
                 return
+        settle(webhook_response)
         await self.queue.deliver(chat_id, replies, meta, stored=stored, written=written)
 
     async def notify(self, chat_id: str, replies: Sequence[Reply]) -> None:

@@ -19,14 +19,13 @@ Given-up rows keep no content, only their state, to be counted.
 A turn answered in its webhook response writes its row `riding`, with the
 update's id: it blocks no later row and no lease brings it back, since the
 platform itself delivers the update again when its worker dies before
-responding, and that copy answers the row (`reclaim_riding`). Once the
-response went, riding rows are deleted in bulk; when the reply cannot ride
-after all, the row is made in flight (`unride`) before the update is
+responding, and that copy makes the row in flight (`unride_update`). Once
+the response went, riding rows are deleted in bulk; when the reply cannot
+ride after all, the row is made in flight (`unride`) before the update is
 acknowledged.
 
     riding --response written--> (deleted in bulk)
-       |  \\--update redelivered--> riding, for the worker that got the copy
-       +--cannot ride--> in_flight
+       +--cannot ride, or the update delivered again--> in_flight
 """
 
 from __future__ import annotations
@@ -76,23 +75,6 @@ _DELETE_SENT = DriverStatement(
 )
 
 
-_COLUMNS = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at", "pictures")
-
-
-def _with_pictures(conn: Connection, taking: Executable) -> list[Outgoing]:
-    """The rows `taking` returns (`_COLUMNS`), with the pictures they name."""
-    rows = conn.execute(taking).all()
-    named = {digest for row in rows for digest in (row.pictures or "").split()}
-    pictures: dict[str, bytes] = {}
-    if named:
-        found = conn.execute(select(_pictures.c.digest, _pictures.c.png).where(_pictures.c.digest.in_(named)))
-        pictures = dict(found.all())
-    return [
-        Outgoing(row.id, row.channel, row.chat_id, row.payload, row.done_parts, row.attempts, row.created_at, pictures)
-        for row in rows
-    ]
-
-
 class OutboundStore:
     def __init__(self, storage: SqlStorage) -> None:
         self.storage = storage
@@ -140,6 +122,7 @@ class OutboundStore:
             .order_by(_rows.c.priority, _rows.c.id)
             .limit(limit)
         )
+        columns = ("id", "channel", "chat_id", "payload", "done_parts", "attempts", "created_at", "pictures")
         claim = leases.claim_statement(
             _rows,
             candidates,
@@ -147,31 +130,32 @@ class OutboundStore:
             worker_id=worker_id,
             lease=lease,
             now=now,
-            returning=[_rows.c[name] for name in _COLUMNS],
+            returning=[_rows.c[name] for name in columns],
         )
 
-        claimed = await self.storage.run_sync(_with_pictures, claim, write=True)
+        def claim_with_pictures(conn: Connection) -> list[Outgoing]:
+            rows = conn.execute(claim).all()
+            named = {digest for row in rows for digest in (row.pictures or "").split()}
+            pictures: dict[str, bytes] = {}
+            if named:
+                found = conn.execute(select(_pictures.c.digest, _pictures.c.png).where(_pictures.c.digest.in_(named)))
+                pictures = dict(found.all())
+            return [
+                Outgoing(
+                    row.id,
+                    row.channel,
+                    row.chat_id,
+                    row.payload,
+                    row.done_parts,
+                    row.attempts,
+                    row.created_at,
+                    pictures,
+                )
+                for row in rows
+            ]
+
+        claimed = await self.storage.run_sync(claim_with_pictures, write=True)
         return sorted(claimed, key=lambda row: row.id)
-
-    async def reclaim_riding(
-        self, channel: str, chat_id: str, update_id: str, worker_id: str, lease: timedelta
-    ) -> Outgoing | None:
-        """The riding row of `update_id`, now `worker_id`'s, if its worker
-        died before the webhook response carrying its last reply went out
-        (the platform then delivers the update again)."""
-        statement = (
-            update(_rows)
-            .where(
-                _rows.c.channel == channel,
-                _rows.c.chat_id == chat_id,
-                _rows.c.update_id == update_id,
-                _rows.c.state == OutboundState.RIDING.value,
-            )
-            .values(claimed_by=worker_id, lease_until=utcnow() + lease, attempts=_rows.c.attempts + 1)
-            .returning(*(_rows.c[name] for name in _COLUMNS))
-        )
-        reclaimed = await self.storage.run_sync(_with_pictures, statement, write=True)
-        return reclaimed[0] if reclaimed else None
 
     async def unride(self, worker_id: str, row_id: int, lease: timedelta) -> None:
         """The row's last reply will not ride after all: in flight, so that
@@ -180,6 +164,24 @@ class OutboundStore:
             update(_rows)
             .where(_rows.c.id == row_id, _rows.c.claimed_by == worker_id, _rows.c.state == OutboundState.RIDING.value)
             .values(state=OutboundState.IN_FLIGHT.value, lease_until=utcnow() + lease)
+        )
+
+    async def unride_update(self, channel: str, chat_id: str, update_id: str) -> bool:
+        """The platform delivered `update_id` again: its riding row, if any,
+        is made in flight under its writer's lease. A writer still alive
+        answers it and deletes it as before; a dead one's lease lapses and
+        another worker sends it. True if there was one."""
+        return bool(
+            await self._write(
+                update(_rows)
+                .where(
+                    _rows.c.channel == channel,
+                    _rows.c.chat_id == chat_id,
+                    _rows.c.update_id == update_id,
+                    _rows.c.state == OutboundState.RIDING.value,
+                )
+                .values(state=OutboundState.IN_FLIGHT.value)
+            )
         )
 
     async def renew(self, worker_id: str, ids: Sequence[int], lease: timedelta) -> None:

@@ -47,13 +47,16 @@ _TRY_RESERVE = DriverStatement(
 
 class SharedBudget:
     """`per_second` sends for `channel`, spaced evenly, whichever worker
-    sends; its statements run on a connection of its own (`SideConnection`)."""
+    sends; its statements run on a connection of its own (`SideConnection`),
+    whose commits do not wait for the disk: a database crash may forget the
+    last instants' sends, and the platform then answers a few of the next
+    ones 429, which the queue retries."""
 
     def __init__(self, storage: SqlStorage, channel: str, per_second: float) -> None:
         self.channel = channel
         self.per_second = per_second
         self.interval = 1.0 / per_second
-        self._connection = SideConnection(storage.url)
+        self._connection = SideConnection(storage.url, durable=False)
 
     async def reserve(self, count: int = 1) -> float:
         """Take the next `count` slots; the seconds to wait for the first

@@ -23,8 +23,13 @@ from storage.pg_turn import DriverStatement
 
 
 class SideConnection:
-    def __init__(self, url: URL) -> None:
+    """With `durable=False` its commits do not wait for the disk
+    (`synchronous_commit = off`): for state whose last instants a database
+    crash may lose without harm."""
+
+    def __init__(self, url: URL, *, durable: bool = True) -> None:
         self.url = url
+        self._connect_args = {} if durable else {"server_settings": {"synchronous_commit": "off"}}
         self._engine: AsyncEngine | None = None
         self._conn: AsyncConnection | None = None
         self._busy = asyncio.Lock()  # one statement at a time on a connection
@@ -49,7 +54,12 @@ class SideConnection:
         if self._conn is None:
             if self._engine is None:
                 self._engine = create_async_engine(
-                    self.url, pool_size=1, max_overflow=0, isolation_level="AUTOCOMMIT", hide_parameters=True
+                    self.url,
+                    pool_size=1,
+                    max_overflow=0,
+                    isolation_level="AUTOCOMMIT",
+                    hide_parameters=True,
+                    connect_args=self._connect_args,
                 )
             self._conn = await self._engine.connect()
         return _driver_of(await self._conn.get_raw_connection())

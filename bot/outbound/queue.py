@@ -142,13 +142,13 @@ class OutboundQueue:
         chat_id: str,
         meta: dict[str, Any] | None = None,
         prepare: Callable[[Sequence[Reply]], list[Reply]] = list,
-        may_ride: Callable[[Sequence[Reply]], bool] | None = None,
+        rider: Callable[[Sequence[Reply]], Any] | None = None,
     ) -> contextlib.AbstractContextManager[TurnReplies]:
         """Around the dispatcher's call: the turn's replies to `chat_id` are
         written down with the turn itself (`bot/outbound/turn_replies.py`)."""
         storage = self.store.storage if self.store is not None else None
         written = TurnReplies(
-            storage, self.channel, chat_id, meta or {}, self.worker_id, self.lease, REPLY, prepare, may_ride
+            storage, self.channel, chat_id, meta or {}, self.worker_id, self.lease, REPLY, prepare, rider
         )
         return turn_replies.opened(written)
 
@@ -195,13 +195,12 @@ class OutboundQueue:
         self._wake.set()
         return False
 
-    async def _send_written(self, written: TurnReplies, *, done: int | None = None, upto: int | None = None) -> bool:
+    async def _send_written(self, written: TurnReplies, *, done: int = 0, upto: int | None = None) -> bool:
         """Send the row the turn wrote, if it is this chat's turn (see `_send`)."""
         assert written.queued is not None
         if not written.queued.mine:
             return self._wait_behind_earlier_row()
         row, replies = written.queued.row_id, written.replies
-        done = written.done_parts if done is None else max(done, written.done_parts)
         return await self._send(row, written.chat_id, replies, written.meta, done=done, created_at=utcnow(), upto=upto)
 
     async def send_all_but_last(self, written: TurnReplies) -> bool:
@@ -226,21 +225,18 @@ class OutboundQueue:
         settle(stored)
         return await self._send_written(written, done=len(written.replies) - 1)
 
-    async def take_over_riding(self, written: TurnReplies) -> None:
-        """For a redelivered update: its riding row, if the worker that wrote
-        it died before responding, is now this turn's to answer."""
+    async def release_riding(self, written: TurnReplies) -> None:
+        """For an update delivered again: its riding row, if any, in flight
+        (see `OutboundStore.unride_update`), before the copy is acknowledged."""
         if self.store is None or written.redelivered is None:
             return
         try:
-            outgoing = await self.store.reclaim_riding(
-                self.channel, written.chat_id, written.redelivered, self.worker_id, self.lease
-            )
+            released = await self.store.unride_update(self.channel, written.chat_id, written.redelivered)
         except Exception:
-            log.exception("%s: the outbound queue could not be read", self.channel)
+            log.exception("%s: the outbound queue could not be updated", self.channel)
             return
-        if outgoing is not None:
-            replies, meta = decode(outgoing.payload, outgoing.pictures)
-            written.resumed(outgoing.id, replies, meta, outgoing.done_parts)
+        if released:
+            self._wake.set()  # its writer's lease may have lapsed already
 
     async def _send(
         self,

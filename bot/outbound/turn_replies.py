@@ -16,9 +16,9 @@ A turn that saves nothing (a duplicate, a staff command, a failure) leaves
 `queued` empty, and `deliver` writes its replies down itself.
 
 A channel that answers in the webhook response says which replies may
-ride there (`may_ride`); their row is then written `riding`, with the
-update's id, and a redelivered copy of the update (`redelivered`) picks
-the row up if its worker died before responding (`storage/outbound.py`).
+ride there (`rider`); their row is then written `riding`, with the
+update's id, and a copy of the update delivered again (`redelivered`)
+releases the row if its worker died before responding (`storage/outbound.py`).
 """
 
 from __future__ import annotations
@@ -51,14 +51,14 @@ class TurnReplies:
     lease: timedelta
     priority: int
     prepare: Callable[[Sequence[Reply]], list[Reply]] = list
-    may_ride: Callable[[Sequence[Reply]], bool] | None = None  # whether the last can go in the webhook response now
+    # The channel's call that would carry the last reply in the webhook response now, or None.
+    rider: Callable[[Sequence[Reply]], Any] | None = None
     queued: Queued | None = None
     replies: list[Reply] = field(default_factory=list)  # as written, once `queued`
-    done_parts: int = 0  # of `replies`, those already delivered
     riding: bool = False  # `queued` rides: its last reply is for the webhook response
+    ride: Any = None  # what `rider` gave for it
     redelivered: str | None = None  # the update id, when the turn found it already handled
     _prepared: list[Reply] = field(default_factory=list, repr=False)
-    _rides_with: str | None = field(default=None, repr=False)
 
     def to_write(
         self, storage: object, channel: str, chat_id: str, update_id: str | None, replies: Sequence[Reply]
@@ -71,25 +71,18 @@ class TurnReplies:
         self._prepared = self.prepare(replies)
         if not self._prepared:
             return None
-        rides = update_id is not None and self.may_ride is not None and self.may_ride(self._prepared)
-        self._rides_with = update_id if rides else None
+        self.ride = self.rider(self._prepared) if update_id is not None and self.rider is not None else None
         encoded = encode(self._prepared, self.meta)
         return NewOutgoing(
             channel, chat_id, encoded.payload, self.worker_id, self.lease, self.priority, encoded.pictures,
-            self._rides_with,
+            update_id if self.ride is not None else None,
         )  # fmt: skip
 
     def written(self, queued: Queued | None) -> None:
         """The turn was saved; its row (if it wrote one) is `queued`."""
         if queued is not None:
             self.queued, self.replies = queued, self._prepared
-            self.riding = queued.mine and self._rides_with is not None
-
-    def resumed(self, row_id: int, replies: list[Reply], meta: dict[str, Any], done_parts: int) -> None:
-        """The riding row a worker left unanswered, taken over for this
-        redelivered update."""
-        self.queued, self.replies, self.meta = Queued(row_id, True), replies, meta
-        self.done_parts, self.riding = done_parts, True
+            self.riding = queued.mine and self.ride is not None
 
 
 @contextlib.contextmanager

@@ -145,9 +145,9 @@ async def test_a_guide_picture_written_with_its_turn_is_sent_by_whoever_starts_n
 async def test_an_answer_whose_webhook_response_never_left_goes_with_the_update_s_redelivery(turn_storage, monkeypatch):
     """A worker dies as it writes the webhook response carrying the answer:
     Telegram gets no 200 and delivers the update again. No lease sends the
-    riding row meanwhile; the copy answers it, once. (Before, the row was
-    deleted just before the response, and the copy was dropped as a
-    duplicate: the citizen got nothing.)"""
+    riding row meanwhile; once the copy came, another worker sends it, once.
+    (Before, the row was deleted just before the response, and the copy was
+    dropped as a duplicate: the citizen got nothing.)"""
 
     def dies_as_it_responds(*args, **kwargs):
         raise RuntimeError("the worker dies")
@@ -164,10 +164,9 @@ async def test_an_answer_whose_webhook_response_never_left_goes_with_the_update_
         async with webhook_channel(api, restarted.handle, turn_storage, webhook_reply_seconds=2, outbound=QUICK_LEASE):
             assert await api.replay(update) == 200
             await api.wait_for(lambda: api.bot_messages())
-            await asyncio.sleep(QUICK_LEASE.lease_seconds + 1.5)  # the bulk delete; a second copy would show
+            await asyncio.sleep(QUICK_LEASE.lease_seconds + 1)  # a second copy would show by now
             assert await OutboundStore(turn_storage).counts("telegram") == {}
     assert len(api.bot_messages()) == 1
-    assert [call.in_webhook_response for call in api.calls_to("sendMessage")] == [True]
 
 
 async def test_an_answer_that_cannot_ride_is_claimable_before_the_webhook_is_acknowledged(turn_storage, monkeypatch):

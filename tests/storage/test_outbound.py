@@ -175,16 +175,22 @@ async def ride(storage, update_id: str, worker_id: str = "dead", lease: timedelt
     return queued.row_id
 
 
-async def test_a_riding_reply_waits_for_its_update_s_redelivery_not_for_a_lease(store, storage):
+async def test_a_riding_reply_is_sent_by_another_worker_only_once_its_update_comes_again(store, storage):
     row = await ride(storage, "update-7")
     _, later_mine = await store.put("telegram", "42", payload("sau"), worker_id="w1", lease=LEASE)
     assert later_mine  # the chat's next reply is not held up by it
     assert await store.claim("telegram", "alive", 10, LEASE) == []  # its lease lapsed, yet nobody sends it
-    assert await store.reclaim_riding("telegram", "42", "update-6", "alive", LEASE) is None
-    taken = await store.reclaim_riding("telegram", "42", "update-7", "alive", LEASE)
-    assert taken is not None and (taken.id, taken.payload) == (row, payload("Chào"))
-    await store.sent_many("dead", [row])  # the dead worker's late bulk delete changes nothing
-    await store.unride("alive", row, timedelta(seconds=-1))  # it could not ride after all
+    assert not await store.unride_update("telegram", "42", "update-6")  # another update
+    assert await store.unride_update("telegram", "42", "update-7")  # Telegram got no response: it comes again
+    [claimed] = await store.claim("telegram", "alive", 10, LEASE)
+    assert (claimed.id, claimed.payload) == (row, payload("Chào"))
+
+
+async def test_a_riding_reply_that_cannot_ride_is_claimable_once_its_writer_s_lease_lapses(store, storage):
+    row = await ride(storage, "update-9", worker_id="w1", lease=LEASE)
+    await store.unride("w2", row, timedelta(seconds=-1))  # not w2's row
+    assert await store.claim("telegram", "w2", 10, LEASE) == []
+    await store.unride("w1", row, timedelta(seconds=-1))
     [claimed] = await store.claim("telegram", "w2", 10, LEASE)
     assert claimed.id == row
 

@@ -126,12 +126,12 @@ class Delivery:
         are written down with the turn, riding when their last one can go
         in the `webhook_response` still awaited."""
 
-        def may_ride(replies: Sequence[Reply]) -> bool:
+        def rider(replies: Sequence[Reply]) -> dict[str, Any] | None:
             waiting = webhook_response is not None and not webhook_response.done()
-            return waiting and self._webhook_answer(chat_id, replies[-1]) is not None
+            return self._webhook_answer(chat_id, replies[-1]) if waiting else None
 
         return self.queue.turn_replies(
-            chat_id, _meta(source_message_id), folded, may_ride if webhook_response is not None else None
+            chat_id, _meta(source_message_id), folded, rider if webhook_response is not None else None
         )
 
     async def answer(
@@ -152,14 +152,19 @@ class Delivery:
         by the Bot API. Otherwise the queue settles `stored` (the update may
         be acknowledged) and sends them."""
         if written is not None:
-            await self.queue.take_over_riding(written)
+            await self.queue.release_riding(written)
         if written is not None and written.queued is not None:
             replies = written.replies
         else:
             replies, written = folded(replies), None
         meta = _meta(source_message_id)
-        method = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
-        if method is not None and webhook_response is not None and (written is None or written.riding):
+        if written is not None:
+            method = written.ride if written.riding else None
+        elif webhook_response is not None and replies:
+            method = self._webhook_answer(chat_id, replies[-1])
+        else:
+            method = None
+        if method is not None and webhook_response is not None:
             # The other parts first: Telegram runs the response's call after
             # them, once it has the response.
             if written is not None:

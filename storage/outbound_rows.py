@@ -23,7 +23,7 @@ _rows = outbound_messages
 class OutboundState(StrEnum):
     PENDING = "pending"
     IN_FLIGHT = "in_flight"
-    RIDING = "riding"  # its last reply goes in a webhook response; the update's redelivery answers it
+    RIDING = "riding"  # its last reply goes in a webhook response; released if its update comes again
     UNREACHABLE = "unreachable"  # the platform says the user is gone
     EXPIRED = "expired"  # older than the queue's max age
     FAILED = "failed"  # the platform refused it for good (a bad request)

@@ -253,8 +253,8 @@ def _save_turn_statement() -> DriverStatement:
     "new" conversation that exists) only the update id, which
     `save_turn_at_once` then deletes. The turn's replies join the outbound
     queue with it (`queued`): in flight (or riding) for this worker, or
-    pending behind the chat's earlier open row (as `insert_outgoing` does), their pictures
-    stored unless already (`pictured`).
+    pending behind the chat's earlier open row (as `insert_outgoing` does),
+    their pictures stored unless already (`pictured`).
 
     A saved turn also hands its user lock (`:lock_key`) over, saving the
     unlock's round trip: it takes the same lock at transaction level, then

@@ -95,10 +95,10 @@ class OutboundQueue:
         self._rows_waiting = False  # a row was queued behind another: the loop should look
         self._tasks: list[asyncio.Task] = []
         self._sending: set[asyncio.Task] = set()
+        self._rode: list[int] = []  # riding rows whose response went, for the next bulk delete
         # Rows sent are deleted in groups: those sent while a delete is in
         # flight go in the next one. A crash before it resends them (at
         # least once): at most the rows of one round trip.
-        self._rode: list[int] = []  # riding rows whose response went, for the next bulk delete
         self._deletes: GroupCommit[int] | None = None
         if store is not None:
             self._deletes = GroupCommit(lambda rows: store.sent_many(self.worker_id, rows))

@@ -351,7 +351,8 @@ class TelegramChannel(Channel):
         if wait <= 0:
             self.submit(update)
             return Response(status_code=200)
-        answer, stored = asyncio.get_running_loop().create_future(), asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer, stored = loop.create_future(), loop.create_future()
         self.submit(update, answer, stored=stored)
         try:
             await self._wait_for_turn(answer, wait)

@@ -21,7 +21,9 @@ Every Bot API message call asks the account's pacer first (urgent unless
 a broadcast sends), so replies, notices and announcements share Telegram's
 limits; a reply that rides in a webhook response takes a slot only if one
 is free at once, else it goes by the outbound queue (`bot/outbound/`),
-which writes each turn's replies down before the update is acknowledged.
+which writes each turn's replies down before the update is acknowledged:
+a riding row when the last one can ride, left to Telegram's redelivery of
+the update rather than to a lease (`storage/outbound.py`).
 
 Errors: 403 marks the user unreachable (`UserUnreachable`), 429 pauses the
 pacer and raises `RateLimited` (the queue tries again in its turn), network
@@ -68,7 +70,8 @@ class WebhookAnswer:
     """The Bot API call a webhook response carries, and what to do once the
     response went: the turn's riding row is done. A worker dying before
     that leaves the row riding, and Telegram, having no response, delivers
-    the update again: that copy answers it (`TurnReplies.redelivered`)."""
+    the update again: that copy hands the row to the queue's leases
+    (`TurnReplies.redelivered`)."""
 
     method: dict[str, Any]
     after_sending: Callable[[], Awaitable[None]] | None = None
@@ -160,10 +163,8 @@ class Delivery:
         meta = _meta(source_message_id)
         if written is not None:
             method = written.ride if written.riding else None
-        elif webhook_response is not None and replies:
-            method = self._webhook_answer(chat_id, replies[-1])
         else:
-            method = None
+            method = self._webhook_answer(chat_id, replies[-1]) if webhook_response is not None and replies else None
         if method is not None and webhook_response is not None:
             # The other parts first: Telegram runs the response's call after
             # them, once it has the response.

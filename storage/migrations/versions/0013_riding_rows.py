@@ -1,6 +1,6 @@
 """Riding rows of the outbound queue (storage/outbound.py): a row whose last
 reply goes in the webhook response of its update names that update, so a
-redelivered copy of the update can answer it.
+copy of the update delivered again can find it.
 
 Revision ID: 0013
 Revises: 0012

@@ -11,8 +11,8 @@ a round trip, may borrow a slot when none is held, repaid by the next block
 (taken in the background). So a worker's sends run behind the shared row
 by at most the block it holds, and ahead of it by at most that block and
 what it owes: in any second the platform sees at most the shared rate plus
-three blocks per worker; with two workers, 0.9 + 6 x 0.005 of the rate at
-the 90 % share (`bot/outbound/account.py`). At Telegram's 30/s a block is
+three blocks per worker; with two workers, 0.97 + 6 x 0.005 of the rate at
+the 97 % share (`bot/outbound/account.py`). At Telegram's 30/s a block is
 one slot and nothing is borrowed: each send takes its own slot, as when
 they were not grouped (a webhook response's message with one round trip).
 """

@@ -88,8 +88,11 @@ async def kill_a_worker_mid_burst(platform: Platform, workers: list[Worker], use
     assert platform.sent_since(set(first_half), killed_at), (
         "the dead worker had sent everything: the test did not test the crash"
     )
+    # At most 1 % of the sends refused over the limit, and one in a small run:
+    # the shared budget's slots leave 0.03 s in each second, which a send
+    # delayed on a loaded machine may overrun (its reply then waits its turn).
     limited, calls = platform.limited()
-    assert limited <= calls // 100, limited
+    assert limited <= max(1, calls // 100), limited
 
 
 async def to_any_worker(platform: Platform, workers: list[Worker], index: int, user: str) -> None:

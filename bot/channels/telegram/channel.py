@@ -42,7 +42,7 @@ from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
 from bot.config import ChannelRate, OutboundSettings, TelegramSettings
 from bot.outbound.pacing import ChannelPacer
-from bot.outbound.queue import wait_until_stored
+from bot.outbound.queue import settle, wait_until_stored
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
@@ -81,11 +81,6 @@ def derived_webhook_secret(token: str) -> str:
     """A stable webhook secret when none is configured: only someone who
     knows the bot token can compute it (allowed characters: hex)."""
     return webhook_secret_from_token(token, b"troly telegram webhook")
-
-
-def _settle(answer: asyncio.Future | None, result: Any) -> None:
-    if answer is not None and not answer.done():
-        answer.set_result(result)
 
 
 class TelegramChannel(Channel):
@@ -359,7 +354,7 @@ class TelegramChannel(Channel):
         except TimeoutError:
             pass
         finally:
-            _settle(answer, None)  # too late: the turn sends its reply by the Bot API
+            settle(answer)  # too late: the turn sends its reply by the Bot API
         # What the turn handed over is sent even if it landed as the wait timed
         # out (`wait_for` then raises all the same): the turn counts on it.
         handed: WebhookAnswer | None = answer.result()
@@ -385,8 +380,8 @@ class TelegramChannel(Channel):
         key = str(chat.id) if chat else f"update:{update.update_id}"
         work = self._process_settled(update, answer, stored)
         if not self._receiver.submit(key, work, update_key=update.update_id):
-            _settle(answer, None)
-            _settle(stored, None)
+            settle(answer)
+            settle(stored)
 
     async def _process_settled(
         self, update: Update, answer: asyncio.Future | None = None, stored: asyncio.Future | None = None
@@ -394,8 +389,8 @@ class TelegramChannel(Channel):
         try:
             await self._process(update, answer, stored)
         finally:
-            _settle(answer, None)
-            _settle(stored, None)
+            settle(answer)
+            settle(stored)
 
     async def _process(
         self, update: Update, answer: asyncio.Future | None = None, stored: asyncio.Future | None = None

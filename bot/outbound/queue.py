@@ -220,7 +220,6 @@ class OutboundQueue:
         if this worker dies) before `stored` says the update may be
         acknowledged, then by the Bot API."""
         if written.riding and written.queued is not None and self.store is not None:
-            written.riding = False
             await self._quietly(self.store.unride(self.worker_id, written.queued.row_id, self.lease))
         settle(stored)
         return await self._send_written(written, done=len(written.replies) - 1)

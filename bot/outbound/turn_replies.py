@@ -55,8 +55,7 @@ class TurnReplies:
     rider: Callable[[Sequence[Reply]], Any] | None = None
     queued: Queued | None = None
     replies: list[Reply] = field(default_factory=list)  # as written, once `queued`
-    riding: bool = False  # `queued` rides: its last reply is for the webhook response
-    ride: Any = None  # what `rider` gave for it
+    ride: Any = None  # what `rider` gave for the replies
     redelivered: str | None = None  # the update id, when the turn found it already handled
     _prepared: list[Reply] = field(default_factory=list, repr=False)
 
@@ -82,7 +81,11 @@ class TurnReplies:
         """The turn was saved; its row (if it wrote one) is `queued`."""
         if queued is not None:
             self.queued, self.replies = queued, self._prepared
-            self.riding = queued.mine and self.ride is not None
+
+    @property
+    def riding(self) -> bool:
+        """`queued` rides: claimed by this worker, its last reply for the webhook response."""
+        return self.queued is not None and self.queued.mine and self.ride is not None
 
 
 @contextlib.contextmanager

@@ -145,6 +145,13 @@ class Context:
         """Hand the conversation to another flow."""
         return await self.flows[flow].start(self, arg)
 
+    async def press(self, payload: str) -> list[Reply]:
+        """Run a button's action as if the user had pressed it: what they
+        asked for before a question came in between (consent)."""
+        flow = self.flows.get(payload.split(":", 1)[0])
+        replies = await flow.on_input(self, Turn(InboundKind.BUTTON, payload=payload)) if flow else None
+        return replies or await self.start("menu")
+
     def event(self, name: str, **props: Any) -> None:
         """An analytics event; never put codes, id or phone numbers here."""
         self.events.append((name, props))

@@ -73,7 +73,7 @@ class Handoff(Flow):
             ]
         if turn.action[1:] == ["ask"]:
             if ctx.user.consent_at is None:
-                return [privacy_notice(ctx, ctx.t("handoff.needs_consent"))]
+                return [privacy_notice(ctx, ctx.t("handoff.needs_consent"), then="handoff:ask")]
             ctx.goto(self.name, State.ASK_QUESTION)
             return [Reply(ctx.t("handoff.ask_question"), buttons=rows(ctx.menu_row()))]
         if ctx.conversation.flow != self.name or ctx.state != State.ASK_QUESTION or not turn.text:

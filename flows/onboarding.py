@@ -5,9 +5,11 @@ force 1/1/2026). It is short: what it is for, what is never kept, how to
 withdraw or erase; the full notice (what we keep, why, for how long) is behind
 "Xem chi tiết". It comes before the first thing the bot would keep: here the
 province, elsewhere a question for an officer or a request code to watch
-(`privacy_notice` with the reason). A question typed at any step is answered
-at once. Without consent the bot still answers, but keeps no province and
-no status subscriptions. The same states serve the `language` and `privacy`
+(`privacy_notice` with the reason); agreeing there carries on with what
+asked for it. A question typed at any step is answered at once. Without
+consent the bot still answers, but keeps no province, no status
+subscriptions and no request code beyond the step on screen; withdrawing
+consent deletes them. The same states serve the `language` and `privacy`
 commands later on.
 
 ```mermaid
@@ -16,7 +18,8 @@ stateDiagram-v2
     LANGUAGE --> CONSENT: Tiếng Việt / English
     CONSENT --> CONSENT: read more
     CONSENT --> PROVINCE: agree
-    CONSENT --> menu: decline
+    CONSENT --> menu: decline / withdraw (what consent kept is deleted)
+    CONSENT --> [*]: agree outside onboarding -> the action that asked for consent (watch a request, ask an officer)
     PROVINCE --> PROVINCE: not recognised / several provinces have that place (buttons)
     PROVINCE --> menu: province found / skip
     menu --> [*]
@@ -41,6 +44,11 @@ class State(StrEnum):
 
 
 LANGUAGE_BUTTONS = (Button("Tiếng Việt", "onboarding:lang:vi"), Button("English", "onboarding:lang:en"))
+# The flow-data key of the button action that asked for consent.
+AFTER_CONSENT = "after_consent"
+# Memory kept only with consent: the request codes the user proved theirs
+# (to watch them) and their last unanswered question's id.
+KEPT_UNDER_CONSENT = ("proven_codes", "unanswered_id")
 
 
 class Onboarding(Flow):
@@ -95,15 +103,21 @@ class Onboarding(Flow):
                         buttons=rows((ctx.button("button.skip", "onboarding:province:skip"),)),
                     )
                 ]
-            return [Reply(ctx.t("privacy.thanks")), *await ctx.start("menu")]
+            # What the user was doing when consent was asked for goes on.
+            then = ctx.data.pop(AFTER_CONSENT, None)
+            return [Reply(ctx.t("privacy.thanks")), *(await ctx.press(then) if then else await ctx.start("menu"))]
         # Declining, or withdrawing earlier consent: keep nothing personal.
         had_consent = ctx.user.consent_at is not None
         ctx.user.consent_at = None
         ctx.user.province_code = None
         ctx.user.commune_code = None
+        for kept in KEPT_UNDER_CONSENT:
+            ctx.memory.pop(kept, None)
+        ctx.data.pop(AFTER_CONSENT, None)
         ctx.memory["consent_declined"] = True
         ctx.event("consent_withdrawn" if had_consent else "consent_declined")
         if had_consent:
+            await ctx.services.storage.withdraw_consent(ctx.user.channel, ctx.user.user_id)
             await ctx.services.storage.audit(f"{ctx.user.channel}:{ctx.user.user_id}", "consent_withdrawn")
         return await self.finish(ctx, [Reply(ctx.t("privacy.declined"))])
 
@@ -126,7 +140,8 @@ class Onboarding(Flow):
 
     async def set_province(self, ctx: Context, province, former_name: str | None) -> list[Reply]:
         if ctx.user.consent_at is None:  # an old or forged button: nothing personal kept before consent
-            return [privacy_notice(ctx, ctx.t("onboarding.province_needs_consent"))]
+            reason = ctx.t("onboarding.province_needs_consent")
+            return [privacy_notice(ctx, reason, then=f"onboarding:province:set:{province.code}")]
         ctx.user.province_code = province.code
         ctx.event("province_set", province=province.code)
         name = province.full_name if ctx.lang == "vi" else province.name_en
@@ -138,10 +153,14 @@ class Onboarding(Flow):
         return [*replies, *await ctx.start("menu")]
 
 
-def privacy_notice(ctx: Context, reason: str = "") -> Reply:
+def privacy_notice(ctx: Context, reason: str = "", then: str | None = None) -> Reply:
     """The short privacy notice, asking for consent, where the bot first needs
     to keep something personal (`reason` says what); the full notice is one
-    press away ("Xem chi tiết")."""
+    press away ("Xem chi tiết"). `then`: the button action that needed the
+    consent, carried out once it is given (kept in the flow's data, so it
+    lapses when the user moves on)."""
+    if then is not None:
+        ctx.data[AFTER_CONSENT] = then
     return Reply(
         "\n\n".join(part for part in (reason, ctx.t("privacy.notice")) if part),
         buttons=rows(

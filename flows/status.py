@@ -330,15 +330,15 @@ class StatusLookup(Flow):
     async def subscribe(self, ctx: Context, code: str) -> list[Reply] | None:
         """Notices for `code`'s status changes; None (not handled, as from
         `on_input`) when the button's code is not a request code."""
-        if ctx.user.consent_at is None:
-            return [privacy_notice(ctx, ctx.t("status.notify_needs_consent"))]
         if find_request_code(code) != code:
             return None
-        if code not in ctx.memory.get("proven_codes", []):
+        if code not in ctx.memory.get("proven_codes", []) and ctx.data.get("proven") != code:
             # A forged or replayed button: notices about a request go only to
             # someone who proved they own it in this conversation.
             ctx.event("status_subscribe_refused")
             return await self.start(ctx, f"status|{code}")
+        if ctx.user.consent_at is None:
+            return [privacy_notice(ctx, ctx.t("status.notify_needs_consent"), then=f"status:notify:{code}")]
         await ctx.services.storage.subscribe(ctx.user.channel, ctx.user.user_id, code)
         ctx.event("status_subscribed")
         return [Reply(ctx.t("status.notify_on", code=code), buttons=rows(ctx.menu_row()))]
@@ -346,7 +346,11 @@ class StatusLookup(Flow):
 
 def remember_proven(ctx: Context, code: str) -> None:
     """Note that this user proved ownership of `code` (the only codes they
-    may subscribe to); the few most recent are kept."""
+    may subscribe to): with consent the few most recent are kept, without it
+    only the one on screen, in the flow's data."""
+    if ctx.user.consent_at is None:
+        ctx.data["proven"] = code
+        return
     proven = [c for c in ctx.memory.get("proven_codes", []) if c != code]
     ctx.memory["proven_codes"] = [*proven, code][-MAX_PROVEN_CODES:]
 

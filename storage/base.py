@@ -111,6 +111,11 @@ class Storage(ABC):
         profile, conversation, subscriptions, events; audit rows keep only
         a one-way hash of the id."""
 
+    @abstractmethod
+    async def withdraw_consent(self, channel: str, user_id: str) -> None:
+        """Delete what was kept only under the user's consent: their status
+        subscriptions and the questions the bot could not answer them."""
+
     # --- conversation ----------------------------------------------------
     @abstractmethod
     async def load_conversation(self, channel: str, user_id: str) -> Conversation: ...

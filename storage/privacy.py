@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.base import user_actor
 from storage.engines import Insert
-from storage.schema import audit_log, metadata, of_user, storage_meta, utcnow
+from storage.schema import audit_log, metadata, of_user, storage_meta, subscriptions, unanswered_questions, utcnow
 
 _SALT_KEY = "pseudonym_salt"
 
@@ -74,6 +74,14 @@ async def erase_user(conn: AsyncConnection, channel: str, user_id: str, user_has
     await conn.execute(
         audit_log.insert().values(actor=pseudonym, action="user.forgotten", details={"channel": channel}, at=utcnow())
     )
+
+
+async def delete_consented_data(conn: AsyncConnection, channel: str, user_id: str, user_hash: str) -> None:
+    """What the user's consent alone allowed deleted, in `conn`'s write
+    transaction (consent withdrawn): their status subscriptions and kept
+    unanswered questions. Profile, conversation and statistics stay."""
+    await conn.execute(delete(subscriptions).where(*of_user(subscriptions, channel, user_id)))
+    await conn.execute(delete(unanswered_questions).where(unanswered_questions.c.user_hash == user_hash))
 
 
 def tables_keyed_by_user() -> list[Table]:

@@ -61,7 +61,7 @@ from storage.pg_turn import (
     save_turn_at_once,
     turn_held,
 )
-from storage.privacy import erase_user, keyed_hash, stored_salt
+from storage.privacy import delete_consented_data, erase_user, keyed_hash, stored_salt
 from storage.schema import audit_log, events, of_user, pending_notices, seen_updates, subscriptions, users, utcnow
 from storage.turn_queries import TurnQueries, turn_start, turn_start_params, user_from_row
 
@@ -232,6 +232,11 @@ class SqlStorage(Storage):
         user_hash = self.pseudonym(channel, user_id)
         async with self.transaction(write=True) as conn:
             await erase_user(conn, channel, user_id, user_hash)
+
+    async def withdraw_consent(self, channel: str, user_id: str) -> None:
+        user_hash = self.pseudonym(channel, user_id)
+        async with self.transaction(write=True) as conn:
+            await delete_consented_data(conn, channel, user_id, user_hash)
 
     def pseudonym(self, channel: str, user_id: str) -> str:
         """The user's keyed one-way hash (`storage.privacy.keyed_hash`)."""

@@ -147,6 +147,18 @@ async def test_forget_user_erases_questions_on_both_databases(any_storage):
     assert [(q.text, q.count) for q in questions] == [("làm sao để hỏi?", 1)]
 
 
+async def test_withdrawn_consent_deletes_the_users_questions_and_subscriptions_only(any_storage):
+    store = FeedbackStore(any_storage)
+    for user_id in ("42", "43"):
+        await any_storage.get_or_create_user("telegram", user_id, user_id)
+        await store.record_unanswered("telegram", user_id, "làm sao để hỏi?", language="vi", guess="out_of_scope")
+        await any_storage.subscribe("telegram", user_id, "LLTP-7")
+    await any_storage.withdraw_consent("telegram", "42")
+    assert [(q.text, q.count) for q in await store.top_unanswered()] == [("làm sao để hỏi?", 1)]
+    assert [s.user_id for s in await any_storage.subscribers("LLTP-7")] == ["43"]
+    assert await any_storage.get_user("telegram", "42") is not None  # the profile stays: only /forget erases it
+
+
 async def test_the_export_is_nlu_yml_an_editor_can_paste(any_storage):
     import yaml
 

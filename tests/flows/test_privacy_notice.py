@@ -4,6 +4,8 @@ something personal, saying what; nothing personal is kept before consent
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flows.texts import texts
@@ -47,6 +49,49 @@ async def test_watching_a_request_without_consent_gets_the_notice_and_keeps_noth
     assert "To notify you I need to keep this request code." in chat.text and "91/2025/QH15" in chat.text
     assert set(chat.payloads) >= CONSENT_BUTTONS
     assert await storage.subscribers(AWAITING_PAYMENT_CODE) == []
+
+
+async def test_a_request_looked_up_without_consent_is_forgotten_once_the_user_moves_on(chat, storage):
+    await chat.onboard("vi", consent=False)
+    await chat.say(f"tra cứu {AWAITING_PAYMENT_CODE}")
+    await chat.say(LAN_ID)
+    assert "status:notify:" + AWAITING_PAYMENT_CODE in chat.payloads
+    await chat.press("menu:show")
+    stored = await storage.load_conversation("web", chat.user_id)
+    assert AWAITING_PAYMENT_CODE not in json.dumps(stored.data)
+
+
+async def test_agreeing_after_asking_for_notices_turns_them_on_without_asking_again(chat, storage):
+    await chat.onboard("en", consent=False)
+    await chat.say(f"status {AWAITING_PAYMENT_CODE}")
+    await chat.say(LAN_ID)
+    await chat.press(f"status:notify:{AWAITING_PAYMENT_CODE}")
+    await chat.press("onboarding:consent:yes")
+    assert "Thank you for your consent." in chat.text
+    assert f"I will message you when request {AWAITING_PAYMENT_CODE} changes." in chat.text
+    assert [s.user_id for s in await storage.subscribers(AWAITING_PAYMENT_CODE)] == [chat.user_id]
+
+
+async def test_agreeing_after_asking_for_an_officer_asks_for_the_question(chat):
+    await chat.onboard("vi", consent=False)
+    await chat.press("handoff:ask")
+    await chat.press("onboarding:consent:yes")
+    assert "Bạn gõ câu hỏi cho cán bộ" in chat.text
+    await chat.say("Tôi đổi tên thì phiếu ghi tên nào?")
+    assert "Đã gửi câu hỏi của bạn đến cán bộ." in chat.text
+
+
+async def test_withdrawing_consent_deletes_the_watched_requests(chat, storage):
+    await chat.onboard("vi")
+    await chat.say(f"tra cứu {AWAITING_PAYMENT_CODE}")
+    await chat.say(LAN_ID)
+    await chat.press(f"status:notify:{AWAITING_PAYMENT_CODE}")
+    assert [s.user_id for s in await storage.subscribers(AWAITING_PAYMENT_CODE)] == [chat.user_id]
+    await chat.press("onboarding:consent:no")
+    assert await storage.subscribers(AWAITING_PAYMENT_CODE) == []
+    assert "Tôi không giữ tỉnh/thành, đăng ký thông báo hay câu hỏi nào của bạn." in chat.text
+    stored = await storage.load_conversation("web", chat.user_id)
+    assert AWAITING_PAYMENT_CODE not in json.dumps(stored.data)
 
 
 async def test_a_province_button_without_consent_gets_the_notice_and_keeps_nothing(chat, storage):

@@ -363,6 +363,23 @@ outbound_messages = Table(
     Index("ix_outbound_messages_chat", "channel", "chat_id", "id"),
 )
 
+# Updates a webhook acknowledged before their turn was saved (storage/inbox.py),
+# as the platform sent them: deleted once the turn is saved; a worker that
+# died first leaves the row, and another handles the update from `retry_at`.
+# It names the chat (`chat_id`), which `forget_user` erases by.
+inbound_updates = Table(
+    "inbound_updates",
+    metadata,
+    Column("channel", CHANNEL, primary_key=True),
+    Column("update_id", String(128), primary_key=True),
+    Column("chat_id", USER_ID),
+    Column("body", Json, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("retry_at", UtcDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # times handled again
+    Index("ix_inbound_updates_due", "channel", "retry_at"),
+)
+
 # The pictures of queued replies, stored once each by their SHA-256 digest: a
 # guide step's picture is in many rows, its 20-30 KB written down only once.
 outbound_pictures = Table(

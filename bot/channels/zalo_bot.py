@@ -42,13 +42,14 @@ from bot.channels.credentials import hide_in_request_logs, same_secret, webhook_
 from bot.channels.health import describe, supervise
 from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
+from bot.channels.inbox import Inbox
 from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
 from bot.config import ChannelRate, OutboundSettings, ZaloBotSettings
 from bot.media import MediaStore
 from bot.outbound.account import account_outbound
 from bot.outbound.pacing import URGENT, ChannelPacer
-from bot.outbound.queue import NOTICE, settle, wait_until_stored
+from bot.outbound.queue import NOTICE, settle
 from core.messages import Capabilities, Inbound, InboundKind, Reply
 from core.secrets import secret
 from storage.sql import SqlStorage
@@ -102,6 +103,7 @@ class ZaloBotChannel(Channel):
             outbound,
         )
         self._receiver = Receiver(NAME, show_typing=self._typing, typing_allowed=self.pacer.has_room)
+        self._inbox = Inbox(NAME, storage, outbound, self._replay)
 
     # --- lifecycle ------------------------------------------------------------
     @property
@@ -121,6 +123,7 @@ class ZaloBotChannel(Channel):
         self._handle = handle
         self.health.starting()
         self.queue.start()
+        self._inbox.start()
         await self._register()
         self._runner = asyncio.create_task(supervise(NAME, self.health, self._run), name="zalo_bot")
 
@@ -160,6 +163,7 @@ class ZaloBotChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain()
+        await self._inbox.stop()
         await self.queue.stop()
         if self._client:
             await self._client.aclose()
@@ -202,21 +206,29 @@ class ZaloBotChannel(Channel):
         update = body.get("result", body)
         if isinstance(update, dict):
             stored: asyncio.Future = asyncio.get_running_loop().create_future()
-            self._process_soon(update, stored)
-            # Answered once the replies are written down (a worker dying
-            # before gets the update again), or after a short wait at most.
-            await wait_until_stored(stored)
+            inbound = self._process_soon(update, stored)
+            # Answered once the replies are written down, or else the update.
+            chat_id = inbound.chat_id if inbound is not None else None
+            await self._inbox.acknowledge(inbound.update_id if inbound else None, chat_id, update, stored)
         return JSONResponse({"ok": True})
 
-    def _process_soon(self, update: dict[str, Any], stored: asyncio.Future | None = None) -> None:
+    def _process_soon(self, update: dict[str, Any], stored: asyncio.Future | None = None) -> Inbound | None:
         """Handle an update in the background (once), in order within its
         chat, so a slow user never holds up the others; `stored` is settled
-        once its replies are written down."""
+        once its replies are written down. The update as an `Inbound`, if
+        it is one for the dialogue."""
         inbound = self.to_inbound(update)
         if inbound is None or not self._receiver.submit(
             inbound.chat_id, self._process(inbound, stored), update_key=inbound.update_id
         ):
             settle(stored)
+        return inbound
+
+    def _replay(self, update: dict[str, Any]) -> asyncio.Future:
+        """A kept update, handled again (`Inbox`)."""
+        stored: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._process_soon(update, stored)
+        return stored
 
     async def _process(self, inbound: Inbound, stored: asyncio.Future | None = None) -> None:
         try:

@@ -50,6 +50,7 @@ from bot.channels.credentials import same_secret
 from bot.channels.health import describe, supervise
 from bot.channels.http_api import post_and_read, retry_after
 from bot.channels.http_body import BadJson, BodyTooLarge, loads_limited, read_body
+from bot.channels.inbox import Inbox
 from bot.channels.receive import Receiver
 from bot.channels.text import plain_text, split_text
 from bot.channels.zalo_oa_oauth import OaTokens, ReauthorisationNeeded
@@ -58,7 +59,7 @@ from bot.channels.zalo_oa_window import ReplyWindowClosed, ReplyWindowPolicy, Wi
 from bot.config import ChannelRate, OutboundSettings, ZaloOaSettings
 from bot.outbound.account import account_outbound
 from bot.outbound.pacing import URGENT, ChannelPacer
-from bot.outbound.queue import settle, wait_until_stored
+from bot.outbound.queue import settle
 from core.messages import Capabilities, Image, Inbound, InboundKind, Reply
 from core.secrets import secret
 from storage.base import User
@@ -144,6 +145,7 @@ class ZaloOaChannel(Channel):
             rate,
             outbound,
         )
+        self._inbox = Inbox(NAME, storage, outbound, self._replay)
 
     def http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -161,6 +163,7 @@ class ZaloOaChannel(Channel):
         self._handle = handle
         self.health.starting()
         self.queue.start()
+        self._inbox.start()
         if not await self._check_token():
             self._runner = asyncio.create_task(supervise(NAME, self.health, self._retry_token), name="zalo_oa")
 
@@ -195,6 +198,7 @@ class ZaloOaChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain()
+        await self._inbox.stop()
         await self.queue.stop()
         if self._client:
             await self._client.aclose()
@@ -224,12 +228,23 @@ class ZaloOaChannel(Channel):
             log.warning("zalo_oa: webhook request refused: %s", problem)
             return _refuse(401, problem)
         inbound = self.to_inbound(event)
+        stored = self._submit(event, inbound)
+        # Answered once the replies are written down, or else the event.
+        await self._inbox.acknowledge(inbound.update_id if inbound else None, _user_id(event) or None, event, stored)
+        return JSONResponse({"error": 0, "message": "Success"})
+
+    def _replay(self, event: dict[str, Any]) -> asyncio.Future:
+        """A kept event, handled again (`Inbox`)."""
+        return self._submit(event, self.to_inbound(event))
+
+    def _submit(self, event: dict[str, Any], inbound: Inbound | None) -> asyncio.Future:
+        """Handle a checked event in the background, once, in order within
+        its chat; the future is settled once its replies are written down."""
         update_key = inbound.update_id if inbound is not None else None
         stored: asyncio.Future = asyncio.get_running_loop().create_future()
         if not self._receiver.submit(_user_id(event), self._process(event, inbound, stored), update_key=update_key):
             settle(stored)
-        await wait_until_stored(stored)  # Zalo delivers again if we die before
-        return JSONResponse({"error": 0, "message": "Success"})
+        return stored
 
     def _signed_timestamp(self, raw: bytes, signature: str) -> str | None:
         """The timestamp the signature was made with (one of the few in the

@@ -27,7 +27,12 @@ _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 def write_worker_config(
-    directory: Path, storage_url: str, backend_url: str, webhook_reply_seconds: float | None = None, extra: str = ""
+    directory: Path,
+    storage_url: str,
+    backend_url: str,
+    webhook_reply_seconds: float | None = None,
+    extra: str = "",
+    backend_timeout: float = 1.0,
 ) -> Path:
     """A config.yml every worker of one deployment shares
     (`webhook_reply_seconds`: config.yml's default when None; `extra`: more YAML sections)."""
@@ -40,7 +45,7 @@ def write_worker_config(
     config.write_text(
         "web:\n  host: 127.0.0.1\n"
         f"storage:\n  url: {storage_url}\n"
-        f"backend:\n  url: {backend_url}\n  timeout_seconds: 1.0\n"
+        f"backend:\n  url: {backend_url}\n  timeout_seconds: {backend_timeout}\n"
         f"{telegram}"
         f"media:\n  directory: {directory / 'media'}\n"
         f"{extra}",

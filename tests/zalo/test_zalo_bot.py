@@ -10,8 +10,9 @@ from bot.channels import ChannelContext
 from bot.channels.base import DeliveryError, RateLimited, TransientError, UserUnreachable
 from bot.channels.receive import APOLOGY
 from bot.channels.zalo_bot import ZaloBotChannel, from_settings
-from bot.config import Settings, ZaloBotSettings
+from bot.config import OutboundSettings, Settings, ZaloBotSettings
 from core.messages import Image, Reply
+from storage.sql import SqlStorage
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.zalo.conftest import guide_pages
 
@@ -263,3 +264,46 @@ async def test_a_rate_limit_in_the_middle_of_a_reply_does_not_send_its_first_par
     finally:
         await channel.stop()
     assert [message.method for message in zalo.messages_to("u10")] == ["sendPhoto", "sendMessage", "sendMessage"]
+
+
+async def test_a_message_acknowledged_before_its_slow_turn_ended_is_answered_by_the_next_worker(
+    zalo, bot_server, tmp_path
+):
+    """The webhook answers Zalo while the turn still runs, so the update is
+    written down first; the worker then stops for good mid-turn (here: its
+    turn never ends), and the next one, on the same database, answers it."""
+    storage = SqlStorage(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await storage.init()
+    quick = OutboundSettings(lease_seconds=1, poll_seconds=0.1)
+    settings = ZaloBotSettings(webhook_url=f"{bot_server.base_url}/zalo/bot/webhook")
+    stuck, released = asyncio.Event(), asyncio.Event()
+
+    async def never_ends(inbound):
+        stuck.set()
+        await released.wait()
+        return []
+
+    async def echo(inbound):
+        return [Reply(text=f"echo {inbound.text}")]
+
+    first = ZaloBotChannel(
+        TOKEN, settings, bot_server.media, zalo.base_url, "webhook-secret-123", storage=storage, outbound=quick
+    )
+    bot_server.mount(first.routes())
+    await first.start(never_ends)
+    second = ZaloBotChannel(
+        TOKEN, settings, bot_server.media, zalo.base_url, "webhook-secret-123", storage=storage, outbound=quick
+    )
+    try:
+        assert await zalo.deliver(zalo.text_update("u20", "phí bao nhiêu")) == 200
+        assert stuck.is_set() and zalo.state.sent == []
+        await second.start(echo)
+        [answer] = await zalo.wait_for_messages("u20", 1)
+        assert answer.text == "echo phí bao nhiêu"
+        await asyncio.sleep(1.5)  # past another lease: nobody handles it again
+        assert len(zalo.state.sent) == 1
+    finally:
+        released.set()
+        await second.stop()
+        await first.stop()
+        await storage.close()

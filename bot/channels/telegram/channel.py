@@ -35,6 +35,7 @@ from bot.channels.base import Channel, Handler
 from bot.channels.credentials import same_secret, webhook_secret_from_token
 from bot.channels.health import describe, supervise
 from bot.channels.http_body import BodyTooLarge, loads_limited, read_body
+from bot.channels.inbox import Inbox
 from bot.channels.receive import Receiver, TypingPolicy
 from bot.channels.telegram.delivery import Delivery, WebhookAnswer, retry_seconds
 from bot.channels.telegram.inbound import NAME, to_inbound
@@ -42,7 +43,7 @@ from bot.channels.telegram.logs import hide_token_in_logs
 from bot.channels.telegram.render import TEXT_LIMIT, ButtonPayloads
 from bot.config import ChannelRate, OutboundSettings, TelegramSettings
 from bot.outbound.pacing import ChannelPacer
-from bot.outbound.queue import settle, wait_until_stored
+from bot.outbound.queue import settle
 from core.messages import Capabilities, Reply
 from core.secrets import secret
 from storage.base import Storage
@@ -133,6 +134,7 @@ class TelegramChannel(Channel):
         )
         # One pacer for every send of this bot account: replies, notices, announcements.
         self.pacer: ChannelPacer = self._delivery.pacer
+        self._inbox = Inbox(NAME, storage, outbound, self._replay)
         self._receiver = Receiver(
             NAME,
             show_typing=lambda chat_id: self.bot.send_chat_action(chat_id, "typing"),
@@ -160,6 +162,7 @@ class TelegramChannel(Channel):
         self._handle = handle
         self.health.starting()
         self._delivery.queue.start()
+        self._inbox.start()
         work = supervise(NAME, self.health, self._run, first_delay=self.retry_delay, max_delay=MAX_RETRY_SECONDS)
         self._runner = asyncio.create_task(work, name="telegram")
 
@@ -169,6 +172,7 @@ class TelegramChannel(Channel):
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         await self.drain(timeout=10)
+        await self._inbox.stop()
         await self._delivery.queue.stop()
         if self._acknowledge_up_to() is not None:  # confirm the last batch, so a restart does not replay it
             try:
@@ -339,7 +343,8 @@ class TelegramChannel(Channel):
         except BodyTooLarge:
             return JSONResponse({"error": "too large"}, status_code=413)
         try:
-            update = Update.de_json(loads_limited(body), self.bot)
+            data = loads_limited(body)
+            update = Update.de_json(data, self.bot)
         except Exception:  # not JSON, or not an update
             return JSONResponse({"error": "not a Telegram update"}, status_code=400)
         wait = self.settings.webhook_reply_seconds
@@ -359,10 +364,22 @@ class TelegramChannel(Channel):
         # out (`wait_for` then raises all the same): the turn counts on it.
         handed: WebhookAnswer | None = answer.result()
         if handed is None:
-            await wait_until_stored(stored)  # claimable by whoever starts next, should this worker die
+            chat = update.effective_chat
+            # Until then Telegram, with no answer, would deliver the update again to whoever is up.
+            await self._inbox.acknowledge(str(update.update_id), str(chat.id) if chat else None, data, stored)
             return Response(status_code=200)
         done = BackgroundTask(handed.after_sending) if handed.after_sending is not None else None
         return JSONResponse(handed.method, background=done)
+
+    def _replay(self, data: dict[str, Any]) -> asyncio.Future | None:
+        """A kept update, handled again (`Inbox`): its replies go by the Bot API."""
+        try:
+            update = Update.de_json(data, self.bot)
+        except Exception:
+            return None
+        stored: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.submit(update, stored=stored)
+        return stored
 
     @staticmethod
     async def _wait_for_turn(answer: asyncio.Future, seconds: float) -> None:

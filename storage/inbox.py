@@ -9,11 +9,13 @@ row; from `retry_at`, any worker claims it and handles the update again
 (the turn's own record of update ids drops it if it was saved after all).
 
     kept --turn saved, or a duplicate--> (deleted)
-      \\--retry_at passed--> claimed: retry_at moved on, attempts + 1
+      |--its worker still handling it--> renewed: retry_at moved on
+      \\--retry_at passed (its worker died)--> claimed: retry_at moved on, attempts + 1
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +60,15 @@ class InboxStore:
 
     async def done(self, update_id: str) -> None:
         statement = delete(_rows).where(_rows.c.channel == self.channel, _rows.c.update_id == update_id)
+        await self.storage.run_sync(lambda conn: conn.execute(statement), write=True)
+
+    async def renew(self, update_ids: Collection[str], retry_at: datetime) -> None:
+        """Updates their keeper is still handling: nobody else claims them before `retry_at`."""
+        statement = (
+            update(_rows)
+            .where(_rows.c.channel == self.channel, _rows.c.update_id.in_(list(update_ids)))
+            .values(retry_at=retry_at)
+        )
         await self.storage.run_sync(lambda conn: conn.execute(statement), write=True)
 
     async def claim_due(self, lease: timedelta, limit: int = 50) -> list[KeptUpdate]:

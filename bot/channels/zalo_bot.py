@@ -188,7 +188,10 @@ class ZaloBotChannel(Channel):
             backoff = 1.0
             self.health.connected()
             if isinstance(update, dict):
-                self._process_soon(update)
+                # getUpdates hands an update over once: written down while it is handled.
+                stored: asyncio.Future = asyncio.get_running_loop().create_future()
+                if (inbound := self._process_soon(update, stored)) is not None:
+                    self._inbox.keep_soon(inbound.update_id, inbound.chat_id, update, stored)
 
     async def _webhook(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")

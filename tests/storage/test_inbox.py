@@ -46,3 +46,11 @@ async def test_forget_me_erases_the_users_kept_updates(storage):
     await inbox.keep("8", "43", UPDATE, retry_at=past)
     await storage.forget_user("telegram", "42")
     assert [kept.update_id for kept in await inbox.claim_due(LEASE)] == ["8"]
+
+
+async def test_an_update_its_keeper_still_handles_is_not_claimed(storage):
+    inbox = InboxStore(storage, "telegram")
+    await inbox.keep("7", "42", UPDATE, retry_at=utcnow() + timedelta(seconds=0.3))
+    await inbox.renew(["7"], utcnow() + LEASE)
+    await asyncio.sleep(0.4)
+    assert await inbox.claim_due(LEASE) == []

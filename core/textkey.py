@@ -41,6 +41,7 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", nfc(text)).strip()
 
 
+@lru_cache(maxsize=16_384)  # the knowledge base's phrases are keyed again at every lookup
 def text_key(text: str) -> str:
     """Lower-case, folded, punctuation-free words joined by single spaces."""
     return " ".join(_TOKEN.findall(fold_diacritics(clean(text)).lower()))

@@ -74,7 +74,9 @@ class Inbox:
             return
         self._delete_once_handled(update_id, stored)
 
-    def keep_soon(self, update_id: str | None, chat_id: str | None, body: dict[str, Any], stored: asyncio.Future):
+    def keep_soon(
+        self, update_id: str | None, chat_id: str | None, body: dict[str, Any], stored: asyncio.Future
+    ) -> None:
         """`keep_while_handled` in the background."""
         self._spawn(self.keep_while_handled(update_id, chat_id, body, stored))
 

@@ -365,7 +365,7 @@ class TelegramChannel(Channel):
         handed: WebhookAnswer | None = answer.result()
         if handed is None:
             chat = update.effective_chat
-            # Until then Telegram, with no answer, would deliver the update again to whoever is up.
+            # Answered once the replies are written down, or else the update (`Inbox`).
             await self._inbox.acknowledge(str(update.update_id), str(chat.id) if chat else None, data, stored)
             return Response(status_code=200)
         done = BackgroundTask(handed.after_sending) if handed.after_sending is not None else None

@@ -9,12 +9,15 @@ PostgreSQL database at `storage_url`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,3 +147,16 @@ def _healthy(port: int) -> bool:
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and response.json().get("ok") is True
+
+
+@contextlib.asynccontextmanager
+async def running_workers(config: Path, env: dict[str, str], logs: Path, count: int = 2) -> AsyncIterator[list[Worker]]:
+    """`count` workers started side by side (logs in `logs`), stopped at the end."""
+    workers = await asyncio.gather(
+        *(asyncio.to_thread(start_worker, config, env, logs / f"worker-{n}.log") for n in range(count))
+    )
+    try:
+        yield list(workers)
+    finally:
+        for worker in workers:
+            await asyncio.to_thread(worker.stop)

@@ -25,7 +25,7 @@ import pytest
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
-from tests.faults.cluster import WEBHOOK_SECRET, Worker, start_worker, worker_environment, write_worker_config
+from tests.faults.cluster import WEBHOOK_SECRET, Worker, running_workers, worker_environment, write_worker_config
 from tests.outbound.scenarios import CITIZEN_IDS_FROM, OA_GREETING, TELEGRAM_LIMITS, ZALO_LIMITS, ZALO_OA_LIMITS
 from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY
 
@@ -52,14 +52,8 @@ async def two_workers(
     tmp_path: Path, postgres_url: str, backend_url: str, env: dict[str, str], extra: str = ""
 ) -> AsyncIterator[list[Worker]]:
     config = write_worker_config(tmp_path / "deploy", postgres_url, backend_url, extra=extra + OUTBOUND)
-    workers = await asyncio.gather(
-        *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
-    )
-    try:
-        yield list(workers)
-    finally:
-        for worker in workers:
-            await asyncio.to_thread(worker.stop)
+    async with running_workers(config, env, tmp_path) as workers:
+        yield workers
 
 
 def without_telegram(**secrets: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from bot.channels.receive import APOLOGY
 from storage.schema import inbound_updates
 from storage.sql import SqlStorage
 from tests.fakes.telegram_api import FakeTelegramApi
-from tests.faults.cluster import start_worker, worker_environment, write_worker_config
+from tests.faults.cluster import running_workers, worker_environment, write_worker_config
 from tests.faults.conftest import set_faults
 from tests.faults.test_backend_faults import CODE, LAN_ID
 from tests.faults.test_workers import USER, Balancer, answered, settled, texts
@@ -35,14 +35,8 @@ async def cluster(tmp_path, postgres_url, mock_backend):
             backend_timeout=SLOW_BACKEND_MS / 1000 + 2,
         )
         env = worker_environment(api.token, api.base_url)
-        workers = await asyncio.gather(
-            *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
-        )
-        try:
+        async with running_workers(config, env, tmp_path) as workers:
             yield api, Balancer(api, workers)
-        finally:
-            for worker in workers:
-                await asyncio.to_thread(worker.stop)
 
 
 async def asking_for_the_proof(api: FakeTelegramApi, balancer: Balancer) -> tuple[dict, int]:

@@ -16,7 +16,7 @@ import pytest
 from bot.channels.receive import APOLOGY
 from bot.workers import LEADER_RETRY_SECONDS
 from tests.fakes.telegram_api import FakeTelegramApi
-from tests.faults.cluster import WEBHOOK_SECRET, start_worker, worker_environment, write_worker_config
+from tests.faults.cluster import WEBHOOK_SECRET, running_workers, worker_environment, write_worker_config
 from tests.faults.conftest import set_faults
 from tests.faults.test_backend_faults import CODE, LAN_ID
 
@@ -50,14 +50,8 @@ async def cluster(tmp_path, postgres_url, mock_backend):
     async with FakeTelegramApi() as api:
         config = write_worker_config(tmp_path / "deploy", postgres_url, mock_backend.url)
         env = worker_environment(api.token, api.base_url)
-        workers = await asyncio.gather(
-            *(asyncio.to_thread(start_worker, config, env, tmp_path / f"worker-{n}.log") for n in range(2))
-        )
-        try:
+        async with running_workers(config, env, tmp_path) as workers:
             yield api, Balancer(api, workers)
-        finally:
-            for worker in workers:
-                await asyncio.to_thread(worker.stop)
 
 
 def texts(api: FakeTelegramApi, after: int = 0) -> list[str]:

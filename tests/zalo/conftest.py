@@ -5,6 +5,7 @@ against its fake (`make_oa_channel`, also used by tests/outbound)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,20 @@ MENU = Reply(
         (Button("Tra cứu hồ sơ", "status:start"),),
     ),
 )
+
+
+@dataclass
+class TurnThatNeverEnds:
+    """A dispatcher whose turns last until `released`: a worker that stops
+    mid-turn for good (`started` once one began)."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, inbound: Inbound) -> list[Reply]:
+        self.started.set()
+        await self.released.wait()
+        return []
 
 
 @dataclass

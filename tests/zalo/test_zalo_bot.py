@@ -14,7 +14,7 @@ from bot.config import OutboundSettings, Settings, ZaloBotSettings
 from core.messages import Image, Reply
 from storage.sql import SqlStorage
 from tests.fakes.zalo_bot_api import ZaloBotApiFake
-from tests.zalo.conftest import guide_pages
+from tests.zalo.conftest import TurnThatNeverEnds, guide_pages
 
 TOKEN = "1459232241454765289:test-token-abc"
 
@@ -268,7 +268,7 @@ async def test_a_rate_limit_in_the_middle_of_a_reply_does_not_send_its_first_par
 
 @pytest.mark.parametrize("webhook", [True, False], ids=["webhook", "polling"])
 async def test_a_message_whose_worker_stops_mid_turn_is_answered_by_the_next_worker(
-    zalo, bot_server, tmp_path, webhook
+    zalo, bot_server, dispatcher, tmp_path, webhook
 ):
     """The webhook answers Zalo while the turn still runs, and getUpdates
     hands an update over once: either way the update is written down; the
@@ -280,36 +280,27 @@ async def test_a_message_whose_worker_stops_mid_turn_is_answered_by_the_next_wor
     settings = ZaloBotSettings(
         poll_timeout_seconds=1, webhook_url=f"{bot_server.base_url}/zalo/bot/webhook" if webhook else ""
     )
-    stuck, released = asyncio.Event(), asyncio.Event()
-
-    async def never_ends(inbound):
-        stuck.set()
-        await released.wait()
-        return []
-
-    async def echo(inbound):
-        return [Reply(text=f"echo {inbound.text}")]
-
+    stuck = TurnThatNeverEnds()
     first = ZaloBotChannel(
         TOKEN, settings, bot_server.media, zalo.base_url, "webhook-secret-123", storage=storage, outbound=quick
     )
     bot_server.mount(first.routes())
-    await first.start(never_ends)
+    await first.start(stuck)
     second = ZaloBotChannel(
         TOKEN, settings, bot_server.media, zalo.base_url, "webhook-secret-123", storage=storage, outbound=quick
     )
     try:
         assert await zalo.deliver(zalo.text_update("u20", "phí bao nhiêu")) == 200
-        await asyncio.wait_for(stuck.wait(), 5)
+        await asyncio.wait_for(stuck.started.wait(), 5)
         assert zalo.state.sent == []
         await first._inbox.stop()  # as when its process dies: the row's lease is no longer renewed
-        await second.start(echo)
+        await second.start(dispatcher)
         [answer] = await zalo.wait_for_messages("u20", 1)
         assert answer.text == "echo phí bao nhiêu"
         await asyncio.sleep(1.5)  # past another lease: nobody handles it again
         assert len(zalo.state.sent) == 1
     finally:
-        released.set()
+        stuck.released.set()
         await second.stop()
         await first.stop()
         await storage.close()

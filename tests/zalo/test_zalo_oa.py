@@ -24,7 +24,15 @@ from core.messages import Button, Image, Reply
 from storage.oa_tokens import TokenPair
 from tests.fakes.flood_limits import RateLimits
 from tests.fakes.zalo_oa_api import ZaloOaApiFake
-from tests.zalo.conftest import APP_ID, APP_SECRET, OA_SECRET_KEY, fresh_token_pair, guide_pages, make_oa_channel
+from tests.zalo.conftest import (
+    APP_ID,
+    APP_SECRET,
+    OA_SECRET_KEY,
+    TurnThatNeverEnds,
+    fresh_token_pair,
+    guide_pages,
+    make_oa_channel,
+)
 
 
 @pytest.fixture
@@ -385,36 +393,27 @@ async def test_a_page_that_edits_itself_elsewhere_comes_as_a_new_message(zalo, s
 
 
 async def test_an_event_acknowledged_before_its_slow_turn_ended_is_answered_by_the_next_worker(
-    zalo, storage, bot_server
+    zalo, storage, bot_server, dispatcher
 ):
     """As on the Zalo Bot channel (tests/zalo/test_zalo_bot.py): the worker
     whose turn never ends leaves the event written down, the next one answers."""
     quick = OutboundSettings(lease_seconds=1, poll_seconds=0.1)
-    stuck, released = asyncio.Event(), asyncio.Event()
-
-    async def never_ends(inbound):
-        stuck.set()
-        await released.wait()
-        return []
-
-    async def echo(inbound):
-        return [Reply(text=f"echo {inbound.text}")]
-
+    stuck = TurnThatNeverEnds()
     first = make_oa_channel(zalo, storage, outbound=quick)
     bot_server.mount(first.routes())
     zalo.webhook_url = f"{bot_server.base_url}/zalo/oa/webhook"
-    await first.start(never_ends)
+    await first.start(stuck)
     second = make_oa_channel(zalo, storage, outbound=quick)
     try:
         await zalo.user_says("u40", "phí bao nhiêu")
-        assert stuck.is_set() and zalo.messages_to("u40") == []
+        assert stuck.started.is_set() and zalo.messages_to("u40") == []
         await first._inbox.stop()  # as when its process dies: the row's lease is no longer renewed
-        await second.start(echo)
+        await second.start(dispatcher)
         [answer] = await zalo.wait_for_messages("u40", 1)
         assert answer.text == "echo phí bao nhiêu"
         await asyncio.sleep(1.5)  # past another lease: nobody handles it again
         assert [message.text for message in zalo.messages_to("u40")] == ["echo phí bao nhiêu"]
     finally:
-        released.set()
+        stuck.released.set()
         await second.stop()
         await first.stop()

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 
 from storage.engines import dialect_insert
 from storage.schema import inbound_updates, utcnow
@@ -56,11 +57,11 @@ class InboxStore:
             "retry_at": retry_at,
         }
         statement = dialect_insert(self.storage.dialect)(_rows).values(**row).on_conflict_do_nothing()
-        await self.storage.run_sync(lambda conn: conn.execute(statement), write=True)
+        await self._write(statement)
 
     async def done(self, update_id: str) -> None:
         statement = delete(_rows).where(_rows.c.channel == self.channel, _rows.c.update_id == update_id)
-        await self.storage.run_sync(lambda conn: conn.execute(statement), write=True)
+        await self._write(statement)
 
     async def renew(self, update_ids: Collection[str], retry_at: datetime) -> None:
         """Updates their keeper is still handling: nobody else claims them before `retry_at`."""
@@ -69,6 +70,9 @@ class InboxStore:
             .where(_rows.c.channel == self.channel, _rows.c.update_id.in_(list(update_ids)))
             .values(retry_at=retry_at)
         )
+        await self._write(statement)
+
+    async def _write(self, statement: Executable) -> None:
         await self.storage.run_sync(lambda conn: conn.execute(statement), write=True)
 
     async def claim_due(self, lease: timedelta, limit: int = 50) -> list[KeptUpdate]:

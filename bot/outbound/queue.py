@@ -26,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.channels.base import RateLimited, TransientError, UserUnreachable
 from bot.config import OutboundSettings
@@ -40,6 +40,7 @@ from storage.outbound import OutboundState, OutboundStore
 from storage.schema import utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SendReply = Callable[[str, Reply, dict[str, Any]], Awaitable[None]]
 REPLY, NOTICE = 0, 1  # priorities: a reply someone waits for goes first
@@ -229,12 +230,7 @@ class OutboundQueue:
         (see `OutboundStore.unride_update`), before the copy is acknowledged."""
         if self.store is None or written.redelivered is None:
             return
-        try:
-            released = await self.store.unride_update(self.channel, written.chat_id, written.redelivered)
-        except Exception:
-            log.exception("%s: the outbound queue could not be updated", self.channel)
-            return
-        if released:
+        if await self._quietly(self.store.unride_update(self.channel, written.chat_id, written.redelivered)):
             self._wake.set()  # its writer's lease may have lapsed already
 
     async def _send(
@@ -306,13 +302,15 @@ class OutboundQueue:
         if row is not None and self.store is not None:
             await self._quietly(self.store.give_up(self.worker_id, row, state, reason))
 
-    async def _quietly(self, write: Awaitable[Any]) -> None:
-        """A bookkeeping write; if it fails the row's lease lapses and the
-        row is sent again later: better twice than never."""
+    async def _quietly(self, write: Awaitable[T]) -> T | None:
+        """A bookkeeping write (its result, None if it failed); if it fails
+        the row's lease lapses and the row is sent again later: better twice
+        than never."""
         try:
-            await write
+            return await write
         except Exception:
             log.exception("%s: the outbound queue could not be updated", self.channel)
+            return None
 
     # --- the background loop ------------------------------------------------------
     async def _run(self) -> None:
